@@ -1,0 +1,69 @@
+//! The audit trail: one row per security-relevant event, written by every flow, in the same
+//! transaction as the change it records where there is one.
+
+use crate::ids::{AuditId, SessionId, UserId};
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditKind {
+    Registered,
+    LoginSucceeded,
+    LoginFailed,
+    TokenRefreshed,
+    RefreshTokenReuseDetected,
+    Logout,
+    LogoutAll,
+    PasswordChanged,
+    PasswordRehashed,
+    ProfileUpdated,
+    SessionRevoked,
+}
+
+impl AuditKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Registered => "registered",
+            Self::LoginSucceeded => "login_succeeded",
+            Self::LoginFailed => "login_failed",
+            Self::TokenRefreshed => "token_refreshed",
+            Self::RefreshTokenReuseDetected => "refresh_token_reuse_detected",
+            Self::Logout => "logout",
+            Self::LogoutAll => "logout_all",
+            Self::PasswordChanged => "password_changed",
+            Self::PasswordRehashed => "password_rehashed",
+            Self::ProfileUpdated => "profile_updated",
+            Self::SessionRevoked => "session_revoked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Registered,
+            Self::LoginSucceeded,
+            Self::LoginFailed,
+            Self::TokenRefreshed,
+            Self::RefreshTokenReuseDetected,
+            Self::Logout,
+            Self::LogoutAll,
+            Self::PasswordChanged,
+            Self::PasswordRehashed,
+            Self::ProfileUpdated,
+            Self::SessionRevoked,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// One audit row. `detail` is a small JSON object for context (never a secret or a password).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    pub id: AuditId,
+    pub at: OffsetDateTime,
+    pub kind: AuditKind,
+    pub user_id: Option<UserId>,
+    pub session_id: Option<SessionId>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: serde_json::Value,
+}

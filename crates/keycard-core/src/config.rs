@@ -1,0 +1,38 @@
+//! The rules the service enforces, with production defaults. The binary fills this from its
+//! configuration; tests build it directly.
+
+use crate::passwords::{HashParams, PasswordPolicy};
+use time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// `iss` of every token Keycard signs: its public base URL.
+    pub issuer: String,
+    /// `aud` of access tokens for Keycard's own API.
+    pub audience: String,
+    pub access_token_ttl: Duration,
+    /// A session ends when unused (no refresh) for this long.
+    pub session_idle_timeout: Duration,
+    /// A session ends this long after sign-in, whatever its activity.
+    pub session_absolute_lifetime: Duration,
+    /// How long a rotated-out signing key stays published; must exceed the access-token lifetime.
+    pub key_retirement_grace: Duration,
+    pub password: PasswordPolicy,
+    pub hash: HashParams,
+}
+
+impl Policy {
+    pub fn new(issuer: impl Into<String>) -> Self {
+        let issuer = issuer.into().trim_end_matches('/').to_owned();
+        Self {
+            audience: issuer.clone(),
+            issuer,
+            access_token_ttl: Duration::minutes(15),
+            session_idle_timeout: Duration::days(30),
+            session_absolute_lifetime: Duration::days(90),
+            key_retirement_grace: Duration::minutes(15) + Duration::minutes(5),
+            password: PasswordPolicy::default(),
+            hash: HashParams::default(),
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The one domain error type. Each variant carries a stable machine-readable code; the HTTP layer
+//! maps variants to statuses in exactly one place.
+
+use crate::store::StoreError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a request could not be authenticated. Kept coarse on purpose: clients see only the code,
+/// never which check failed on a token (that detail goes to the logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No credential was presented.
+    Missing,
+    /// The token is malformed, forged, expired or for another audience.
+    InvalidToken,
+    /// The token is well-formed but its session has ended.
+    SessionEnded,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input failed a rule; `field` names the offending member, `code` is stable.
+    #[error("{message}")]
+    Invalid {
+        field: &'static str,
+        code: &'static str,
+        message: String,
+    },
+    /// Deliberately says nothing about which of email or password was wrong.
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error("authentication required")]
+    Unauthenticated(AuthFailure),
+    /// An already-spent refresh token was presented: the session has been revoked.
+    #[error("refresh token reuse detected; the session has been revoked")]
+    RefreshTokenReused,
+    /// The refresh token is unknown, expired, or its session ended.
+    #[error("the refresh token is invalid or expired")]
+    InvalidRefreshToken,
+    #[error("not found")]
+    NotFound,
+    /// Password hashing is saturated; retry after the given number of seconds.
+    #[error("the service is busy; retry shortly")]
+    Overloaded { retry_after_secs: u64 },
+    /// The database cannot be reached. The cause is for logs only.
+    #[error("storage unavailable")]
+    Unavailable(String),
+    /// A bug or an unexpected state. The cause is for logs only.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn invalid(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The stable machine-readable code clients switch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid { code, .. } => code,
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::EmailTaken => "email_taken",
+            Self::Unauthenticated(AuthFailure::Missing) => "unauthenticated",
+            Self::Unauthenticated(AuthFailure::InvalidToken) => "invalid_token",
+            Self::Unauthenticated(AuthFailure::SessionEnded) => "session_ended",
+            Self::RefreshTokenReused => "refresh_token_reused",
+            Self::InvalidRefreshToken => "invalid_refresh_token",
+            Self::NotFound => "not_found",
+            Self::Overloaded { .. } => "overloaded",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) => Self::Unavailable(m),
+            StoreError::EmailTaken => Self::EmailTaken,
+            StoreError::Corrupt(m) | StoreError::Other(m) => Self::Internal(m),
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Passwords: the acceptance policy (NIST 800-63B style) and argon2id hashing, which runs on a
+//! bounded pool off the async runtime so a login burst cannot exhaust CPU or memory.
+
+mod hasher;
+mod policy;
+
+pub use hasher::{HashParams, PasswordHasher, Verification};
+pub use policy::{Password, PasswordPolicy};

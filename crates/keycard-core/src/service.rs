@@ -1,0 +1,539 @@
+//! The flows: sign-up, login, refresh, logout, profile, password change and the session list.
+//! Each public method is one use case the HTTP layer calls once.
+
+use crate::accounts::{Email, ProfileUpdate, User};
+use crate::audit::{AuditEvent, AuditKind};
+use crate::clock::{Clock, whole_seconds};
+use crate::config::Policy;
+use crate::error::{AuthFailure, Error, Result};
+use crate::ids::{AuditId, RefreshTokenId, SessionId, UserId};
+use crate::passwords::{PasswordHasher, Verification};
+use crate::sessions::{RevokeReason, Session, SessionKind, device_label};
+use crate::store::{NewRefreshToken, NextRefreshToken, Rotation, Store};
+use crate::tokens::{AccessClaims, KeyStore, RefreshToken, SecretKey, TokenKind, TokenPair};
+use std::sync::Arc;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Who is calling, as far as the network can tell. Recorded on sessions and audit events.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// An authenticated caller of Keycard's own API.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+}
+
+/// The outcome of a sign-in: who, and their new tokens.
+#[derive(Debug)]
+pub struct SignedIn {
+    pub user: User,
+    pub session_id: SessionId,
+    pub tokens: TokenPair,
+}
+
+pub struct Keycard {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    hasher: PasswordHasher,
+    keys: KeyStore,
+    policy: Policy,
+}
+
+impl std::fmt::Debug for Keycard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keycard")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Keycard {
+    /// Loads the signing keys, creating the first one on a fresh database.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        hasher: PasswordHasher,
+        kek: SecretKey,
+        policy: Policy,
+    ) -> Result<Self> {
+        let kc = Self {
+            store,
+            clock,
+            hasher,
+            keys: KeyStore::new(kek),
+            policy,
+        };
+        kc.reload_keys().await?;
+        if !kc.keys.has_signer() {
+            tracing::info!("no signing key yet: generating the first one");
+            kc.rotate_keys().await?;
+        }
+        Ok(kc)
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        whole_seconds(self.clock.now())
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Re-reads the signing keys (picks up `keycard keys rotate` run elsewhere).
+    pub async fn reload_keys(&self) -> Result<()> {
+        let stored = self.store.list_signing_keys().await?;
+        self.keys.load(&stored, self.now())
+    }
+
+    /// Adds a new signing key; the previous ones stay published until their tokens expired.
+    pub async fn rotate_keys(&self) -> Result<String> {
+        let now = self.now();
+        let key = self.keys.generate(now)?;
+        self.store
+            .add_signing_key(&key, now + self.policy.key_retirement_grace)
+            .await?;
+        self.reload_keys().await?;
+        Ok(key.kid)
+    }
+
+    pub fn jwks_json(&self) -> Arc<str> {
+        self.keys.jwks_json()
+    }
+
+    fn audit(
+        &self,
+        kind: AuditKind,
+        user: Option<UserId>,
+        session: Option<SessionId>,
+        client: &ClientInfo,
+    ) -> AuditEvent {
+        AuditEvent {
+            id: AuditId::new(),
+            at: self.now(),
+            kind,
+            user_id: user,
+            session_id: session,
+            ip: client.ip.clone(),
+            user_agent: client.user_agent.clone(),
+            detail: serde_json::Value::Object(Default::default()),
+        }
+    }
+
+    fn new_session(&self, user: UserId, client: &ClientInfo) -> Session {
+        let now = self.now();
+        let expires_at = now + self.policy.session_absolute_lifetime;
+        Session {
+            id: SessionId::new(),
+            user_id: user,
+            kind: SessionKind::Api,
+            client_id: None,
+            device: device_label(client.user_agent.as_deref()),
+            user_agent: client.user_agent.clone(),
+            ip: client.ip.clone(),
+            created_at: now,
+            last_used_at: now,
+            idle_expires_at: (now + self.policy.session_idle_timeout).min(expires_at),
+            expires_at,
+            revoked_at: None,
+        }
+    }
+
+    fn new_refresh(&self, session: SessionId) -> Result<(RefreshToken, NewRefreshToken)> {
+        let secret = RefreshToken::generate()?;
+        let row = NewRefreshToken {
+            id: RefreshTokenId::new(),
+            session_id: session,
+            hash: secret.hash(),
+            issued_at: self.now(),
+        };
+        Ok((secret, row))
+    }
+
+    fn tokens_for(&self, session: &Session, refresh: RefreshToken) -> Result<TokenPair> {
+        let now = self.now();
+        let exp = (now + self.policy.access_token_ttl).min(session.expires_at);
+        let claims = AccessClaims {
+            iss: self.policy.issuer.clone(),
+            sub: session.user_id.to_string(),
+            aud: self.policy.audience.clone(),
+            exp: exp.unix_timestamp(),
+            iat: now.unix_timestamp(),
+            nbf: now.unix_timestamp(),
+            jti: Uuid::new_v4().to_string(),
+            sid: session.id.to_string(),
+            client_id: "keycard".into(),
+        };
+        let access_token = self.keys.sign(TokenKind::Access.typ(), &claims)?;
+        Ok(TokenPair {
+            access_token,
+            expires_in: (exp - now).whole_seconds(),
+            refresh_token: refresh,
+            refresh_expires_in: (session.idle_expires_at.min(session.expires_at) - now)
+                .whole_seconds(),
+        })
+    }
+
+    /// Creates an account with a password and signs it in.
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        name: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<SignedIn> {
+        let email = Email::parse(email)?;
+        let password = self.policy.password.check(password, &email, "password")?;
+        let name = name.map(crate::accounts::parse_name).transpose()?.flatten();
+        let hash = self.hasher.hash(&password).await?;
+        let now = self.now();
+        let user = User {
+            id: UserId::new(),
+            email,
+            email_verified: false,
+            name,
+            picture_url: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let session = self.new_session(user.id, client);
+        let (secret, refresh) = self.new_refresh(session.id)?;
+        let audit = [
+            self.audit(AuditKind::Registered, Some(user.id), None, client),
+            self.audit(
+                AuditKind::LoginSucceeded,
+                Some(user.id),
+                Some(session.id),
+                client,
+            ),
+        ];
+        self.store
+            .create_account(&user, &hash, &session, &refresh, &audit)
+            .await?;
+        metrics::counter!("keycard_registrations_total").increment(1);
+        let tokens = self.tokens_for(&session, secret)?;
+        Ok(SignedIn {
+            user,
+            session_id: session.id,
+            tokens,
+        })
+    }
+
+    /// Password login. Unknown email and wrong password are indistinguishable, in answer and in
+    /// cost (a dummy hash is verified for unknown emails).
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<SignedIn> {
+        let outcome = self.login_inner(email, password, client).await;
+        let label = match &outcome {
+            Ok(_) => "success",
+            Err(Error::InvalidCredentials) => "invalid_credentials",
+            Err(Error::Overloaded { .. }) => "overloaded",
+            Err(_) => "error",
+        };
+        metrics::counter!("keycard_logins_total", "outcome" => label).increment(1);
+        outcome
+    }
+
+    async fn login_inner(
+        &self,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<SignedIn> {
+        let found = match Email::parse(email) {
+            Ok(e) => self.store.find_login(&e).await?,
+            Err(_) => None,
+        };
+        let (user, stored) = match &found {
+            Some((u, h)) => (Some(u), h.as_deref()),
+            None => (None, None),
+        };
+        let attempt_ok = self.policy.password.is_plausible(password);
+        let verdict = if attempt_ok {
+            self.hasher.verify(password, stored).await?
+        } else {
+            // Still spend a hash so an oversized or empty attempt is not a timing oracle.
+            self.hasher.verify("", None).await?;
+            Verification::Invalid
+        };
+        let (user, rehash) = match (user, verdict) {
+            (Some(u), Verification::Valid { rehash }) => (u.clone(), rehash),
+            (u, _) => {
+                let ev = self.audit(AuditKind::LoginFailed, u.map(|u| u.id), None, client);
+                self.store.record_audit(&ev).await?;
+                return Err(Error::InvalidCredentials);
+            }
+        };
+        if let Some(h) = rehash {
+            let ev = self.audit(AuditKind::PasswordRehashed, Some(user.id), None, client);
+            self.store.upgrade_password_hash(user.id, &h, &ev).await?;
+        }
+        let session = self.new_session(user.id, client);
+        let (secret, refresh) = self.new_refresh(session.id)?;
+        let ev = self.audit(
+            AuditKind::LoginSucceeded,
+            Some(user.id),
+            Some(session.id),
+            client,
+        );
+        self.store.create_session(&session, &refresh, &[ev]).await?;
+        let tokens = self.tokens_for(&session, secret)?;
+        Ok(SignedIn {
+            user,
+            session_id: session.id,
+            tokens,
+        })
+    }
+
+    /// Rotates a refresh token. A spent token revokes its whole session (reuse detection).
+    pub async fn refresh(
+        &self,
+        presented: &RefreshToken,
+        client: &ClientInfo,
+    ) -> Result<(SessionId, TokenPair)> {
+        let now = self.now();
+        let secret = RefreshToken::generate()?;
+        let next = NextRefreshToken {
+            id: RefreshTokenId::new(),
+            hash: secret.hash(),
+        };
+        let outcome = self
+            .store
+            .rotate_refresh_token(
+                &presented.hash(),
+                &next,
+                now,
+                now + self.policy.session_idle_timeout,
+            )
+            .await?;
+        match outcome {
+            Rotation::Rotated(session) => {
+                metrics::counter!("keycard_refreshes_total", "outcome" => "success").increment(1);
+                let tokens = self.tokens_for(&session, secret)?;
+                Ok((session.id, tokens))
+            }
+            Rotation::Reused {
+                session_id,
+                user_id,
+            } => {
+                metrics::counter!("keycard_refreshes_total", "outcome" => "reuse").increment(1);
+                tracing::warn!(session.id = %session_id, user.id = %user_id, "refresh token reuse: revoking session");
+                let ev = self.audit(
+                    AuditKind::RefreshTokenReuseDetected,
+                    Some(user_id),
+                    Some(session_id),
+                    client,
+                );
+                self.store
+                    .revoke_session(
+                        user_id,
+                        session_id,
+                        RevokeReason::RefreshTokenReuse,
+                        now,
+                        &ev,
+                    )
+                    .await?;
+                Err(Error::RefreshTokenReused)
+            }
+            Rotation::SessionEnded | Rotation::Unknown => {
+                metrics::counter!("keycard_refreshes_total", "outcome" => "invalid").increment(1);
+                Err(Error::InvalidRefreshToken)
+            }
+        }
+    }
+
+    /// Verifies a bearer token and that its session is still active.
+    pub async fn authenticate(&self, access_token: &str) -> Result<Principal> {
+        let now = self.now();
+        let claims = self.keys.verify_access(
+            access_token,
+            &self.policy.issuer,
+            &self.policy.audience,
+            now,
+        )?;
+        let bad = || Error::Unauthenticated(AuthFailure::InvalidToken);
+        let user_id: UserId = claims.sub.parse().map_err(|_| bad())?;
+        let session_id: SessionId = claims.sid.parse().map_err(|_| bad())?;
+        match self.store.find_session(session_id).await? {
+            Some(s) if s.user_id == user_id && s.is_active(now) => Ok(Principal {
+                user_id,
+                session_id,
+            }),
+            _ => Err(Error::Unauthenticated(AuthFailure::SessionEnded)),
+        }
+    }
+
+    /// Ends the session a refresh token belongs to (logout without an access token, e.g. a
+    /// browser holding only the refresh cookie). Unknown tokens are not an error: logging out
+    /// must always leave the client logged out.
+    pub async fn logout_refresh(
+        &self,
+        presented: &RefreshToken,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        if let Some(s) = self
+            .store
+            .find_session_by_refresh_token(&presented.hash())
+            .await?
+        {
+            let who = Principal {
+                user_id: s.user_id,
+                session_id: s.id,
+            };
+            self.logout(&who, client).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn logout(&self, who: &Principal, client: &ClientInfo) -> Result<()> {
+        let ev = self.audit(
+            AuditKind::Logout,
+            Some(who.user_id),
+            Some(who.session_id),
+            client,
+        );
+        self.store
+            .revoke_session(
+                who.user_id,
+                who.session_id,
+                RevokeReason::Logout,
+                self.now(),
+                &ev,
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn logout_all(&self, who: &Principal, client: &ClientInfo) -> Result<u64> {
+        let ev = self.audit(
+            AuditKind::LogoutAll,
+            Some(who.user_id),
+            Some(who.session_id),
+            client,
+        );
+        Ok(self
+            .store
+            .revoke_all_sessions(who.user_id, RevokeReason::LogoutAll, self.now(), &ev)
+            .await?)
+    }
+
+    pub async fn me(&self, who: &Principal) -> Result<User> {
+        self.store
+            .find_user(who.user_id)
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    pub async fn update_profile(
+        &self,
+        who: &Principal,
+        update: ProfileUpdate,
+        client: &ClientInfo,
+    ) -> Result<User> {
+        let ev = self.audit(
+            AuditKind::ProfileUpdated,
+            Some(who.user_id),
+            Some(who.session_id),
+            client,
+        );
+        self.store
+            .update_profile(who.user_id, &update, self.now(), &ev)
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    /// Changes the password after checking the current one; ends every other session.
+    pub async fn change_password(
+        &self,
+        who: &Principal,
+        current: &str,
+        new: &str,
+        client: &ClientInfo,
+    ) -> Result<u64> {
+        let user = self.me(who).await?;
+        let stored = self.store.find_password_hash(who.user_id).await?;
+        let ok = self.policy.password.is_plausible(current)
+            && matches!(
+                self.hasher.verify(current, stored.as_deref()).await?,
+                Verification::Valid { .. }
+            );
+        if !ok {
+            return Err(Error::invalid(
+                "current_password",
+                "invalid_current_password",
+                "the current password is not correct",
+            ));
+        }
+        let password = self
+            .policy
+            .password
+            .check(new, &user.email, "new_password")?;
+        let hash = self.hasher.hash(&password).await?;
+        let ev = self.audit(
+            AuditKind::PasswordChanged,
+            Some(who.user_id),
+            Some(who.session_id),
+            client,
+        );
+        Ok(self
+            .store
+            .change_password(who.user_id, &hash, who.session_id, self.now(), &ev)
+            .await?)
+    }
+
+    pub async fn list_sessions(&self, who: &Principal) -> Result<Vec<Session>> {
+        Ok(self
+            .store
+            .list_active_sessions(who.user_id, self.now())
+            .await?)
+    }
+
+    pub async fn revoke_session(
+        &self,
+        who: &Principal,
+        id: SessionId,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let ev = self.audit(
+            AuditKind::SessionRevoked,
+            Some(who.user_id),
+            Some(id),
+            client,
+        );
+        if self
+            .store
+            .revoke_session(
+                who.user_id,
+                id,
+                RevokeReason::RevokedByUser,
+                self.now(),
+                &ev,
+            )
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        }
+    }
+
+    pub async fn recent_events(&self, who: &Principal, limit: u32) -> Result<Vec<AuditEvent>> {
+        Ok(self
+            .store
+            .list_audit(who.user_id, limit.clamp(1, 200))
+            .await?)
+    }
+}

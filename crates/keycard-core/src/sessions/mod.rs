@@ -1,0 +1,88 @@
+//! Sessions: one row per signed-in device or per-app grant, whatever kind, in one list the user
+//! can see and end. Every token Keycard issues belongs to exactly one session.
+
+mod device;
+
+pub use device::device_label;
+
+use crate::ids::{SessionId, UserId};
+use time::OffsetDateTime;
+
+/// How the session was created. All kinds live in one table so "sign out everywhere" and the
+/// device list cover them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    /// Token pair issued by the JSON API.
+    Api,
+    /// Hosted-pages sign-in (browser SSO cookie).
+    Browser,
+    /// Tokens issued to another application through Keycard as OpenID Provider.
+    Grant,
+}
+
+impl SessionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Browser => "browser",
+            Self::Grant => "grant",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "api" => Some(Self::Api),
+            "browser" => Some(Self::Browser),
+            "grant" => Some(Self::Grant),
+            _ => None,
+        }
+    }
+}
+
+/// Why a session ended; kept for the audit trail and support.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeReason {
+    Logout,
+    LogoutAll,
+    PasswordChanged,
+    RevokedByUser,
+    RefreshTokenReuse,
+}
+
+impl RevokeReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::LogoutAll => "logout_all",
+            Self::PasswordChanged => "password_changed",
+            Self::RevokedByUser => "revoked_by_user",
+            Self::RefreshTokenReuse => "refresh_token_reuse",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub kind: SessionKind,
+    /// The application a grant session belongs to; `None` for Keycard's own sessions.
+    pub client_id: Option<String>,
+    /// Human label such as "Firefox on Linux", derived once from the User-Agent.
+    pub device: String,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: OffsetDateTime,
+    /// Ends when not refreshed before this instant; pushed forward by each refresh.
+    pub idle_expires_at: OffsetDateTime,
+    /// Ends at this instant whatever the activity.
+    pub expires_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl Session {
+    pub fn is_active(&self, now: OffsetDateTime) -> bool {
+        self.revoked_at.is_none() && now < self.idle_expires_at && now < self.expires_at
+    }
+}

@@ -1,0 +1,196 @@
+//! What the domain needs from storage. Methods are use-case sized and each one that writes more
+//! than one row is a single transaction in every backend, so a failure leaves nothing half-made.
+//! The audit events passed in are written in that same transaction.
+
+use crate::accounts::{Email, ProfileUpdate, User};
+use crate::audit::AuditEvent;
+use crate::ids::{RefreshTokenId, SessionId, UserId};
+use crate::sessions::{RevokeReason, Session};
+use crate::tokens::{StoredKey, TokenHash};
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Connection refused, pool timed out, database restarting: retryable, maps to 503.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("email already registered")]
+    EmailTaken,
+    /// A row that cannot be mapped back to the domain (bad enum text, bad uuid).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A refresh token row to insert; the secret itself is never stored.
+#[derive(Debug, Clone)]
+pub struct NewRefreshToken {
+    pub id: RefreshTokenId,
+    pub session_id: SessionId,
+    pub hash: TokenHash,
+    pub issued_at: OffsetDateTime,
+}
+
+/// The successor issued by a rotation; it joins the presented token's session.
+#[derive(Debug, Clone)]
+pub struct NextRefreshToken {
+    pub id: RefreshTokenId,
+    pub hash: TokenHash,
+}
+
+/// The result of presenting a refresh token for rotation.
+#[derive(Debug)]
+pub enum Rotation {
+    /// The token was current: it is now spent, `next` is stored, and the session's idle deadline
+    /// and last-used time moved forward. Carries the session as updated.
+    Rotated(Session),
+    /// The token had already been spent: theft or a client bug. Nothing was issued.
+    Reused {
+        session_id: SessionId,
+        user_id: UserId,
+    },
+    /// The token was current but its session had ended; it is now spent and nothing was issued.
+    SessionEnded,
+    /// No such token.
+    Unknown,
+}
+
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Creates the user, their password credential and their first session with its refresh
+    /// token, atomically. `EmailTaken` when the email is already registered.
+    async fn create_account(
+        &self,
+        user: &User,
+        password_hash: &str,
+        session: &Session,
+        refresh: &NewRefreshToken,
+        audit: &[AuditEvent],
+    ) -> StoreResult<()>;
+
+    /// The user and their password hash (`None` for accounts without a password).
+    async fn find_login(&self, email: &Email) -> StoreResult<Option<(User, Option<String>)>>;
+
+    async fn find_user(&self, id: UserId) -> StoreResult<Option<User>>;
+
+    async fn find_password_hash(&self, id: UserId) -> StoreResult<Option<String>>;
+
+    async fn update_profile(
+        &self,
+        id: UserId,
+        update: &ProfileUpdate,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> StoreResult<Option<User>>;
+
+    /// Replaces the hash of an unchanged password (parameter upgrade at login).
+    async fn upgrade_password_hash(
+        &self,
+        id: UserId,
+        hash: &str,
+        audit: &AuditEvent,
+    ) -> StoreResult<()>;
+
+    /// Sets a new password and revokes every active session except `keep`, atomically.
+    async fn change_password(
+        &self,
+        id: UserId,
+        hash: &str,
+        keep: SessionId,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> StoreResult<u64>;
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session with its first refresh token.
+    async fn create_session(
+        &self,
+        session: &Session,
+        refresh: &NewRefreshToken,
+        audit: &[AuditEvent],
+    ) -> StoreResult<()>;
+
+    async fn find_session(&self, id: SessionId) -> StoreResult<Option<Session>>;
+
+    /// The session a refresh token (spent or not) belongs to.
+    async fn find_session_by_refresh_token(
+        &self,
+        token: &TokenHash,
+    ) -> StoreResult<Option<Session>>;
+
+    /// Spends `presented` and, if it was current and its session is active at `now`, stores
+    /// `next` in that session and sets the session's `last_used_at = now` and
+    /// `idle_expires_at = min(idle_expires_at, session.expires_at)`. Exactly one of any number
+    /// of concurrent calls with the same token can get `Rotated`.
+    async fn rotate_refresh_token(
+        &self,
+        presented: &TokenHash,
+        next: &NextRefreshToken,
+        now: OffsetDateTime,
+        idle_expires_at: OffsetDateTime,
+    ) -> StoreResult<Rotation>;
+
+    /// The user's sessions still active at `now`, newest first.
+    async fn list_active_sessions(
+        &self,
+        user: UserId,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<Session>>;
+
+    /// Ends one session of `user` (scoped, so one user cannot end another's). False if there was
+    /// no such active session.
+    async fn revoke_session(
+        &self,
+        user: UserId,
+        id: SessionId,
+        reason: RevokeReason,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> StoreResult<bool>;
+
+    /// Ends every active session of `user`; returns how many.
+    async fn revoke_all_sessions(
+        &self,
+        user: UserId,
+        reason: RevokeReason,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> StoreResult<u64>;
+}
+
+#[async_trait]
+pub trait KeyRepository: Send + Sync {
+    async fn list_signing_keys(&self) -> StoreResult<Vec<StoredKey>>;
+
+    /// Adds `key` as the active key and marks every key without a retirement time as retiring at
+    /// `retire_others_at`, atomically.
+    async fn add_signing_key(
+        &self,
+        key: &StoredKey,
+        retire_others_at: OffsetDateTime,
+    ) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    async fn record_audit(&self, event: &AuditEvent) -> StoreResult<()>;
+
+    /// The user's most recent events, newest first.
+    async fn list_audit(&self, user: UserId, limit: u32) -> StoreResult<Vec<AuditEvent>>;
+}
+
+/// Everything Keycard stores, as one object the service holds.
+#[async_trait]
+pub trait Store: AccountStore + SessionStore + KeyRepository + AuditStore {
+    /// Cheap round trip for readiness checks.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Applies pending migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+}
