@@ -1,1 +1,93 @@
-//! placeholder
+//! SQLite backend: the zero-setup default. One file, WAL mode, embedded migrations.
+//! Times are unix seconds (INTEGER) and ids hyphenated text, so rows stay readable with the
+//! `sqlite3` shell and comparisons in SQL are plain integer comparisons.
+
+mod accounts;
+mod audit;
+mod keys;
+mod rows;
+mod sessions;
+
+use async_trait::async_trait;
+use keycard_core::store::{Store, StoreError, StoreResult};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` (`sqlite://path` or `sqlite::memory:`).
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Other(format!("bad SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL + NORMAL is durable across application crashes; only an OS crash can lose the
+            // last transactions, never corrupt the file.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(opts)
+            .await
+            .map_err(db_err)?;
+        Ok(Self { pool })
+    }
+
+    /// Write transactions take the write lock up front (`BEGIN IMMEDIATE`): a deferred
+    /// transaction that reads first could fail to upgrade under concurrency.
+    async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
+    }
+}
+
+/// Maps sqlx errors to the domain's: connection trouble is retryable, a duplicate email is a
+/// conflict, the rest is a bug.
+pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+        sqlx::Error::Database(d)
+            if d.is_unique_violation() && d.message().contains("users.email") =>
+        {
+            StoreError::EmailTaken
+        }
+        sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("5" | "6" | "517")) => {
+            // SQLITE_BUSY / SQLITE_LOCKED: the write lock was not granted in time.
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Other(e.to_string()),
+    }
+}
