@@ -1,1 +1,175 @@
-//! placeholder
+//! Keycard's HTTP layer: every route, the problem+json error mapping, CSRF for cookie clients,
+//! security headers, request ids, metrics and the OpenAPI document. No SQL and no hashing here:
+//! handlers extract, call one `Keycard` method, and map the result.
+
+pub mod csrf;
+pub mod dto;
+pub mod error;
+pub mod extract;
+mod openapi;
+pub mod routes;
+mod state;
+mod telemetry;
+
+pub use state::{AppState, HttpConfig};
+pub use telemetry::metrics_handle;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use error::ApiError;
+use std::sync::Arc;
+use std::time::Duration;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Request bodies are small JSON documents; anything bigger is refused before it is read.
+const BODY_LIMIT: usize = 64 * 1024;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The OpenAPI document of every route, as served at /openapi.json.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_routes().split_for_parts().1
+}
+
+fn api_routes() -> OpenApiRouter<AppState> {
+    use routes::{auth, me, ops, sessions};
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::logout_all))
+        .routes(routes!(me::get_me, me::update_me))
+        .routes(routes!(me::change_password))
+        .routes(routes!(me::list_events))
+        .routes(routes!(sessions::list_sessions))
+        .routes(routes!(sessions::delete_session))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::jwks))
+        .routes(routes!(ops::metrics))
+}
+
+/// The whole application, ready to serve.
+pub fn router(state: AppState) -> Router {
+    let (api, spec) = api_routes().split_for_parts();
+    let spec_json: Arc<str> = serde_json::to_string(&spec).unwrap_or_default().into();
+    let config = state.config.clone();
+
+    let mut app = api
+        .route_layer(axum::middleware::from_fn(telemetry::track_request))
+        .route(
+            "/openapi.json",
+            get(move || {
+                let body = spec_json.clone();
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "application/json")],
+                        body.to_string(),
+                    )
+                }
+            }),
+        )
+        .fallback(|| async { ApiError::from(keycard_core::Error::NotFound) })
+        .with_state(state)
+        // API responses must never render as a page or be framed or cached.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+    if config.docs_enabled {
+        // Swagger UI needs its own scripts and styles: a CSP of its own, set before the strict
+        // default above applies (that one only fills in a missing header).
+        let docs = Router::from(
+            utoipa_swagger_ui::SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::from("/openapi.json")),
+        )
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+            ),
+        ));
+        app = app.merge(docs);
+    }
+
+    let hsts = config.public_url.starts_with("https://").then(|| {
+        SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        )
+    });
+    let x_request_id = HeaderName::from_static("x-request-id");
+    app.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(
+                x_request_id.clone(),
+                MakeRequestUuid,
+            ))
+            .layer(telemetry::trace_layer())
+            .layer(PropagateRequestIdLayer::new(x_request_id))
+            .layer(CatchPanicLayer::custom(|_| {
+                tracing::error!("handler panicked");
+                ApiError::from(keycard_core::Error::Internal("handler panicked".into()))
+                    .into_response()
+            }))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::X_FRAME_OPTIONS,
+                HeaderValue::from_static("DENY"),
+            ))
+            .option_layer(hsts)
+            .option_layer(cors(&config))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                REQUEST_TIMEOUT,
+            ))
+            .layer(RequestBodyLimitLayer::new(BODY_LIMIT)),
+    )
+}
+
+/// Browser apps on the allowed origins may call the API with credentials (cookie delivery).
+/// Without configured origins there is no CORS at all: same-origin only.
+fn cors(config: &HttpConfig) -> Option<CorsLayer> {
+    if config.allowed_origins.is_empty() {
+        return None;
+    }
+    let origins: Vec<HeaderValue> = config
+        .allowed_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(&state::origin_of(o)).ok())
+        .collect();
+    let layer = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static(csrf::CSRF_HEADER),
+        ])
+        .allow_credentials(true)
+        .max_age(Duration::from_secs(600));
+    Some(layer)
+}

@@ -165,7 +165,8 @@ impl AccountStore for SqliteStore {
         .map_err(db_err)?;
         let ended = sqlx::query(
             "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
-             WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL",
+             WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL \
+               AND expires_at > $3 AND idle_expires_at > $3",
         )
         .bind(id.to_string())
         .bind(keep.to_string())

@@ -1,0 +1,227 @@
+//! The API's JSON shapes, separate from domain types so the wire format changes only on purpose.
+
+use keycard_core::accounts::User;
+use keycard_core::audit::AuditEvent;
+use keycard_core::sessions::Session;
+use serde::{Deserialize, Deserializer, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Where the refresh token goes: in the JSON body (native and server apps) or in a `__Host-`
+/// HttpOnly cookie (browser apps, where script must never read it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenDelivery {
+    #[default]
+    Body,
+    Cookie,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    #[schema(example = "correct horse battery staple", format = Password)]
+    pub password: String,
+    pub name: Option<String>,
+    #[serde(default)]
+    pub token_delivery: TokenDelivery,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    #[schema(format = Password)]
+    pub password: String,
+    #[serde(default)]
+    pub token_delivery: TokenDelivery,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// Omit when the refresh token is in the cookie.
+    pub refresh_token: Option<String>,
+    #[serde(default)]
+    pub token_delivery: Option<TokenDelivery>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogoutRequest {
+    /// Ends this token's session when no bearer token is sent.
+    pub refresh_token: Option<String>,
+}
+
+/// Distinguishes an absent member (leave as is) from `null` (clear).
+fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProfileRequest {
+    /// `null` clears the name; absent leaves it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
+    /// An absolute https URL; `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub picture_url: Option<Option<String>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    #[schema(format = Password)]
+    pub current_password: String,
+    #[schema(format = Password)]
+    pub new_password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserResponse {
+    pub id: Uuid,
+    pub email: String,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub picture_url: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Linked social identities (none until social login is enabled).
+    pub identities: Vec<IdentityResponse>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IdentityResponse {
+    pub provider: String,
+    pub subject: String,
+}
+
+impl From<User> for UserResponse {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id.0,
+            email: u.email.to_string(),
+            email_verified: u.email_verified,
+            name: u.name,
+            picture_url: u.picture_url,
+            created_at: u.created_at,
+            identities: Vec::new(),
+        }
+    }
+}
+
+/// Tokens after sign-up, login or refresh. `refresh_token` is absent in cookie delivery.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// Seconds until the refresh token expires if unused.
+    pub refresh_expires_in: i64,
+    pub session_id: Uuid,
+    /// Present after sign-up and login.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserResponse>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionsEnded {
+    pub sessions_ended: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionResponse {
+    pub id: Uuid,
+    /// `api`, `browser` or `grant`.
+    pub kind: &'static str,
+    pub client_id: Option<String>,
+    /// e.g. "Firefox on Linux".
+    pub device: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_used_at: OffsetDateTime,
+    /// When the session ends at the latest, activity or not.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// True for the session of the token making this call.
+    pub current: bool,
+}
+
+impl SessionResponse {
+    pub fn new(s: Session, current: bool) -> Self {
+        Self {
+            id: s.id.0,
+            kind: s.kind.as_str(),
+            client_id: s.client_id,
+            device: s.device,
+            ip: s.ip,
+            user_agent: s.user_agent,
+            created_at: s.created_at,
+            last_used_at: s.last_used_at,
+            expires_at: s.expires_at,
+            current,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionList {
+    pub sessions: Vec<SessionResponse>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventResponse {
+    pub id: Uuid,
+    /// e.g. `login_succeeded`, `refresh_token_reuse_detected`.
+    pub kind: &'static str,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub session_id: Option<Uuid>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl From<AuditEvent> for EventResponse {
+    fn from(e: AuditEvent) -> Self {
+        Self {
+            id: e.id.0,
+            kind: e.kind.as_str(),
+            at: e.at,
+            session_id: e.session_id.map(|s| s.0),
+            ip: e.ip,
+            user_agent: e.user_agent,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventList {
+    pub events: Vec<EventResponse>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct EventsQuery {
+    /// At most this many events (1–200, default 50).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Status {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}

@@ -1,0 +1,136 @@
+//! The one place errors become HTTP: RFC 9457 problem+json with a stable `code`. 5xx bodies say
+//! nothing about the cause; the cause is logged once, here.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use keycard_core::Error;
+use keycard_core::error::AuthFailure;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Errors of the HTTP layer: the domain's, plus what only HTTP can get wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Domain(#[from] Error),
+    /// The body is not the JSON the endpoint takes.
+    #[error("{0}")]
+    Malformed(String),
+    /// A cookie-authenticated state change came without the CSRF header or from another site.
+    #[error("cross-site request rejected: {0}")]
+    CsrfRejected(&'static str),
+}
+
+/// RFC 9457 problem details, as served for every API error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// `urn:keycard:problem:<code>`; stable.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable snake_case identifier clients switch on.
+    pub code: String,
+    /// Per-field validation failures (422 only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub code: String,
+    pub message: String,
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        use StatusCode as S;
+        match self {
+            Self::Malformed(_) => (S::BAD_REQUEST, "malformed_request", "Malformed request"),
+            Self::CsrfRejected(_) => (S::FORBIDDEN, "csrf_rejected", "Cross-site request rejected"),
+            Self::Domain(e) => {
+                let (status, title) = match e {
+                    Error::Invalid { .. } => (S::UNPROCESSABLE_ENTITY, "Invalid input"),
+                    Error::InvalidCredentials => (S::UNAUTHORIZED, "Invalid credentials"),
+                    Error::EmailTaken => (S::CONFLICT, "Email already registered"),
+                    Error::Unauthenticated(_) => (S::UNAUTHORIZED, "Authentication required"),
+                    Error::RefreshTokenReused => (S::UNAUTHORIZED, "Refresh token reused"),
+                    Error::InvalidRefreshToken => (S::UNAUTHORIZED, "Invalid refresh token"),
+                    Error::NotFound => (S::NOT_FOUND, "Not found"),
+                    Error::Overloaded { .. } => (S::SERVICE_UNAVAILABLE, "Service busy"),
+                    Error::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "Service unavailable"),
+                    Error::Internal(_) => (S::INTERNAL_SERVER_ERROR, "Internal error"),
+                };
+                (status, e.code(), title)
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, title) = self.parts();
+        let detail = match &self {
+            Self::Domain(Error::Unavailable(cause)) => {
+                tracing::error!(error.cause = %cause, "storage unavailable");
+                "The service is temporarily unavailable; retry shortly.".to_owned()
+            }
+            Self::Domain(Error::Internal(cause)) => {
+                tracing::error!(error.cause = %cause, "internal error");
+                "An unexpected error occurred.".to_owned()
+            }
+            Self::CsrfRejected(why) => {
+                tracing::info!(reason = why, "csrf check rejected a request");
+                "Cookie-authenticated requests must come from an allowed origin and carry the Keycard-CSRF header.".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let errors = match &self {
+            Self::Domain(Error::Invalid {
+                field,
+                code,
+                message,
+            }) => vec![FieldError {
+                field: (*field).to_owned(),
+                code: (*code).to_owned(),
+                message: message.clone(),
+            }],
+            _ => Vec::new(),
+        };
+        let body = Problem {
+            kind: format!("urn:keycard:problem:{code}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail,
+            code: code.to_owned(),
+            errors,
+        };
+        let mut resp = (status, serde_json::to_vec(&body).unwrap_or_default()).into_response();
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        match &self {
+            Self::Domain(Error::Overloaded { retry_after_secs }) => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            Self::Domain(Error::Unavailable(_)) => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            Self::Domain(Error::Unauthenticated(f)) => {
+                let v = match f {
+                    AuthFailure::Missing => "Bearer realm=\"keycard\"",
+                    _ => "Bearer realm=\"keycard\", error=\"invalid_token\"",
+                };
+                h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(v));
+            }
+            _ => {}
+        }
+        resp
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,223 @@
+//! Sign-up, login, refresh and logout.
+
+use crate::csrf;
+use crate::dto::{
+    LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest, SessionsEnded, TokenDelivery,
+    TokenResponse,
+};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{AppJson, Authenticated, Client, bearer};
+use crate::state::AppState;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use keycard_core::error::AuthFailure;
+use keycard_core::service::SignedIn;
+use keycard_core::tokens::{RefreshToken, TokenPair};
+use keycard_core::{Error, ids::SessionId};
+use serde::de::DeserializeOwned;
+
+/// `__Host-`: Secure, Path=/, no Domain — the browser will not let a subdomain overwrite it.
+pub const REFRESH_COOKIE: &str = "__Host-keycard_refresh";
+
+fn refresh_cookie(value: String, max_age_secs: i64) -> Cookie<'static> {
+    Cookie::build((REFRESH_COOKIE, value))
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .max_age(time::Duration::seconds(max_age_secs))
+        .build()
+}
+
+fn cleared_cookie() -> Cookie<'static> {
+    refresh_cookie(String::new(), 0)
+}
+
+fn token_response(
+    jar: CookieJar,
+    status: StatusCode,
+    session: SessionId,
+    tokens: TokenPair,
+    delivery: TokenDelivery,
+    user: Option<keycard_core::accounts::User>,
+) -> Response {
+    let (jar, refresh_token) = match delivery {
+        TokenDelivery::Cookie => (
+            jar.add(refresh_cookie(
+                tokens.refresh_token.expose().to_owned(),
+                tokens.refresh_expires_in,
+            )),
+            None,
+        ),
+        TokenDelivery::Body => (jar, Some(tokens.refresh_token.expose().to_owned())),
+    };
+    let body = TokenResponse {
+        access_token: tokens.access_token,
+        token_type: "Bearer",
+        expires_in: tokens.expires_in,
+        refresh_token,
+        refresh_expires_in: tokens.refresh_expires_in,
+        session_id: session.0,
+        user: user.map(Into::into),
+    };
+    (status, jar, Json(body)).into_response()
+}
+
+fn signed_in(jar: CookieJar, status: StatusCode, s: SignedIn, delivery: TokenDelivery) -> Response {
+    token_response(jar, status, s.session_id, s.tokens, delivery, Some(s.user))
+}
+
+/// Bodies that may be empty (cookie clients often send none).
+fn optional_json<T: DeserializeOwned + Default>(body: &Bytes) -> ApiResult<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::Malformed(format!("invalid JSON body: {e}")))
+}
+
+#[utoipa::path(post, path = "/v1/auth/register", tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Account created and signed in", body = TokenResponse),
+        (status = 409, description = "Email already registered", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Email or password rejected by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Password hashing saturated; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn register(
+    State(state): State<AppState>,
+    Client(client): Client,
+    jar: CookieJar,
+    AppJson(req): AppJson<RegisterRequest>,
+) -> ApiResult<Response> {
+    let s = state
+        .keycard
+        .register(&req.email, &req.password, req.name.as_deref(), &client)
+        .await?;
+    Ok(signed_in(jar, StatusCode::CREATED, s, req.token_delivery))
+}
+
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 401, description = "Email or password wrong (never says which)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Password hashing saturated; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn login(
+    State(state): State<AppState>,
+    Client(client): Client,
+    jar: CookieJar,
+    AppJson(req): AppJson<LoginRequest>,
+) -> ApiResult<Response> {
+    let s = state
+        .keycard
+        .login(&req.email, &req.password, &client)
+        .await?;
+    Ok(signed_in(jar, StatusCode::OK, s, req.token_delivery))
+}
+
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth",
+    request_body(content = RefreshRequest, description = "May be empty when the refresh token is in the cookie"),
+    responses(
+        (status = 200, description = "Rotated: new access and refresh token; the presented one is spent", body = TokenResponse),
+        (status = 401, description = "Unknown, expired or reused refresh token (reuse revokes the session)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Cookie used without the CSRF header or from a foreign origin", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    jar: CookieJar,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let req: RefreshRequest = optional_json(&body)?;
+    let (presented, from_cookie) = match req.refresh_token {
+        Some(t) => (t, false),
+        None => {
+            let c = jar.get(REFRESH_COOKIE).ok_or(Error::InvalidRefreshToken)?;
+            csrf::check(&headers, &state.config)?;
+            (c.value().to_owned(), true)
+        }
+    };
+    let delivery = req.token_delivery.unwrap_or(if from_cookie {
+        TokenDelivery::Cookie
+    } else {
+        TokenDelivery::Body
+    });
+    let presented = RefreshToken::from_client(&presented);
+    match state.keycard.refresh(&presented, &client).await {
+        Ok((session, tokens)) => Ok(token_response(
+            jar,
+            StatusCode::OK,
+            session,
+            tokens,
+            delivery,
+            None,
+        )),
+        // A dead cookie is useless to keep: clear it with the error.
+        Err(e) if from_cookie => Ok((jar.add(cleared_cookie()), ApiError::from(e)).into_response()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth",
+    request_body(content = LogoutRequest, description = "Only when no bearer token is sent"),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 204, description = "The session has ended"),
+        (status = 401, description = "No credential", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn logout(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    jar: CookieJar,
+    body: Bytes,
+) -> ApiResult<Response> {
+    if let Some(token) = bearer(&headers) {
+        let who = state.keycard.authenticate(token).await?;
+        state.keycard.logout(&who, &client).await?;
+    } else {
+        let req: LogoutRequest = optional_json(&body)?;
+        let token = match req.refresh_token {
+            Some(t) => t,
+            None => {
+                let c = jar
+                    .get(REFRESH_COOKIE)
+                    .ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
+                csrf::check(&headers, &state.config)?;
+                c.value().to_owned()
+            }
+        };
+        state
+            .keycard
+            .logout_refresh(&RefreshToken::from_client(&token), &client)
+            .await?;
+    }
+    let jar = if jar.get(REFRESH_COOKIE).is_some() {
+        jar.add(cleared_cookie())
+    } else {
+        jar
+    };
+    Ok((StatusCode::NO_CONTENT, jar).into_response())
+}
+
+#[utoipa::path(post, path = "/v1/auth/logout-all", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every session of the user has ended", body = SessionsEnded),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn logout_all(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    Client(client): Client,
+) -> ApiResult<Json<SessionsEnded>> {
+    let n = state.keycard.logout_all(&who, &client).await?;
+    Ok(Json(SessionsEnded { sessions_ended: n }))
+}

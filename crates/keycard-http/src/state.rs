@@ -1,0 +1,45 @@
+use keycard_core::Keycard;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::Arc;
+
+/// What the HTTP layer needs to know beyond the domain's policy.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Keycard's public base URL; its origin is the one always trusted for cookie requests.
+    pub public_url: String,
+    /// Further origins (browser apps) allowed to use cookie delivery and CORS.
+    pub allowed_origins: Vec<String>,
+    /// Take the client IP from the rightmost X-Forwarded-For hop (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// Serve the Swagger UI at /docs.
+    pub docs_enabled: bool,
+}
+
+impl HttpConfig {
+    /// `scheme://host[:port]` of the public URL, as browsers send it in `Origin`.
+    pub fn public_origin(&self) -> String {
+        origin_of(&self.public_url)
+    }
+}
+
+pub(crate) fn origin_of(url: &str) -> String {
+    let url = url.trim_end_matches('/');
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.split('/').next().unwrap_or(rest);
+            format!(
+                "{}://{}",
+                scheme.to_ascii_lowercase(),
+                host.to_ascii_lowercase()
+            )
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub keycard: Arc<Keycard>,
+    pub config: Arc<HttpConfig>,
+    pub metrics: PrometheusHandle,
+}

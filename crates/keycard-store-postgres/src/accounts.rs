@@ -1,0 +1,185 @@
+use crate::rows::{self, USER_COLS};
+use crate::sessions::{insert_refresh, insert_session};
+use crate::{PgStore, audit, db_err};
+use async_trait::async_trait;
+use keycard_core::accounts::{Email, ProfileUpdate, User};
+use keycard_core::audit::AuditEvent;
+use keycard_core::ids::{SessionId, UserId};
+use keycard_core::sessions::{RevokeReason, Session};
+use keycard_core::store::{AccountStore, NewRefreshToken, StoreResult};
+use sqlx::Row;
+use time::OffsetDateTime;
+
+#[async_trait]
+impl AccountStore for PgStore {
+    async fn create_account(
+        &self,
+        user: &User,
+        password_hash: &str,
+        session: &Session,
+        refresh: &NewRefreshToken,
+        events: &[AuditEvent],
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO users (id, email, email_verified, name, picture_url, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(user.id.0)
+        .bind(user.email.as_str())
+        .bind(user.email_verified)
+        .bind(user.name.as_deref())
+        .bind(user.picture_url.as_deref())
+        .bind(user.created_at)
+        .bind(user.updated_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO password_credentials (user_id, hash, updated_at) VALUES ($1, $2, $3)",
+        )
+        .bind(user.id.0)
+        .bind(password_hash)
+        .bind(user.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        insert_session(&mut tx, session).await?;
+        insert_refresh(
+            &mut tx,
+            refresh.id,
+            session.id,
+            &refresh.hash,
+            refresh.issued_at,
+        )
+        .await?;
+        for e in events {
+            audit::insert(&mut tx, e).await?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn find_login(&self, email: &Email) -> StoreResult<Option<(User, Option<String>)>> {
+        let row = sqlx::query(
+            "SELECT u.id, u.email, u.email_verified, u.name, u.picture_url, u.created_at, u.updated_at, \
+             p.hash FROM users u LEFT JOIN password_credentials p ON p.user_id = u.id WHERE u.email = $1",
+        )
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| Ok((rows::user(&r)?, rows::opt_text(&r, "hash")?)))
+            .transpose()
+    }
+
+    async fn find_user(&self, id: UserId) -> StoreResult<Option<User>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLS} FROM users WHERE id = $1"
+        )))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.as_ref().map(rows::user).transpose()
+    }
+
+    async fn find_password_hash(&self, id: UserId) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT hash FROM password_credentials WHERE user_id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| r.try_get("hash").map_err(db_err)).transpose()
+    }
+
+    async fn update_profile(
+        &self,
+        id: UserId,
+        update: &ProfileUpdate,
+        now: OffsetDateTime,
+        event: &AuditEvent,
+    ) -> StoreResult<Option<User>> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE users SET \
+               name = CASE WHEN $2 THEN $3 ELSE name END, \
+               picture_url = CASE WHEN $4 THEN $5 ELSE picture_url END, \
+               updated_at = $6 \
+             WHERE id = $1 RETURNING {USER_COLS}"
+        )))
+        .bind(id.0)
+        .bind(update.name.is_some())
+        .bind(update.name.clone().flatten())
+        .bind(update.picture_url.is_some())
+        .bind(update.picture_url.clone().flatten())
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let user = row.as_ref().map(rows::user).transpose()?;
+        if user.is_some() {
+            audit::insert(&mut tx, event).await?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(user)
+    }
+
+    async fn upgrade_password_hash(
+        &self,
+        id: UserId,
+        hash: &str,
+        event: &AuditEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE password_credentials SET hash = $2, updated_at = $3 WHERE user_id = $1",
+        )
+        .bind(id.0)
+        .bind(hash)
+        .bind(event.at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        audit::insert(&mut tx, event).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn change_password(
+        &self,
+        id: UserId,
+        hash: &str,
+        keep: SessionId,
+        now: OffsetDateTime,
+        event: &AuditEvent,
+    ) -> StoreResult<u64> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO password_credentials (user_id, hash, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at",
+        )
+        .bind(id.0)
+        .bind(hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        // Only sessions still active are ended and counted: an expired one already ended for
+        // its own reason, which the audit trail should keep.
+        let ended = sqlx::query(
+            "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
+             WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL \
+               AND expires_at > $3 AND idle_expires_at > $3",
+        )
+        .bind(id.0)
+        .bind(keep.0)
+        .bind(now)
+        .bind(RevokeReason::PasswordChanged.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        audit::insert(&mut tx, event).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(ended)
+    }
+}

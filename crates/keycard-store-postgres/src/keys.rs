@@ -1,0 +1,58 @@
+use crate::rows::{bytes, opt_time_col, text, time_col};
+use crate::{PgStore, db_err};
+use async_trait::async_trait;
+use keycard_core::store::{KeyRepository, StoreResult};
+use keycard_core::tokens::StoredKey;
+use time::OffsetDateTime;
+
+#[async_trait]
+impl KeyRepository for PgStore {
+    async fn list_signing_keys(&self) -> StoreResult<Vec<StoredKey>> {
+        let rows = sqlx::query(
+            "SELECT kid, alg, public_jwk, sealed_private_key, created_at, retire_at FROM signing_keys \
+             ORDER BY created_at DESC",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredKey {
+                    kid: text(r, "kid")?,
+                    alg: text(r, "alg")?,
+                    public_jwk: text(r, "public_jwk")?,
+                    sealed_private_key: bytes(r, "sealed_private_key")?,
+                    created_at: time_col(r, "created_at")?,
+                    retire_at: opt_time_col(r, "retire_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn add_signing_key(
+        &self,
+        key: &StoredKey,
+        retire_others_at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE signing_keys SET retire_at = $1 WHERE retire_at IS NULL")
+            .bind(retire_others_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, public_jwk, sealed_private_key, created_at, retire_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&key.kid)
+        .bind(&key.alg)
+        .bind(&key.public_jwk)
+        .bind(&key.sealed_private_key)
+        .bind(key.created_at)
+        .bind(key.retire_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+}

@@ -1,0 +1,102 @@
+//! Conversions between rows and domain types.
+
+use keycard_core::accounts::{Email, User};
+use keycard_core::audit::{AuditEvent, AuditKind};
+use keycard_core::ids::{AuditId, SessionId, UserId};
+use keycard_core::sessions::{Session, SessionKind};
+use keycard_core::store::{StoreError, StoreResult};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+fn get<'r, T>(row: &'r PgRow, col: &str) -> StoreResult<T>
+where
+    T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    row.try_get(col).map_err(crate::db_err)
+}
+
+pub(crate) fn time_col(row: &PgRow, col: &str) -> StoreResult<OffsetDateTime> {
+    get(row, col)
+}
+
+pub(crate) fn opt_time_col(row: &PgRow, col: &str) -> StoreResult<Option<OffsetDateTime>> {
+    get(row, col)
+}
+
+pub(crate) fn uuid_col(row: &PgRow, col: &str) -> StoreResult<Uuid> {
+    get(row, col)
+}
+
+fn opt_uuid_col(row: &PgRow, col: &str) -> StoreResult<Option<Uuid>> {
+    get(row, col)
+}
+
+pub(crate) fn text(row: &PgRow, col: &str) -> StoreResult<String> {
+    get(row, col)
+}
+
+pub(crate) fn opt_text(row: &PgRow, col: &str) -> StoreResult<Option<String>> {
+    get(row, col)
+}
+
+pub(crate) fn bytes(row: &PgRow, col: &str) -> StoreResult<Vec<u8>> {
+    get(row, col)
+}
+
+pub(crate) const USER_COLS: &str =
+    "id, email, email_verified, name, picture_url, created_at, updated_at";
+
+pub(crate) fn user(row: &PgRow) -> StoreResult<User> {
+    Ok(User {
+        id: UserId(uuid_col(row, "id")?),
+        email: Email::from_trusted(text(row, "email")?),
+        email_verified: get(row, "email_verified")?,
+        name: opt_text(row, "name")?,
+        picture_url: opt_text(row, "picture_url")?,
+        created_at: time_col(row, "created_at")?,
+        updated_at: time_col(row, "updated_at")?,
+    })
+}
+
+pub(crate) const SESSION_COLS: &str = "id, user_id, kind, client_id, device, user_agent, ip, \
+     created_at, last_used_at, idle_expires_at, expires_at, revoked_at";
+
+pub(crate) fn session(row: &PgRow) -> StoreResult<Session> {
+    let kind = text(row, "kind")?;
+    Ok(Session {
+        id: SessionId(uuid_col(row, "id")?),
+        user_id: UserId(uuid_col(row, "user_id")?),
+        kind: SessionKind::parse(&kind).ok_or_else(|| corrupt("sessions.kind"))?,
+        client_id: opt_text(row, "client_id")?,
+        device: text(row, "device")?,
+        user_agent: opt_text(row, "user_agent")?,
+        ip: opt_text(row, "ip")?,
+        created_at: time_col(row, "created_at")?,
+        last_used_at: time_col(row, "last_used_at")?,
+        idle_expires_at: time_col(row, "idle_expires_at")?,
+        expires_at: time_col(row, "expires_at")?,
+        revoked_at: opt_time_col(row, "revoked_at")?,
+    })
+}
+
+pub(crate) const AUDIT_COLS: &str = "id, at, kind, user_id, session_id, ip, user_agent, detail";
+
+pub(crate) fn audit(row: &PgRow) -> StoreResult<AuditEvent> {
+    let kind = text(row, "kind")?;
+    Ok(AuditEvent {
+        id: AuditId(uuid_col(row, "id")?),
+        at: time_col(row, "at")?,
+        kind: AuditKind::parse(&kind).ok_or_else(|| corrupt("audit_events.kind"))?,
+        user_id: opt_uuid_col(row, "user_id")?.map(UserId),
+        session_id: opt_uuid_col(row, "session_id")?.map(SessionId),
+        ip: opt_text(row, "ip")?,
+        user_agent: opt_text(row, "user_agent")?,
+        detail: get(row, "detail")?,
+    })
+}

@@ -1,0 +1,172 @@
+//! The Keycard service as a library: settings, wiring of store + domain + HTTP, and `serve`.
+//! The binary is a thin CLI over this; the test kit starts servers through it.
+
+mod settings;
+
+pub use settings::{ConfigErrors, Environment, KEYS, LogFormat, Settings};
+
+use anyhow::Context;
+use keycard_core::clock::SystemClock;
+use keycard_core::passwords::{HashParams, PasswordHasher, PasswordPolicy};
+use keycard_core::store::{Store, StoreError};
+use keycard_core::tokens::SecretKey;
+use keycard_core::{Keycard, Policy};
+use keycard_http::{AppState, HttpConfig};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Opens the configured database (SQLite or PostgreSQL), waiting up to `patience` for it.
+pub async fn open_store(settings: &Settings, patience: Duration) -> anyhow::Result<Arc<dyn Store>> {
+    let url = settings.database_url();
+    if url.starts_with("sqlite:")
+        && let Some(parent) =
+            sqlite_path(&url).and_then(|p| Path::new(p).parent().map(Path::to_path_buf))
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(&parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        let attempt: Result<Arc<dyn Store>, StoreError> = if url.starts_with("sqlite:") {
+            keycard_store_sqlite::SqliteStore::connect(&url, settings.db_max_connections)
+                .await
+                .map(|s| Arc::new(s) as Arc<dyn Store>)
+        } else {
+            keycard_store_postgres::PgStore::connect(&url, settings.db_max_connections)
+                .await
+                .map(|s| Arc::new(s) as Arc<dyn Store>)
+        };
+        match attempt {
+            Ok(store) => return Ok(store),
+            Err(StoreError::Unavailable(e)) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %e, "database not reachable yet; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(anyhow::anyhow!("cannot open the database: {e}")),
+        }
+    }
+}
+
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
+/// The key-encryption key: configured, or in development a generated one kept in the data dir.
+pub fn resolve_secret_key(settings: &Settings) -> anyhow::Result<SecretKey> {
+    if let Some(k) = &settings.secret_key {
+        return SecretKey::parse(k).map_err(|e| anyhow::anyhow!("KEYCARD_SECRET_KEY {e}"));
+    }
+    if settings.env == Environment::Production {
+        anyhow::bail!("KEYCARD_SECRET_KEY is required in production");
+    }
+    let path = settings.data_dir.join("secret.key");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        tracing::warn!(path = %path.display(), "DEVELOPMENT ONLY: using the secret key kept in the data directory; set KEYCARD_SECRET_KEY in production");
+        return SecretKey::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+    }
+    std::fs::create_dir_all(&settings.data_dir)?;
+    let key = SecretKey::generate()?;
+    write_private(&path, &key.to_base64())?;
+    tracing::warn!(path = %path.display(), "DEVELOPMENT ONLY: generated a secret key and stored it in the data directory; anyone who can read it can mint tokens. Set KEYCARD_SECRET_KEY in production");
+    Ok(key)
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
+fn policy(settings: &Settings) -> Policy {
+    let mut p = Policy::new(settings.public_url());
+    let secs =
+        |d: Duration| time::Duration::seconds(i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2));
+    p.access_token_ttl = secs(settings.access_token_ttl);
+    p.session_idle_timeout = secs(settings.session_idle_timeout);
+    p.session_absolute_lifetime = secs(settings.session_absolute_lifetime);
+    p.key_retirement_grace = p.access_token_ttl + time::Duration::minutes(5);
+    p.password = PasswordPolicy {
+        min_chars: settings.password_min_length,
+        max_bytes: settings.password_max_bytes,
+    };
+    p.hash = HashParams {
+        memory_kib: settings.argon2_memory_kib,
+        iterations: settings.argon2_iterations,
+        parallelism: settings.argon2_parallelism,
+    };
+    p
+}
+
+/// Opens the store, migrates it and starts the domain service (creating the first key).
+pub async fn build(settings: &Settings) -> anyhow::Result<Arc<Keycard>> {
+    let store = open_store(settings, Duration::from_secs(30)).await?;
+    store.migrate().await.context("running migrations")?;
+    let policy = policy(settings);
+    let hasher = PasswordHasher::new(policy.hash, settings.hash_workers, settings.hash_queue)?;
+    let kek = resolve_secret_key(settings)?;
+    let keycard = Keycard::start(store, Arc::new(SystemClock), hasher, kek, policy)
+        .await
+        .context("loading signing keys")?;
+    Ok(Arc::new(keycard))
+}
+
+/// Serves Keycard on `listener` until `shutdown` resolves.
+pub async fn serve(
+    settings: Settings,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let keycard = build(&settings).await?;
+    let metrics = keycard_http::metrics_handle();
+    let config = HttpConfig {
+        public_url: settings.public_url(),
+        allowed_origins: settings.allowed_origins.clone(),
+        trust_forwarded_for: settings.trust_forwarded_for,
+        docs_enabled: settings.docs_enabled,
+    };
+    let background = tokio::spawn(maintenance(keycard.clone(), metrics.clone()));
+    let app = keycard_http::router(AppState {
+        keycard,
+        config: Arc::new(config),
+        metrics,
+    });
+    tracing::info!(address = %listener.local_addr()?, public_url = %settings.public_url(), "keycard listening");
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    background.abort();
+    served.context("serving HTTP")
+}
+
+/// Picks up keys rotated by another process and keeps histograms trimmed.
+async fn maintenance(
+    keycard: Arc<Keycard>,
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        tick.tick().await;
+        metrics.run_upkeep();
+        if let Err(e) = keycard.reload_keys().await {
+            tracing::warn!(error = %e, "reloading signing keys failed; keeping the current set");
+        }
+    }
+}

@@ -1,0 +1,555 @@
+//! Configuration: defaults, then an optional TOML file, then `KEYCARD_*` environment variables.
+//! Every value is validated at start-up and every bad one is reported, by name, at once.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    /// Refuses unsafe settings: a missing secret key, plain-http public URL, weak hashing.
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen_addr: SocketAddr,
+    /// Issuer and base of every link; defaults to `http://<listen_addr>`.
+    pub public_url: Option<String>,
+    /// `sqlite://…` or `postgres://…`; defaults to `<data_dir>/keycard.db`.
+    pub database_url: Option<String>,
+    pub data_dir: PathBuf,
+    /// Base64 of 32 bytes: encrypts the signing keys at rest.
+    pub secret_key: Option<String>,
+    pub env: Environment,
+    pub log_format: LogFormat,
+    /// `tracing` filter directives, e.g. `info,keycard_http=debug`.
+    pub log_filter: String,
+    pub access_token_ttl: Duration,
+    pub session_idle_timeout: Duration,
+    pub session_absolute_lifetime: Duration,
+    pub password_min_length: usize,
+    pub password_max_bytes: usize,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    /// Concurrent password hashes; defaults to the CPU count.
+    pub hash_workers: usize,
+    /// Requests allowed to wait for a hashing slot before 503.
+    pub hash_queue: usize,
+    pub allowed_origins: Vec<String>,
+    pub trust_forwarded_for: bool,
+    pub docs_enabled: bool,
+    pub db_max_connections: u32,
+}
+
+impl Settings {
+    /// Development defaults: everything works with no configuration at all.
+    pub fn defaults() -> Self {
+        Self {
+            listen_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            database_url: None,
+            data_dir: PathBuf::from("./data"),
+            secret_key: None,
+            env: Environment::Development,
+            log_format: LogFormat::Text,
+            log_filter: "info".into(),
+            access_token_ttl: Duration::from_secs(15 * 60),
+            session_idle_timeout: Duration::from_secs(30 * 86_400),
+            session_absolute_lifetime: Duration::from_secs(90 * 86_400),
+            password_min_length: 8,
+            password_max_bytes: 1024,
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            hash_workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            hash_queue: 1024,
+            allowed_origins: Vec::new(),
+            trust_forwarded_for: false,
+            docs_enabled: true,
+            db_max_connections: 16,
+        }
+    }
+
+    /// The public base URL without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => {
+                let addr = self.listen_addr;
+                let host = if addr.ip().is_unspecified() {
+                    "localhost".to_owned()
+                } else {
+                    addr.ip().to_string()
+                };
+                format!("http://{host}:{}", addr.port())
+            }
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("keycard.db").display()
+            )
+        })
+    }
+
+    /// Loads defaults ← `file` (TOML) ← `KEYCARD_*` variables from `env`.
+    pub fn load(
+        file: Option<&std::path::Path>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Self, ConfigErrors> {
+        let mut values: BTreeMap<String, String> = BTreeMap::new();
+        let mut errors = Vec::new();
+        if let Some(path) = file {
+            match read_toml(path) {
+                Ok(v) => values.extend(v),
+                Err(e) => errors.push(e),
+            }
+        }
+        for (k, v) in env {
+            if let Some(key) = k.strip_prefix("KEYCARD_") {
+                let key = key.to_ascii_lowercase();
+                if KEYS.iter().any(|(name, _)| *name == key) {
+                    values.insert(key, v.clone());
+                } else if !IGNORED_VARS.contains(&k.as_str()) {
+                    tracing::warn!(variable = %k, "unknown KEYCARD_ variable ignored (typo?)");
+                }
+            }
+        }
+        let mut s = Self::defaults();
+        for (key, raw) in &values {
+            if let Err(msg) = s.set(key, raw) {
+                errors.push(format!(
+                    "{} (KEYCARD_{}): {msg}",
+                    key,
+                    key.to_ascii_uppercase()
+                ));
+            }
+        }
+        errors.extend(s.validate());
+        if errors.is_empty() {
+            Ok(s)
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    fn set(&mut self, key: &str, raw: &str) -> Result<(), String> {
+        let v = raw.trim();
+        match key {
+            "listen_addr" => {
+                self.listen_addr = v
+                    .parse()
+                    .map_err(|_| format!("`{v}` is not an address like 127.0.0.1:8080"))?
+            }
+            "public_url" => self.public_url = Some(v.to_owned()),
+            "database_url" => self.database_url = Some(v.to_owned()),
+            "data_dir" => self.data_dir = PathBuf::from(v),
+            "secret_key" => self.secret_key = Some(v.to_owned()),
+            "env" => {
+                self.env = match v {
+                    "development" | "dev" => Environment::Development,
+                    "production" | "prod" => Environment::Production,
+                    _ => return Err(format!("`{v}` is neither `development` nor `production`")),
+                }
+            }
+            "log_format" => {
+                self.log_format = match v {
+                    "text" => LogFormat::Text,
+                    "json" => LogFormat::Json,
+                    _ => return Err(format!("`{v}` is neither `text` nor `json`")),
+                }
+            }
+            "log" => self.log_filter = v.to_owned(),
+            "access_token_ttl" => self.access_token_ttl = parse_duration(v)?,
+            "session_idle_timeout" => self.session_idle_timeout = parse_duration(v)?,
+            "session_absolute_lifetime" => self.session_absolute_lifetime = parse_duration(v)?,
+            "password_min_length" => self.password_min_length = parse_num(v)?,
+            "password_max_bytes" => self.password_max_bytes = parse_num(v)?,
+            "argon2_memory_kib" => self.argon2_memory_kib = parse_num(v)?,
+            "argon2_iterations" => self.argon2_iterations = parse_num(v)?,
+            "argon2_parallelism" => self.argon2_parallelism = parse_num(v)?,
+            "hash_workers" => self.hash_workers = parse_num(v)?,
+            "hash_queue" => self.hash_queue = parse_num(v)?,
+            "allowed_origins" => {
+                self.allowed_origins = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }
+            "trust_forwarded_for" => self.trust_forwarded_for = parse_bool(v)?,
+            "docs_enabled" => self.docs_enabled = parse_bool(v)?,
+            "db_max_connections" => self.db_max_connections = parse_num(v)?,
+            _ => return Err("unknown setting".into()),
+        }
+        Ok(())
+    }
+
+    /// Cross-field and safety rules; production refuses what development only warns about.
+    fn validate(&self) -> Vec<String> {
+        let mut e = Vec::new();
+        let prod = self.env == Environment::Production;
+        let public = self.public_url();
+        if !(public.starts_with("http://") || public.starts_with("https://")) {
+            e.push(format!(
+                "public_url (KEYCARD_PUBLIC_URL): `{public}` must start with http:// or https://"
+            ));
+        } else if prod && public.starts_with("http://") && !is_loopback_url(&public) {
+            e.push("public_url (KEYCARD_PUBLIC_URL): production requires https (plain http only for localhost)".into());
+        }
+        let db = self.database_url();
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            e.push(
+                "database_url (KEYCARD_DATABASE_URL): must start with sqlite: or postgres://"
+                    .into(),
+            );
+        }
+        match &self.secret_key {
+            Some(k) => {
+                if let Err(msg) = keycard_core::tokens::SecretKey::parse(k) {
+                    e.push(format!("secret_key (KEYCARD_SECRET_KEY): {msg}"));
+                }
+            }
+            None if prod => e.push(
+                "secret_key (KEYCARD_SECRET_KEY): required in production (generate one with `openssl rand -base64 32`)"
+                    .into(),
+            ),
+            None => {}
+        }
+        if self.access_token_ttl < Duration::from_secs(1)
+            || self.access_token_ttl > Duration::from_secs(86_400)
+        {
+            e.push(
+                "access_token_ttl (KEYCARD_ACCESS_TOKEN_TTL): must be between 1s and 24h".into(),
+            );
+        }
+        if self.session_idle_timeout < Duration::from_secs(1) {
+            e.push(
+                "session_idle_timeout (KEYCARD_SESSION_IDLE_TIMEOUT): must be at least 1s".into(),
+            );
+        }
+        if self.session_absolute_lifetime
+            < self
+                .session_idle_timeout
+                .min(self.session_absolute_lifetime)
+            || self.session_absolute_lifetime < Duration::from_secs(1)
+        {
+            e.push("session_absolute_lifetime (KEYCARD_SESSION_ABSOLUTE_LIFETIME): must be at least 1s".into());
+        }
+        if self.password_min_length < 8 {
+            e.push(
+                "password_min_length (KEYCARD_PASSWORD_MIN_LENGTH): at least 8 (NIST 800-63B)"
+                    .into(),
+            );
+        }
+        if self.password_max_bytes < 256 || self.password_max_bytes > 4096 {
+            e.push("password_max_bytes (KEYCARD_PASSWORD_MAX_BYTES): between 256 and 4096, so 64+ characters always fit".into());
+        }
+        if self.password_min_length * 4 > self.password_max_bytes {
+            e.push("password_min_length: must leave room below password_max_bytes".into());
+        }
+        // OWASP's equal-strength argon2id table: m·t ≥ 35 MiB·pass, m ≥ 7 MiB.
+        let work = u64::from(self.argon2_memory_kib) * u64::from(self.argon2_iterations);
+        if prod && (self.argon2_memory_kib < 7_168 || work < 35_840) {
+            e.push("argon2_memory_kib / argon2_iterations: weaker than OWASP's minimum (e.g. 19456 KiB × 2)".into());
+        }
+        if self.argon2_parallelism == 0
+            || self.argon2_iterations == 0
+            || self.argon2_memory_kib < 8 * self.argon2_parallelism
+        {
+            e.push(
+                "argon2 parameters: iterations and parallelism ≥ 1, memory ≥ 8 KiB per lane".into(),
+            );
+        }
+        if self.hash_workers == 0 {
+            e.push("hash_workers (KEYCARD_HASH_WORKERS): at least 1".into());
+        }
+        if self.db_max_connections == 0 {
+            e.push("db_max_connections (KEYCARD_DB_MAX_CONNECTIONS): at least 1".into());
+        }
+        e
+    }
+}
+
+/// Every setting, with the text `--help` shows for it.
+pub const KEYS: &[(&str, &str)] = &[
+    (
+        "listen_addr",
+        "address to listen on (default 127.0.0.1:8080)",
+    ),
+    (
+        "public_url",
+        "public base URL: token issuer and base of links (default http://<listen_addr>)",
+    ),
+    (
+        "database_url",
+        "sqlite://PATH or postgres://… (default sqlite in the data dir)",
+    ),
+    (
+        "data_dir",
+        "directory for the SQLite file and the dev secret key (default ./data)",
+    ),
+    (
+        "secret_key",
+        "base64 of 32 bytes that encrypts signing keys; required in production",
+    ),
+    ("env", "development (default) or production"),
+    ("log_format", "text (default) or json"),
+    (
+        "log",
+        "log filter, e.g. info or keycard_http=debug (default info)",
+    ),
+    (
+        "access_token_ttl",
+        "access token lifetime, e.g. 15m (default)",
+    ),
+    (
+        "session_idle_timeout",
+        "session ends when unused this long, e.g. 30d (default)",
+    ),
+    (
+        "session_absolute_lifetime",
+        "session ends this long after sign-in, e.g. 90d (default)",
+    ),
+    (
+        "password_min_length",
+        "minimum password length in characters (default 8)",
+    ),
+    (
+        "password_max_bytes",
+        "maximum password size in bytes (default 1024)",
+    ),
+    (
+        "argon2_memory_kib",
+        "argon2id memory in KiB (default 19456)",
+    ),
+    ("argon2_iterations", "argon2id passes (default 2)"),
+    ("argon2_parallelism", "argon2id lanes (default 1)"),
+    (
+        "hash_workers",
+        "concurrent password hashes (default: CPU count)",
+    ),
+    (
+        "hash_queue",
+        "requests that may wait for a hash slot before 503 (default 1024)",
+    ),
+    (
+        "allowed_origins",
+        "comma-separated browser origins allowed for cookie delivery and CORS",
+    ),
+    (
+        "trust_forwarded_for",
+        "take the client IP from the rightmost X-Forwarded-For hop (default false)",
+    ),
+    ("docs_enabled", "serve Swagger UI at /docs (default true)"),
+    ("db_max_connections", "database pool size (default 16)"),
+];
+
+/// Variables that share the prefix but are not settings.
+const IGNORED_VARS: &[&str] = &["KEYCARD_CONFIG", "KEYCARD_URL", "KEYCARD_TEST_DATABASE_URL"];
+
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "invalid configuration:")?;
+        for e in &self.0 {
+            writeln!(f, "  - {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+fn read_toml(path: &std::path::Path) -> Result<BTreeMap<String, String>, String> {
+    let cfg = config::Config::builder()
+        .add_source(
+            config::File::from(path)
+                .format(config::FileFormat::Toml)
+                .required(true),
+        )
+        .build()
+        .map_err(|e| format!("config file {}: {e}", path.display()))?;
+    let table = cfg
+        .try_deserialize::<BTreeMap<String, config::Value>>()
+        .map_err(|e| format!("config file {}: {e}", path.display()))?;
+    let mut out = BTreeMap::new();
+    for (k, v) in table {
+        if !KEYS.iter().any(|(name, _)| *name == k) {
+            return Err(format!(
+                "config file {}: unknown setting `{k}`",
+                path.display()
+            ));
+        }
+        let s = match v.kind {
+            config::ValueKind::Array(items) => items
+                .into_iter()
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            other => config::Value::new(None, other).to_string(),
+        };
+        out.insert(k, s);
+    }
+    Ok(out)
+}
+
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or("", |(_, r)| r);
+    ["localhost", "127.", "[::1]"]
+        .iter()
+        .any(|p| rest.starts_with(p))
+}
+
+fn parse_num<T: std::str::FromStr>(v: &str) -> Result<T, String> {
+    v.parse()
+        .map_err(|_| format!("`{v}` is not a valid number"))
+}
+
+fn parse_bool(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(format!("`{v}` is not true or false")),
+    }
+}
+
+/// `90`, `90s`, `15m`, `12h`, `30d`.
+fn parse_duration(v: &str) -> Result<Duration, String> {
+    let bad = || format!("`{v}` is not a duration like 90s, 15m, 12h or 30d");
+    let (num, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(mult).map(Duration::from_secs).ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let s = Settings::load(None, &env(&[])).unwrap();
+        assert_eq!(s.public_url(), "http://127.0.0.1:8080");
+        assert_eq!(s.database_url(), "sqlite://./data/keycard.db?mode=rwc");
+        assert_eq!(s.access_token_ttl, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn env_overrides_and_durations() {
+        let s = Settings::load(
+            None,
+            &env(&[
+                ("KEYCARD_ACCESS_TOKEN_TTL", "5m"),
+                ("KEYCARD_SESSION_IDLE_TIMEOUT", "2d"),
+                ("PATH", "/bin"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.access_token_ttl, Duration::from_secs(300));
+        assert_eq!(s.session_idle_timeout, Duration::from_secs(2 * 86_400));
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_by_name() {
+        let err = Settings::load(
+            None,
+            &env(&[
+                ("KEYCARD_LISTEN_ADDR", "nowhere"),
+                ("KEYCARD_ACCESS_TOKEN_TTL", "soon"),
+                ("KEYCARD_PASSWORD_MIN_LENGTH", "4"),
+            ]),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("KEYCARD_LISTEN_ADDR"), "{text}");
+        assert!(text.contains("KEYCARD_ACCESS_TOKEN_TTL"), "{text}");
+        assert!(text.contains("KEYCARD_PASSWORD_MIN_LENGTH"), "{text}");
+    }
+
+    #[test]
+    fn production_refuses_unsafe_settings() {
+        let err = Settings::load(
+            None,
+            &env(&[
+                ("KEYCARD_ENV", "production"),
+                ("KEYCARD_PUBLIC_URL", "http://id.example.com"),
+                ("KEYCARD_ARGON2_MEMORY_KIB", "1024"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("KEYCARD_SECRET_KEY"), "{err}");
+        assert!(err.contains("https"), "{err}");
+        assert!(err.contains("OWASP"), "{err}");
+        let ok = Settings::load(
+            None,
+            &env(&[
+                ("KEYCARD_ENV", "production"),
+                ("KEYCARD_PUBLIC_URL", "http://localhost:8080"),
+                (
+                    "KEYCARD_SECRET_KEY",
+                    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                ),
+            ]),
+        );
+        assert!(ok.is_ok(), "{ok:?}");
+    }
+
+    #[test]
+    fn toml_file_then_env() {
+        let dir = std::env::temp_dir().join(format!("keycard-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("keycard.toml");
+        std::fs::write(
+            &path,
+            "listen_addr = \"0.0.0.0:9000\"\naccess_token_ttl = \"10m\"\nhash_queue = 5\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&path), &env(&[("KEYCARD_HASH_QUEUE", "7")])).unwrap();
+        assert_eq!(s.listen_addr.port(), 9000);
+        assert_eq!(s.access_token_ttl, Duration::from_secs(600));
+        assert_eq!(s.hash_queue, 7);
+        assert_eq!(s.public_url(), "http://localhost:9000");
+        std::fs::write(&path, "no_such_key = 1\n").unwrap();
+        assert!(
+            Settings::load(Some(&path), &env(&[]))
+                .unwrap_err()
+                .to_string()
+                .contains("no_such_key")
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
