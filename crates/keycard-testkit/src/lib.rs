@@ -1,1 +1,678 @@
-//! placeholder
+//! Black-box test kit for Keycard: a [`TestApp`] that talks to Keycard over HTTP only.
+//!
+//! Two modes:
+//! - `KEYCARD_URL` set: every test targets that running server. Configuration cannot be changed
+//!   from here, so tests that need an override skip themselves (see [`TestAppBuilder::start`]).
+//!   This is how the suite runs against a container.
+//! - otherwise: each `TestApp` starts Keycard in-process on `127.0.0.1:0` with a fresh database —
+//!   a new SQLite file, or a new database on a PostgreSQL server (`KEYCARD_TEST_DATABASE_URL`, or
+//!   one throwaway cluster per test process started by `scripts/pg-throwaway`).
+//!
+//! Tests use unique emails ([`unique_email`]) so they also pass against a shared server.
+
+use anyhow::{Context, Result, anyhow, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::header::{HeaderMap, SET_COOKIE};
+use reqwest::{Method, RequestBuilder, Url};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::fmt;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+pub use reqwest::StatusCode;
+
+/// A password that passes the policy for any [`unique_email`] address.
+pub const PASSWORD: &str = "correct horse battery staple 42";
+
+/// Printed by tests that need a configuration override when the suite targets `KEYCARD_URL`.
+pub const NEEDS_IN_PROCESS: &str =
+    "needs in-process config; covered when the suite starts Keycard itself";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh address on every call, so tests never collide, even on a shared server.
+pub fn unique_email() -> String {
+    format!("kc-{}@example.com", Uuid::new_v4().simple())
+}
+
+/// The token response of register, login and refresh. `refresh_token` is absent with cookie
+/// delivery; `user` is absent on refresh.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+    pub refresh_token: Option<String>,
+    pub refresh_expires_in: i64,
+    pub session_id: String,
+    pub user: Option<Value>,
+}
+
+impl TokenResponse {
+    pub fn refresh(&self) -> Result<&str> {
+        self.refresh_token
+            .as_deref()
+            .context("the token response has no refresh_token")
+    }
+
+    pub fn user_id(&self) -> Result<&str> {
+        self.user
+            .as_ref()
+            .and_then(|u| u["id"].as_str())
+            .context("the token response has no user.id")
+    }
+}
+
+/// A registered account and the tokens of its first session.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub email: String,
+    pub password: String,
+    pub tokens: TokenResponse,
+}
+
+/// A response read to the end, so tests can assert on status, headers and body together and
+/// failures print all three.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {} {}", self.status.as_u16(), self.text)
+    }
+}
+
+impl fmt::Debug for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self} headers={:?}", self.headers)
+    }
+}
+
+impl Reply {
+    pub fn json(&self) -> Result<Value> {
+        serde_json::from_str(&self.text).with_context(|| format!("body is not JSON: {self}"))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn set_cookies(&self) -> Vec<&str> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect()
+    }
+
+    /// Fails unless the status is `status`; returns the reply for chaining.
+    pub fn expect_status(self, status: u16) -> Result<Self> {
+        if self.status.as_u16() != status {
+            bail!("expected HTTP {status}, got {self}");
+        }
+        Ok(self)
+    }
+
+    /// Checks an RFC 9457 problem: status, content type, `code` and the `type` derived from it.
+    /// Returns the problem body for further checks (`errors`, `detail`).
+    pub fn expect_problem(&self, status: u16, code: &str) -> Result<Value> {
+        if self.status.as_u16() != status {
+            bail!("expected HTTP {status} `{code}`, got {self}");
+        }
+        let ctype = self.header("content-type").unwrap_or_default();
+        if !ctype.starts_with("application/problem+json") {
+            bail!("expected content-type application/problem+json, got {ctype:?}: {self}");
+        }
+        let body = self.json()?;
+        let want_type = format!("urn:keycard:problem:{code}");
+        if body["code"] != code
+            || body["type"] != want_type.as_str()
+            || body["status"] != status
+            || !body["title"].is_string()
+        {
+            bail!(
+                "expected problem {{status: {status}, code: {code}, type: {want_type}, title}}, got {self}"
+            );
+        }
+        Ok(body)
+    }
+
+    /// Checks a 422 whose `errors` holds exactly one entry for `field` with `code`.
+    pub fn expect_invalid(&self, field: &str, code: &str) -> Result<Value> {
+        let body = self.expect_problem(422, code)?;
+        let errors = body["errors"]
+            .as_array()
+            .with_context(|| format!("422 without an `errors` array: {self}"))?;
+        let found = errors
+            .iter()
+            .any(|e| e["field"] == field && e["code"] == code && e["message"].is_string());
+        if !found {
+            bail!("expected errors[] to contain {{field: {field}, code: {code}}}, got {self}");
+        }
+        Ok(body)
+    }
+}
+
+/// Sends a request and reads the whole response.
+pub async fn send(request: RequestBuilder) -> Result<Reply> {
+    let resp = request.send().await.context("request failed")?;
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.context("reading the response body")?;
+    Ok(Reply {
+        status,
+        headers,
+        text,
+    })
+}
+
+/// A Keycard under test: in-process (with its own database) or the one at `KEYCARD_URL`.
+pub struct TestApp {
+    base_url: String,
+    backend: Backend,
+    http: reqwest::Client,
+    /// `None` when targeting `KEYCARD_URL`. Dropping it stops the server and removes its data.
+    server: Option<Server>,
+}
+
+impl fmt::Debug for TestApp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestApp")
+            .field("base_url", &self.base_url)
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+fn external_url() -> Option<String> {
+    std::env::var("KEYCARD_URL")
+        .ok()
+        .map(|u| u.trim().trim_end_matches('/').to_owned())
+        .filter(|u| !u.is_empty())
+}
+
+fn http_client() -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .context("building the HTTP client")
+}
+
+impl TestApp {
+    /// Keycard with its default configuration.
+    pub async fn start(backend: Backend) -> Result<Self> {
+        match external_url() {
+            Some(base_url) => Ok(Self {
+                base_url,
+                backend,
+                http: http_client()?,
+                server: None,
+            }),
+            None => Self::spawn_in_process(backend, &Overrides::default()).await,
+        }
+    }
+
+    pub fn builder(backend: Backend) -> TestAppBuilder {
+        TestAppBuilder {
+            backend,
+            overrides: Overrides::default(),
+        }
+    }
+
+    /// Stops this app and returns a builder for a differently configured one on the same backend.
+    pub fn reconfigure(self) -> TestAppBuilder {
+        Self::builder(self.backend)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// True when Keycard runs in this process (so its configuration is the one set here).
+    pub fn in_process(&self) -> bool {
+        self.server.is_some()
+    }
+
+    /// The base URL, which in-process is also Keycard's public URL (`iss`, allowed origin).
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// A client that never follows redirects and keeps no cookies: tests send every header.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, self.url(path))
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Reply> {
+        send(self.request(Method::GET, path)).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Reply> {
+        send(self.request(Method::POST, path).json(body)).await
+    }
+
+    pub async fn bearer_get(&self, path: &str, token: &str) -> Result<Reply> {
+        send(self.request(Method::GET, path).bearer_auth(token)).await
+    }
+
+    pub async fn bearer_post(&self, path: &str, token: &str, body: &Value) -> Result<Reply> {
+        send(
+            self.request(Method::POST, path)
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
+    }
+
+    pub async fn bearer_patch(&self, path: &str, token: &str, body: &Value) -> Result<Reply> {
+        send(
+            self.request(Method::PATCH, path)
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
+    }
+
+    pub async fn bearer_delete(&self, path: &str, token: &str) -> Result<Reply> {
+        send(self.request(Method::DELETE, path).bearer_auth(token)).await
+    }
+
+    pub async fn register_raw(&self, email: &str, password: &str) -> Result<Reply> {
+        self.post(
+            "/v1/auth/register",
+            &json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    /// Registers and expects 201.
+    pub async fn register(&self, email: &str, password: &str) -> Result<TokenResponse> {
+        let reply = self
+            .register_raw(email, password)
+            .await?
+            .expect_status(201)?;
+        serde_json::from_str(&reply.text).with_context(|| format!("register: {reply}"))
+    }
+
+    pub async fn login_raw(&self, email: &str, password: &str) -> Result<Reply> {
+        self.post(
+            "/v1/auth/login",
+            &json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    /// Logs in and expects 200.
+    pub async fn login(&self, email: &str, password: &str) -> Result<TokenResponse> {
+        let reply = self.login_raw(email, password).await?.expect_status(200)?;
+        serde_json::from_str(&reply.text).with_context(|| format!("login: {reply}"))
+    }
+
+    pub async fn refresh_raw(&self, refresh_token: &str) -> Result<Reply> {
+        self.post(
+            "/v1/auth/refresh",
+            &json!({ "refresh_token": refresh_token }),
+        )
+        .await
+    }
+
+    /// Refreshes and expects 200.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenResponse> {
+        let reply = self.refresh_raw(refresh_token).await?.expect_status(200)?;
+        serde_json::from_str(&reply.text).with_context(|| format!("refresh: {reply}"))
+    }
+
+    /// A new account with a unique email and [`PASSWORD`].
+    pub async fn new_account(&self) -> Result<Account> {
+        let email = unique_email();
+        let tokens = self.register(&email, PASSWORD).await?;
+        Ok(Account {
+            email,
+            password: PASSWORD.to_owned(),
+            tokens,
+        })
+    }
+}
+
+/// Configuration a test may change. `None` keeps Keycard's default.
+#[derive(Debug, Clone, Default)]
+struct Overrides {
+    access_token_ttl: Option<Duration>,
+    session_idle_timeout: Option<Duration>,
+    session_absolute_lifetime: Option<Duration>,
+    password_min_length: Option<usize>,
+    hash_workers: Option<usize>,
+    hash_queue: Option<usize>,
+    allowed_origins: Option<Vec<String>>,
+}
+
+/// Starts a Keycard with a changed configuration; only possible in-process.
+#[derive(Debug)]
+pub struct TestAppBuilder {
+    backend: Backend,
+    overrides: Overrides,
+}
+
+impl TestAppBuilder {
+    pub fn access_token_ttl(mut self, ttl: Duration) -> Self {
+        self.overrides.access_token_ttl = Some(ttl);
+        self
+    }
+
+    pub fn session_idle_timeout(mut self, idle: Duration) -> Self {
+        self.overrides.session_idle_timeout = Some(idle);
+        self
+    }
+
+    pub fn session_absolute_lifetime(mut self, lifetime: Duration) -> Self {
+        self.overrides.session_absolute_lifetime = Some(lifetime);
+        self
+    }
+
+    pub fn password_min_length(mut self, chars: usize) -> Self {
+        self.overrides.password_min_length = Some(chars);
+        self
+    }
+
+    pub fn hash_workers(mut self, workers: usize) -> Self {
+        self.overrides.hash_workers = Some(workers);
+        self
+    }
+
+    pub fn hash_queue(mut self, waiting: usize) -> Self {
+        self.overrides.hash_queue = Some(waiting);
+        self
+    }
+
+    pub fn allowed_origins(mut self, origins: Vec<String>) -> Self {
+        self.overrides.allowed_origins = Some(origins);
+        self
+    }
+
+    /// Starts the configured Keycard. Returns `None` — after printing [`NEEDS_IN_PROCESS`] — when
+    /// the suite targets `KEYCARD_URL`: a running server's configuration cannot be changed from
+    /// here, so such a test returns early in that (container) mode only, and is fully exercised
+    /// whenever the suite starts Keycard itself. Any failure to start is an error, never a skip.
+    pub async fn start(self) -> Result<Option<TestApp>> {
+        if external_url().is_some() {
+            println!("{NEEDS_IN_PROCESS}");
+            return Ok(None);
+        }
+        TestApp::spawn_in_process(self.backend, &self.overrides)
+            .await
+            .map(Some)
+    }
+}
+
+/// A Keycard running on the test's runtime. Dropping it stops the server, then `data` goes.
+struct Server {
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _shutdown: oneshot::Sender<()>,
+    _data: Data,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What one in-process app stores, removed on drop, also when the app fails to start.
+struct Data {
+    dir: PathBuf,
+    /// Set only on a server that outlives this process; the throwaway cluster is deleted whole.
+    database: Option<(String, String)>,
+}
+
+impl Drop for Data {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some((server, name)) = &self.database {
+            // Best effort: FORCE ends the connections the aborted server may still hold.
+            let _ = psql_blocking(
+                server,
+                &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+            );
+        }
+    }
+}
+
+/// 32 random bytes (two v4 UUIDs' worth of OS randomness, less the version bits) in base64.
+fn random_secret_key() -> String {
+    let mut bytes = [0u8; 32];
+    bytes[..16].copy_from_slice(Uuid::new_v4().as_bytes());
+    bytes[16..].copy_from_slice(Uuid::new_v4().as_bytes());
+    STANDARD.encode(bytes)
+}
+
+impl TestApp {
+    async fn spawn_in_process(backend: Backend, overrides: &Overrides) -> Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding 127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let base_url = format!("http://{addr}");
+        let dir = std::env::temp_dir().join(format!("keycard-test-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut data = Data {
+            dir: dir.clone(),
+            database: None,
+        };
+        let database_url = match backend {
+            Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.join("keycard.db").display()),
+            Backend::Postgres => {
+                let (url, drop_later) = fresh_postgres_database().await?;
+                data.database = drop_later;
+                url
+            }
+        };
+
+        let mut settings = keycard::Settings::defaults();
+        settings.listen_addr = addr;
+        settings.public_url = Some(base_url.clone());
+        settings.database_url = Some(database_url);
+        settings.data_dir = dir.clone();
+        settings.secret_key = Some(random_secret_key());
+        let o = overrides.clone();
+        if let Some(v) = o.access_token_ttl {
+            settings.access_token_ttl = v;
+        }
+        if let Some(v) = o.session_idle_timeout {
+            settings.session_idle_timeout = v;
+        }
+        if let Some(v) = o.session_absolute_lifetime {
+            settings.session_absolute_lifetime = v;
+        }
+        if let Some(v) = o.password_min_length {
+            settings.password_min_length = v;
+        }
+        if let Some(v) = o.hash_workers {
+            settings.hash_workers = v;
+        }
+        if let Some(v) = o.hash_queue {
+            settings.hash_queue = v;
+        }
+        if let Some(v) = o.allowed_origins {
+            settings.allowed_origins = v;
+        }
+
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let task = tokio::spawn(keycard::serve(settings, listener, async move {
+            let _ = stop.await;
+        }));
+        let mut app = Self {
+            base_url,
+            backend,
+            http: http_client()?,
+            server: Some(Server {
+                task,
+                _shutdown: shutdown,
+                _data: data,
+            }),
+        };
+        app.wait_until_healthy().await?;
+        Ok(app)
+    }
+
+    async fn wait_until_healthy(&mut self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(server) = &mut self.server
+                && server.task.is_finished()
+            {
+                let why = match (&mut server.task).await {
+                    Ok(Ok(())) => "it returned without error".to_owned(),
+                    Ok(Err(e)) => format!("{e:#}"),
+                    Err(e) => format!("it panicked: {e}"),
+                };
+                bail!("Keycard stopped during startup: {why}");
+            }
+            let last = match send(self.request(Method::GET, "/healthz")).await {
+                Ok(r) if r.status == StatusCode::OK => return Ok(()),
+                Ok(r) => r.to_string(),
+                Err(e) => format!("{e:#}"),
+            };
+            if Instant::now() > deadline {
+                bail!(
+                    "Keycard at {} not healthy after 60 s; last: {last}",
+                    self.base_url
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+/// Creates an empty database for one app and returns its URL, plus what to drop afterwards (only
+/// on a server that outlives this process; the throwaway cluster is deleted whole).
+async fn fresh_postgres_database() -> Result<(String, Option<(String, String)>)> {
+    let (server, external) = match std::env::var("KEYCARD_TEST_DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => (url.trim().to_owned(), true),
+        _ => (
+            tokio::task::spawn_blocking(throwaway_cluster)
+                .await
+                .context("starting PostgreSQL")??,
+            false,
+        ),
+    };
+    let name = format!("kc_{}", Uuid::new_v4().simple());
+    let create = format!("CREATE DATABASE \"{name}\"");
+    let on = server.clone();
+    tokio::task::spawn_blocking(move || psql_blocking(&on, &create))
+        .await
+        .context("running psql")??;
+    let mut url = Url::parse(&server).with_context(|| format!("parsing {server}"))?;
+    url.set_path(&format!("/{name}"));
+    Ok((url.to_string(), external.then_some((server, name))))
+}
+
+/// The cluster `scripts/pg-throwaway` runs for this process. It watches our pid and deletes
+/// itself when we exit; the pipe is kept open for as long as we live.
+struct Cluster {
+    url: String,
+    _process: Child,
+    _stdout: BufReader<ChildStdout>,
+}
+
+static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
+
+fn throwaway_cluster() -> Result<String> {
+    match CLUSTER.get_or_init(|| start_cluster().map_err(|e| format!("{e:#}"))) {
+        Ok(c) => Ok(c.url.clone()),
+        Err(e) => Err(anyhow!(
+            "PostgreSQL backend unavailable: {e}\n\
+             (set KEYCARD_TEST_DATABASE_URL=postgres://USER@HOST:PORT/postgres to use a running server)"
+        )),
+    }
+}
+
+fn start_cluster() -> Result<Cluster> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg-throwaway");
+    let mut process = Command::new(&script)
+        .arg("--watch")
+        .arg(std::process::id().to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("running {}", script.display()))?;
+    let mut stdout = BufReader::new(process.stdout.take().context("no stdout pipe")?);
+    let mut line = String::new();
+    stdout
+        .read_line(&mut line)
+        .context("reading pg-throwaway's output")?;
+    let url = line.trim().to_owned();
+    if !url.starts_with("postgres://") {
+        let status = process.wait()?;
+        bail!(
+            "{} exited with {status} without printing a postgres:// URL (printed {url:?}); see its stderr above",
+            script.display()
+        );
+    }
+    Ok(Cluster {
+        url,
+        _process: process,
+        _stdout: stdout,
+    })
+}
+
+/// Runs one SQL statement with `psql`, so the kit needs no PostgreSQL client library.
+fn psql_blocking(server: &str, sql: &str) -> Result<()> {
+    let out = Command::new(psql_path())
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", server, "-c", sql])
+        .stdin(Stdio::null())
+        .output()
+        .context("running psql (is the PostgreSQL client installed?)")?;
+    if !out.status.success() {
+        bail!(
+            "psql `{sql}` on {server} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// `psql` from PATH, else from the newest Debian-style /usr/lib/postgresql/*/bin.
+fn psql_path() -> PathBuf {
+    let in_path = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("psql").is_file()));
+    if in_path {
+        return PathBuf::from("psql");
+    }
+    std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("bin/psql"))
+        .filter(|p| p.is_file())
+        .max_by_key(|p| {
+            p.components()
+                .nth(4)
+                .and_then(|c| c.as_os_str().to_str()?.parse::<u32>().ok())
+        })
+        .unwrap_or_else(|| PathBuf::from("psql"))
+}
