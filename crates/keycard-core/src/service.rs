@@ -27,6 +27,8 @@ pub struct ClientInfo {
 pub struct Principal {
     pub user_id: UserId,
     pub session_id: SessionId,
+    /// The account as read while authenticating, so profile reads cost no second query.
+    pub user: User,
 }
 
 /// The outcome of a sign-in: who, and their new tokens.
@@ -367,10 +369,11 @@ impl Keycard {
         let bad = || Error::Unauthenticated(AuthFailure::InvalidToken);
         let user_id: UserId = claims.sub.parse().map_err(|_| bad())?;
         let session_id: SessionId = claims.sid.parse().map_err(|_| bad())?;
-        match self.store.find_session(session_id).await? {
-            Some(s) if s.user_id == user_id && s.is_active(now) => Ok(Principal {
+        match self.store.find_session_with_user(session_id).await? {
+            Some((s, user)) if s.user_id == user_id && s.is_active(now) => Ok(Principal {
                 user_id,
                 session_id,
+                user,
             }),
             _ => Err(Error::Unauthenticated(AuthFailure::SessionEnded)),
         }
@@ -389,30 +392,24 @@ impl Keycard {
             .find_session_by_refresh_token(&presented.hash())
             .await?
         {
-            let who = Principal {
-                user_id: s.user_id,
-                session_id: s.id,
-            };
-            self.logout(&who, client).await?;
+            self.end_session(s.user_id, s.id, client).await?;
         }
         Ok(())
     }
 
     pub async fn logout(&self, who: &Principal, client: &ClientInfo) -> Result<()> {
-        let ev = self.audit(
-            AuditKind::Logout,
-            Some(who.user_id),
-            Some(who.session_id),
-            client,
-        );
+        self.end_session(who.user_id, who.session_id, client).await
+    }
+
+    async fn end_session(
+        &self,
+        user: UserId,
+        session: SessionId,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let ev = self.audit(AuditKind::Logout, Some(user), Some(session), client);
         self.store
-            .revoke_session(
-                who.user_id,
-                who.session_id,
-                RevokeReason::Logout,
-                self.now(),
-                &ev,
-            )
+            .revoke_session(user, session, RevokeReason::Logout, self.now(), &ev)
             .await?;
         Ok(())
     }
@@ -430,11 +427,9 @@ impl Keycard {
             .await?)
     }
 
-    pub async fn me(&self, who: &Principal) -> Result<User> {
-        self.store
-            .find_user(who.user_id)
-            .await?
-            .ok_or(Error::NotFound)
+    /// The caller's profile, as read while authenticating.
+    pub fn me(&self, who: &Principal) -> User {
+        who.user.clone()
     }
 
     pub async fn update_profile(
@@ -463,7 +458,7 @@ impl Keycard {
         new: &str,
         client: &ClientInfo,
     ) -> Result<u64> {
-        let user = self.me(who).await?;
+        let user = &who.user;
         let stored = self.store.find_password_hash(who.user_id).await?;
         let ok = self.policy.password.is_plausible(current)
             && matches!(

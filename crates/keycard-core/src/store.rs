@@ -116,7 +116,8 @@ pub trait SessionStore: Send + Sync {
         audit: &[AuditEvent],
     ) -> StoreResult<()>;
 
-    async fn find_session(&self, id: SessionId) -> StoreResult<Option<Session>>;
+    /// The session and its user, in one round trip (checked on every authenticated request).
+    async fn find_session_with_user(&self, id: SessionId) -> StoreResult<Option<(Session, User)>>;
 
     /// The session a refresh token (spent or not) belongs to.
     async fn find_session_by_refresh_token(

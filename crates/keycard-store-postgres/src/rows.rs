@@ -53,16 +53,29 @@ pub(crate) const USER_COLS: &str =
     "id, email, email_verified, name, picture_url, created_at, updated_at";
 
 pub(crate) fn user(row: &PgRow) -> StoreResult<User> {
+    user_prefixed(row, "")
+}
+
+/// A user read under column aliases `{prefix}id`, `{prefix}email`, … (joins with sessions).
+pub(crate) fn user_prefixed(row: &PgRow, prefix: &str) -> StoreResult<User> {
+    let c = |name: &str| format!("{prefix}{name}");
     Ok(User {
-        id: UserId(uuid_col(row, "id")?),
-        email: Email::from_trusted(text(row, "email")?),
-        email_verified: get(row, "email_verified")?,
-        name: opt_text(row, "name")?,
-        picture_url: opt_text(row, "picture_url")?,
-        created_at: time_col(row, "created_at")?,
-        updated_at: time_col(row, "updated_at")?,
+        id: UserId(uuid_col(row, &c("id"))?),
+        email: Email::from_trusted(text(row, &c("email"))?),
+        email_verified: get(row, &c("email_verified"))?,
+        name: opt_text(row, &c("name"))?,
+        picture_url: opt_text(row, &c("picture_url"))?,
+        created_at: time_col(row, &c("created_at"))?,
+        updated_at: time_col(row, &c("updated_at"))?,
     })
 }
+
+/// A session and its user in one round trip: the check every authenticated request makes.
+pub(crate) const SESSION_WITH_USER: &str = "SELECT s.id, s.user_id, s.kind, s.client_id, s.device, \
+     s.user_agent, s.ip, s.created_at, s.last_used_at, s.idle_expires_at, s.expires_at, s.revoked_at, \
+     u.id AS u_id, u.email AS u_email, u.email_verified AS u_email_verified, u.name AS u_name, \
+     u.picture_url AS u_picture_url, u.created_at AS u_created_at, u.updated_at AS u_updated_at \
+     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1";
 
 pub(crate) const SESSION_COLS: &str = "id, user_id, kind, client_id, device, user_agent, ip, \
      created_at, last_used_at, idle_expires_at, expires_at, revoked_at";

@@ -1,6 +1,7 @@
 use crate::rows::{self, SESSION_COLS};
 use crate::{PgStore, audit, db_err};
 use async_trait::async_trait;
+use keycard_core::accounts::User;
 use keycard_core::audit::AuditEvent;
 use keycard_core::ids::{RefreshTokenId, SessionId, UserId};
 use keycard_core::sessions::{RevokeReason, Session};
@@ -98,15 +99,14 @@ impl SessionStore for PgStore {
         tx.commit().await.map_err(db_err)
     }
 
-    async fn find_session(&self, id: SessionId) -> StoreResult<Option<Session>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {SESSION_COLS} FROM sessions WHERE id = $1"
-        )))
-        .bind(id.0)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
-        row.as_ref().map(rows::session).transpose()
+    async fn find_session_with_user(&self, id: SessionId) -> StoreResult<Option<(Session, User)>> {
+        let row = sqlx::query(rows::SESSION_WITH_USER)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| Ok((rows::session(&r)?, rows::user_prefixed(&r, "u_")?)))
+            .transpose()
     }
 
     async fn find_session_by_refresh_token(

@@ -1,6 +1,7 @@
 use crate::rows::{self, SESSION_COLS, ts};
 use crate::{SqliteStore, audit, db_err};
 use async_trait::async_trait;
+use keycard_core::accounts::User;
 use keycard_core::audit::AuditEvent;
 use keycard_core::ids::{RefreshTokenId, SessionId, UserId};
 use keycard_core::sessions::{RevokeReason, Session};
@@ -97,15 +98,14 @@ impl SessionStore for SqliteStore {
         tx.commit().await.map_err(db_err)
     }
 
-    async fn find_session(&self, id: SessionId) -> StoreResult<Option<Session>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {SESSION_COLS} FROM sessions WHERE id = $1"
-        )))
-        .bind(id.to_string())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
-        row.as_ref().map(rows::session).transpose()
+    async fn find_session_with_user(&self, id: SessionId) -> StoreResult<Option<(Session, User)>> {
+        let row = sqlx::query(rows::SESSION_WITH_USER)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| Ok((rows::session(&r)?, rows::user_prefixed(&r, "u_")?)))
+            .transpose()
     }
 
     async fn find_session_by_refresh_token(
@@ -159,27 +159,23 @@ impl SessionStore for SqliteStore {
             };
         };
         let session_id: String = spent.try_get("session_id").map_err(db_err)?;
+        // Check and extend the session in one statement: no row means it has ended.
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {SESSION_COLS} FROM sessions WHERE id = $1"
+            "UPDATE sessions SET last_used_at = $2, idle_expires_at = MIN($3, expires_at) \
+             WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2 \
+             RETURNING {SESSION_COLS}"
         )))
         .bind(&session_id)
-        .fetch_one(&mut *tx)
+        .bind(ts(now))
+        .bind(ts(idle_expires_at))
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?;
-        let mut session = rows::session(&row)?;
-        if !session.is_active(now) {
+        let Some(row) = row else {
             tx.commit().await.map_err(db_err)?;
             return Ok(Rotation::SessionEnded);
-        }
-        session.last_used_at = now;
-        session.idle_expires_at = idle_expires_at.min(session.expires_at);
-        sqlx::query("UPDATE sessions SET last_used_at = $2, idle_expires_at = $3 WHERE id = $1")
-            .bind(&session_id)
-            .bind(ts(session.last_used_at))
-            .bind(ts(session.idle_expires_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        };
+        let session = rows::session(&row)?;
         insert_refresh(&mut tx, next.id, session.id, &next.hash, now).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Rotation::Rotated(session))

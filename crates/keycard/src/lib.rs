@@ -139,7 +139,11 @@ pub async fn serve(
         trust_forwarded_for: settings.trust_forwarded_for,
         docs_enabled: settings.docs_enabled,
     };
-    let background = tokio::spawn(maintenance(keycard.clone(), metrics.clone()));
+    let background = tokio::spawn(maintenance(
+        keycard.clone(),
+        metrics.clone(),
+        settings.key_reload_interval,
+    ));
     let app = keycard_http::router(AppState {
         keycard,
         config: Arc::new(config),
@@ -160,8 +164,9 @@ pub async fn serve(
 async fn maintenance(
     keycard: Arc<Keycard>,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
+    every: Duration,
 ) {
-    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
         metrics.run_upkeep();

@@ -49,6 +49,8 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     pub docs_enabled: bool,
     pub db_max_connections: u32,
+    /// How often a server re-reads signing keys, picking up `keycard keys rotate` run elsewhere.
+    pub key_reload_interval: Duration,
 }
 
 impl Settings {
@@ -77,6 +79,7 @@ impl Settings {
             trust_forwarded_for: false,
             docs_enabled: true,
             db_max_connections: 16,
+            key_reload_interval: Duration::from_secs(30),
         }
     }
 
@@ -194,6 +197,7 @@ impl Settings {
             "trust_forwarded_for" => self.trust_forwarded_for = parse_bool(v)?,
             "docs_enabled" => self.docs_enabled = parse_bool(v)?,
             "db_max_connections" => self.db_max_connections = parse_num(v)?,
+            "key_reload_interval" => self.key_reload_interval = parse_duration(v)?,
             _ => return Err("unknown setting".into()),
         }
         Ok(())
@@ -281,6 +285,9 @@ impl Settings {
         if self.hash_workers == 0 {
             e.push("hash_workers (KEYCARD_HASH_WORKERS): at least 1".into());
         }
+        if self.key_reload_interval < Duration::from_secs(1) {
+            e.push("key_reload_interval (KEYCARD_KEY_RELOAD_INTERVAL): at least 1s".into());
+        }
         if self.db_max_connections == 0 {
             e.push("db_max_connections (KEYCARD_DB_MAX_CONNECTIONS): at least 1".into());
         }
@@ -360,6 +367,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     ("docs_enabled", "serve Swagger UI at /docs (default true)"),
     ("db_max_connections", "database pool size (default 16)"),
+    (
+        "key_reload_interval",
+        "how often signing keys are re-read from the database, e.g. 30s (default)",
+    ),
 ];
 
 /// Variables that share the prefix but are not settings.

@@ -1,19 +1,23 @@
-//! argon2id hashing on a bounded worker pool.
+//! argon2id hashing on a bounded pool of dedicated threads.
 //!
-//! Each hash holds ~19 MiB and ~20 ms of one core. Hashing therefore runs on tokio's blocking
-//! threads, at most `workers` at once (the CPU count), with at most `max_waiting` callers queued
-//! behind them; the next caller gets [`Error::Overloaded`] at once (HTTP 503 + Retry-After)
-//! instead of queueing without bound.
+//! Each hash holds ~19 MiB and ~20 ms of one core. Hashing runs on `workers` threads of its own
+//! (the CPU count by default), each reusing one preallocated memory area, so the process's
+//! memory stays flat however many logins arrive (the general allocator would keep a freed
+//! 19 MiB area per thread arena). At most `max_waiting` callers queue behind the workers; the
+//! next caller gets [`Error::Overloaded`] at once (HTTP 503 + Retry-After).
 
 use super::Password;
 use super::policy::normalize;
 use crate::error::{Error, Result};
 use argon2::password_hash::phc::PasswordHash;
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
-use std::sync::Arc;
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Instant;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 
 /// argon2id cost. The default is OWASP's primary recommendation: m=19 MiB, t=2, p=1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,11 +37,18 @@ impl Default for HashParams {
     }
 }
 
+const SALT_LEN: usize = 16;
+const OUTPUT_LEN: usize = 32;
+
 impl HashParams {
-    fn argon2(&self) -> Result<Argon2<'static>> {
-        let params = Params::new(self.memory_kib, self.iterations, self.parallelism, None)
-            .map_err(|e| Error::Internal(format!("argon2 parameters: {e}")))?;
-        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+    fn params(&self) -> Result<Params> {
+        Params::new(
+            self.memory_kib,
+            self.iterations,
+            self.parallelism,
+            Some(OUTPUT_LEN),
+        )
+        .map_err(|e| Error::Internal(format!("argon2 parameters: {e}")))
     }
 
     fn matches(&self, hash: &PasswordHash) -> bool {
@@ -60,9 +71,12 @@ pub enum Verification {
     },
 }
 
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: HashParams,
+    jobs: mpsc::Sender<Job>,
     permits: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
     max_waiting: usize,
@@ -89,16 +103,111 @@ impl Drop for QueueSlot {
     }
 }
 
+/// Hashes `pwd` into a PHC string with a fresh salt.
+fn hash_with(params: HashParams, pwd: &[u8], mem: &mut Vec<Block>) -> Result<String> {
+    let mut salt = [0u8; SALT_LEN];
+    SystemRandom::new()
+        .fill(&mut salt)
+        .map_err(|_| Error::Internal("system random generator failed".into()))?;
+    let p = params.params()?;
+    let mut out = [0u8; OUTPUT_LEN];
+    compute(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        p,
+        pwd,
+        &salt,
+        &mut out,
+        mem,
+    )?;
+    Ok(format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        params.memory_kib,
+        params.iterations,
+        params.parallelism,
+        B64.encode(salt),
+        B64.encode(out)
+    ))
+}
+
+/// True when `pwd` matches the PHC string, using the parameters recorded in it.
+fn verify_with(pwd: &[u8], stored: &PasswordHash, mem: &mut Vec<Block>) -> Result<bool> {
+    let bad = |what: &str| Error::Internal(format!("stored password hash: {what}"));
+    let alg = Algorithm::try_from(stored.algorithm.as_str()).map_err(|_| bad("algorithm"))?;
+    let version = stored
+        .version
+        .map_or(Ok(Version::V0x13), Version::try_from)
+        .map_err(|_| bad("version"))?;
+    let expected = stored.hash.as_ref().ok_or_else(|| bad("no output"))?;
+    let salt = stored.salt.as_ref().ok_or_else(|| bad("no salt"))?;
+    let p = Params::try_from(stored).map_err(|_| bad("parameters"))?;
+    let p = Params::new(p.m_cost(), p.t_cost(), p.p_cost(), Some(expected.len()))
+        .map_err(|_| bad("parameters"))?;
+    let mut out = vec![0u8; expected.len()];
+    compute(alg, version, p, pwd, salt.as_ref(), &mut out, mem)?;
+    Ok(aws_lc_rs::constant_time::verify_slices_are_equal(&out, expected.as_ref()).is_ok())
+}
+
+fn compute(
+    alg: Algorithm,
+    version: Version,
+    params: Params,
+    pwd: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+    mem: &mut Vec<Block>,
+) -> Result<()> {
+    // Hashes made with larger, older parameters need more room than the worker keeps.
+    if mem.len() < params.block_count() {
+        mem.resize(params.block_count(), Block::default());
+    }
+    Argon2::new(alg, version, params)
+        .hash_password_into_with_memory(pwd, salt, out, &mut mem[..])
+        .map_err(|e| Error::Internal(format!("argon2: {e}")))
+}
+
+fn spawn_workers(workers: usize, params: HashParams) -> Result<mpsc::Sender<Job>> {
+    let (tx, rx) = mpsc::channel::<Job>();
+    let rx = Arc::new(Mutex::new(rx));
+    let blocks = params.params()?.block_count();
+    for i in 0..workers.max(1) {
+        let rx = rx.clone();
+        std::thread::Builder::new()
+            .name(format!("keycard-hash-{i}"))
+            .spawn(move || {
+                let mut mem = vec![Block::default(); blocks];
+                loop {
+                    let job = {
+                        let guard = rx.lock().unwrap_or_else(|p| p.into_inner());
+                        match guard.recv() {
+                            Ok(job) => job,
+                            // Every hasher handle is gone: the pool shuts down.
+                            Err(_) => return,
+                        }
+                    };
+                    job(&mut mem);
+                    // A resize for an old, larger hash is not kept.
+                    mem.truncate(blocks);
+                }
+            })
+            .map_err(|e| Error::Internal(format!("cannot start hash worker: {e}")))?;
+    }
+    Ok(tx)
+}
+
 impl PasswordHasher {
-    /// Builds the pool and computes the dummy hash (one hash: call at start-up).
+    /// Starts the worker threads and computes the dummy hash (one hash: call at start-up).
     pub fn new(params: HashParams, workers: usize, max_waiting: usize) -> Result<Self> {
-        let argon = params.argon2()?;
-        let dummy = argon
-            .hash_password(b"keycard dummy password for unknown accounts")
-            .map_err(|e| Error::Internal(format!("argon2: {e}")))?
-            .to_string();
+        let jobs = spawn_workers(workers, params)?;
+        let mut mem = Vec::new();
+        let dummy = hash_with(
+            params,
+            b"keycard dummy password for unknown accounts",
+            &mut mem,
+        )?;
         Ok(Self {
             params,
+            jobs,
             permits: Arc::new(Semaphore::new(workers.max(1))),
             waiting: Arc::new(AtomicUsize::new(0)),
             max_waiting,
@@ -112,42 +221,28 @@ impl PasswordHasher {
 
     /// Hashes a policy-checked password into a PHC string.
     pub async fn hash(&self, password: &Password) -> Result<String> {
-        let argon = self.params.argon2()?;
+        let params = self.params;
         let pw = password.as_bytes().to_vec();
-        self.run(move || {
-            argon
-                .hash_password(&pw)
-                .map(|h| h.to_string())
-                .map_err(|e| Error::Internal(format!("argon2: {e}")))
-        })
-        .await
+        self.run(move |mem| hash_with(params, &pw, mem)).await
     }
 
     /// Checks an attempt against a stored PHC string; `None` (unknown account) verifies against
     /// the dummy hash and always fails, at the same cost.
     pub async fn verify(&self, attempt: &str, stored: Option<&str>) -> Result<Verification> {
         let params = self.params;
-        let argon = params.argon2()?;
         let known = stored.is_some();
         let stored = stored.map_or_else(|| self.dummy.to_string(), str::to_owned);
         let attempt = normalize(attempt);
-        self.run(move || {
-            let Ok(parsed) = PasswordHash::new(&stored) else {
-                return Err(Error::Internal(
-                    "stored password hash is not a PHC string".into(),
-                ));
-            };
-            // Verification uses the parameters recorded in the hash, not the configured ones.
-            if argon.verify_password(attempt.as_bytes(), &parsed).is_err() || !known {
+        self.run(move |mem| {
+            let parsed = PasswordHash::new(&stored)
+                .map_err(|_| Error::Internal("stored password hash is not a PHC string".into()))?;
+            if !verify_with(attempt.as_bytes(), &parsed, mem)? || !known {
                 return Ok(Verification::Invalid);
             }
             let rehash = if params.matches(&parsed) {
                 None
             } else {
-                let fresh = argon
-                    .hash_password(attempt.as_bytes())
-                    .map_err(|e| Error::Internal(format!("argon2: {e}")))?;
-                Some(fresh.to_string())
+                Some(hash_with(params, attempt.as_bytes(), mem)?)
             };
             Ok(Verification::Valid { rehash })
         })
@@ -156,7 +251,7 @@ impl PasswordHasher {
 
     async fn run<T: Send + 'static>(
         &self,
-        job: impl FnOnce() -> Result<T> + Send + 'static,
+        job: impl FnOnce(&mut Vec<Block>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let depth = self.waiting.fetch_add(1, Ordering::AcqRel) + 1;
         let slot = QueueSlot(self.waiting.clone());
@@ -176,13 +271,19 @@ impl PasswordHasher {
             .map_err(|_| Error::Internal("hash pool closed".into()))?;
         drop(slot);
         let started = Instant::now();
-        let out = tokio::task::spawn_blocking(move || {
-            let r = job();
+        let (tx, rx) = oneshot::channel();
+        // The permit travels with the job, so a cancelled request cannot let more hashes run
+        // than there are workers.
+        let work: Job = Box::new(move |mem| {
+            let _ = tx.send(job(mem));
             drop(permit);
-            r
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("hash task: {e}")))?;
+        });
+        self.jobs
+            .send(work)
+            .map_err(|_| Error::Internal("hash workers stopped".into()))?;
+        let out = rx
+            .await
+            .map_err(|_| Error::Internal("hash worker dropped a job".into()))?;
         metrics::histogram!("keycard_password_hash_seconds")
             .record(started.elapsed().as_secs_f64());
         out
@@ -256,6 +357,45 @@ mod tests {
             new.verify("wrong-password", Some(&phc)).await.unwrap(),
             Verification::Invalid
         );
+    }
+
+    #[tokio::test]
+    async fn phc_strings_interoperate_with_the_reference_implementation() {
+        use argon2::{PasswordHasher as _, PasswordVerifier as _};
+        let h = PasswordHasher::new(cheap(), 1, 4).unwrap();
+        let ours = h.hash(&pw("Tr4in-7x-sample")).await.unwrap();
+        let reference = cheap_argon();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            reference
+                .verify_password(b"Tr4in-7x-sample", &parsed)
+                .is_ok()
+        );
+        assert!(
+            reference
+                .verify_password(b"Tr4in-7x-wrong", &parsed)
+                .is_err()
+        );
+        let theirs = reference
+            .hash_password(b"Tr4in-7x-sample")
+            .unwrap()
+            .to_string();
+        assert!(matches!(
+            h.verify("Tr4in-7x-sample", Some(&theirs)).await.unwrap(),
+            Verification::Valid { .. }
+        ));
+        assert_eq!(
+            h.verify("nope-nope-nope", Some(&theirs)).await.unwrap(),
+            Verification::Invalid
+        );
+    }
+
+    fn cheap_argon() -> Argon2<'static> {
+        Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(1024, 1, 1, None).unwrap(),
+        )
     }
 
     #[tokio::test]

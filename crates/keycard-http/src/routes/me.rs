@@ -21,7 +21,7 @@ pub async fn get_me(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
 ) -> ApiResult<Json<UserResponse>> {
-    Ok(Json(state.keycard.me(&who).await?.into()))
+    Ok(Json(state.keycard.me(&who).into()))
 }
 
 #[utoipa::path(patch, path = "/v1/me", tag = "me",

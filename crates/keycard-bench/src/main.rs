@@ -1,0 +1,348 @@
+//! `keycard-load`: drives a running Keycard over HTTP and reports throughput, so performance
+//! claims come from the real server, not from timed tests.
+
+use anyhow::{Context, bail};
+use clap::{Parser, ValueEnum};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(about = "Load generator for a running Keycard")]
+struct Args {
+    /// Base URL of the server.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    #[arg(long, value_enum)]
+    scenario: Scenario,
+    /// Seconds to run (not for burst).
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent clients (burst: requests fired at once).
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Server process id, to sample its resident memory (burst).
+    #[arg(long)]
+    server_pid: Option<u32>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Scenario {
+    /// One argon2id hash (OWASP parameters) on this machine, single-threaded: the login ceiling.
+    Hash,
+    /// Password logins.
+    Login,
+    /// Refresh-token rotations, each client following its own chain.
+    Refresh,
+    /// Authenticated GET /v1/me.
+    Me,
+    /// N concurrent logins fired at once while sampling the server's memory.
+    Burst,
+}
+
+const PASSWORD: &str = "bench password 4 keycard";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency.max(1) * 2)
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    match args.scenario {
+        Scenario::Hash => hash(),
+        Scenario::Login => {
+            let users = register_users(&client, &args.url, args.concurrency).await?;
+            let url = format!("{}/v1/auth/login", args.url);
+            let rate = run_for(
+                args.seconds,
+                users,
+                move |c: reqwest::Client, email: String| {
+                    let url = url.clone();
+                    async move {
+                        let r = c
+                            .post(&url)
+                            .json(&json!({"email": email, "password": PASSWORD}))
+                            .send()
+                            .await?;
+                        Ok((r.status().as_u16(), email))
+                    }
+                },
+                &client,
+            )
+            .await?;
+            report("logins/s", &rate);
+            Ok(())
+        }
+        Scenario::Refresh => {
+            let users = register_users(&client, &args.url, args.concurrency).await?;
+            let mut chains = Vec::new();
+            for email in users {
+                chains.push(
+                    login(&client, &args.url, &email).await?["refresh_token"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+            let url = format!("{}/v1/auth/refresh", args.url);
+            let rate = run_for(
+                args.seconds,
+                chains,
+                move |c: reqwest::Client, token: String| {
+                    let url = url.clone();
+                    async move {
+                        let r = c
+                            .post(&url)
+                            .json(&json!({"refresh_token": token}))
+                            .send()
+                            .await?;
+                        let status = r.status().as_u16();
+                        let body: Value = r.json().await.unwrap_or(Value::Null);
+                        let next = body["refresh_token"].as_str().map_or(token, str::to_owned);
+                        Ok((status, next))
+                    }
+                },
+                &client,
+            )
+            .await?;
+            report("refreshes/s", &rate);
+            Ok(())
+        }
+        Scenario::Me => {
+            let users = register_users(&client, &args.url, args.concurrency).await?;
+            let mut tokens = Vec::new();
+            for email in users {
+                tokens.push(
+                    login(&client, &args.url, &email).await?["access_token"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+            let url = format!("{}/v1/me", args.url);
+            let rate = run_for(
+                args.seconds,
+                tokens,
+                move |c: reqwest::Client, token: String| {
+                    let url = url.clone();
+                    async move {
+                        let r = c.get(&url).bearer_auth(&token).send().await?;
+                        let status = r.status().as_u16();
+                        let _ = r.bytes().await?;
+                        Ok((status, token))
+                    }
+                },
+                &client,
+            )
+            .await?;
+            report("GET /v1/me/s", &rate);
+            Ok(())
+        }
+        Scenario::Burst => burst(&client, &args).await,
+    }
+}
+
+fn hash() -> anyhow::Result<()> {
+    use argon2::PasswordHasher as _;
+    let argon = argon2::Argon2::default();
+    let _ = argon.hash_password(PASSWORD.as_bytes());
+    let mut times: Vec<f64> = (0..20)
+        .map(|_| {
+            let t = Instant::now();
+            let _ = argon.hash_password(PASSWORD.as_bytes());
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let median = times.get(times.len() / 2).copied().unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "argon2id m=19456 t=2 p=1: median {:.1} ms per hash; ceiling {} cores / hash = {:.1} logins/s; 80% target = {:.1}",
+        median * 1000.0,
+        cores,
+        cores as f64 / median,
+        0.8 * cores as f64 / median
+    );
+    Ok(())
+}
+
+async fn register_users(
+    client: &reqwest::Client,
+    url: &str,
+    n: usize,
+) -> anyhow::Result<Vec<String>> {
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let email = format!("bench-{run}-{i}@example.com");
+        let r = client
+            .post(format!("{url}/v1/auth/register"))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .context("is Keycard running at --url?")?;
+        if !r.status().is_success() {
+            bail!(
+                "register failed: {} {}",
+                r.status(),
+                r.text().await.unwrap_or_default()
+            );
+        }
+        out.push(email);
+    }
+    Ok(out)
+}
+
+async fn login(client: &reqwest::Client, url: &str, email: &str) -> anyhow::Result<Value> {
+    let r = client
+        .post(format!("{url}/v1/auth/login"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        bail!("login failed: {}", r.status());
+    }
+    Ok(r.json().await?)
+}
+
+struct Rate {
+    ok: u64,
+    errors: u64,
+    seconds: f64,
+}
+
+fn report(what: &str, r: &Rate) {
+    println!(
+        "{what}: {:.0} ({} ok, {} non-2xx in {:.1} s)",
+        r.ok as f64 / r.seconds,
+        r.ok,
+        r.errors,
+        r.seconds
+    );
+}
+
+/// Runs one task per state item until the time is up; each call returns (status, next state).
+async fn run_for<S, F, Fut>(
+    seconds: u64,
+    states: Vec<S>,
+    op: F,
+    client: &reqwest::Client,
+) -> anyhow::Result<Rate>
+where
+    S: Send + 'static,
+    F: Fn(reqwest::Client, S) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<(u16, S)>> + Send,
+{
+    let stop = Arc::new(AtomicBool::new(false));
+    let ok = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for state in states {
+        let (stop, ok, errors, op, client) = (
+            stop.clone(),
+            ok.clone(),
+            errors.clone(),
+            op.clone(),
+            client.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut state = state;
+            while !stop.load(Ordering::Relaxed) {
+                match op(client.clone(), state).await {
+                    Ok((status, next)) => {
+                        if (200..300).contains(&status) {
+                            ok.fetch_add(1, Ordering::Relaxed);
+                        } else {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                        state = next;
+                    }
+                    Err(_) => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let seconds = started.elapsed().as_secs_f64();
+    for t in tasks {
+        let _ = t.await;
+    }
+    Ok(Rate {
+        ok: ok.load(Ordering::Relaxed),
+        errors: errors.load(Ordering::Relaxed),
+        seconds,
+    })
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+async fn burst(client: &reqwest::Client, args: &Args) -> anyhow::Result<()> {
+    let users = register_users(client, &args.url, 10).await?;
+    let before = args.server_pid.and_then(rss_kib);
+    let peak = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = args.server_pid.map(|pid| {
+        let (peak, done) = (peak.clone(), done.clone());
+        tokio::spawn(async move {
+            while !done.load(Ordering::Relaxed) {
+                if let Some(kib) = rss_kib(pid) {
+                    peak.fetch_max(kib, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    });
+    // A fresh client per request: a burst of new connections, as from many devices.
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..args.concurrency {
+        let email = users[i % users.len()].clone();
+        let url = format!("{}/v1/auth/login", args.url);
+        tasks.push(tokio::spawn(async move {
+            let c = reqwest::Client::new();
+            c.post(url)
+                .json(&json!({"email": email, "password": PASSWORD}))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }));
+    }
+    let (mut ok, mut busy, mut other) = (0, 0, 0);
+    for t in tasks {
+        match t.await {
+            Ok(Ok(200)) => ok += 1,
+            Ok(Ok(503)) => busy += 1,
+            _ => other += 1,
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    done.store(true, Ordering::Relaxed);
+    if let Some(s) = sampler {
+        let _ = s.await;
+    }
+    println!(
+        "burst of {} logins: {ok} ok, {busy} 503 (queue full), {other} other, in {elapsed:.1} s",
+        args.concurrency
+    );
+    if let Some(b) = before {
+        println!(
+            "server RSS: {:.1} MiB before, peak {:.1} MiB during the burst",
+            b as f64 / 1024.0,
+            peak.load(Ordering::Relaxed) as f64 / 1024.0
+        );
+    }
+    Ok(())
+}
