@@ -45,10 +45,10 @@ pub enum Error {
     #[error("the service is busy; retry shortly")]
     Overloaded { retry_after_secs: u64 },
     /// The database cannot be reached. The cause is for logs only.
-    #[error("storage unavailable")]
+    #[error("storage unavailable: {0}")]
     Unavailable(String),
     /// A bug or an unexpected state. The cause is for logs only.
-    #[error("internal error")]
+    #[error("internal error: {0}")]
     Internal(String),
 }
 

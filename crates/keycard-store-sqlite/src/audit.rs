@@ -28,7 +28,7 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, e: &AuditEvent) -> Store
 #[async_trait]
 impl AuditStore for SqliteStore {
     async fn record_audit(&self, event: &AuditEvent) -> StoreResult<()> {
-        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        let mut conn = self.writer.acquire().await.map_err(db_err)?;
         insert(&mut conn, event).await
     }
 

@@ -17,9 +17,14 @@ use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// Two pools over one file: SQLite allows one writer at a time, and a writer that finds the
+/// lock taken sleeps in SQLite's busy handler. Funnelling every write transaction through a
+/// one-connection pool makes writers queue fairly in async code instead; readers (WAL) never
+/// wait for the writer.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: SqlitePool,
 }
 
 impl SqliteStore {
@@ -34,13 +39,24 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections.max(1))
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(opts)
+            .connect_with(opts.clone())
             .await
             .map_err(db_err)?;
-        Ok(Self { pool })
+        // An in-memory database exists once per connection: it cannot be shared by two pools.
+        let pool = if url.contains(":memory:") {
+            writer.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(max_connections.max(1))
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(opts)
+                .await
+                .map_err(db_err)?
+        };
+        Ok(Self { pool, writer })
     }
 
     /// Write transactions take the write lock up front (`BEGIN IMMEDIATE`): a deferred
@@ -65,7 +81,7 @@ impl Store for SqliteStore {
 
     async fn migrate(&self) -> StoreResult<()> {
         MIGRATOR
-            .run(&self.pool)
+            .run(&self.writer)
             .await
             .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
     }

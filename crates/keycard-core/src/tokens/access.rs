@@ -40,6 +40,9 @@ pub struct AccessClaims {
 /// Tolerated clock difference for `nbf`/`iat` only; `exp` is exact.
 const LEEWAY_SECS: i64 = 5;
 
+/// Bound on remembered verifications (~300 bytes each).
+const VERIFIED_CACHE_MAX: usize = 50_000;
+
 impl KeyStore {
     /// Verifies an access token: algorithm allowlist (EdDSA only, so `none` and HS256 keyed with
     /// our public key are refused before any key is touched), `typ`, known `kid`, signature,
@@ -55,6 +58,47 @@ impl KeyStore {
             tracing::debug!(reason = why, "access token rejected");
             Error::Unauthenticated(AuthFailure::InvalidToken)
         };
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+        let mut cache_key = [0u8; 32];
+        cache_key.copy_from_slice(digest.as_ref());
+        let cached = self
+            .verified
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&cache_key)
+            .cloned();
+        let claims = match cached {
+            // The cache is shared by all callers: re-check what a caller may ask differently.
+            Some(c) if c.iss == issuer && c.aud == audience => c,
+            Some(_) => return Err(deny("issuer or audience mismatch")),
+            None => {
+                let claims = self.verify_signed(token, issuer, audience, deny)?;
+                let mut cache = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+                if cache.len() >= VERIFIED_CACHE_MAX {
+                    cache.clear();
+                }
+                cache.insert(cache_key, claims.clone());
+                claims
+            }
+        };
+        // Time is checked on every use, cached or not.
+        let now = now.unix_timestamp();
+        if claims.exp <= now {
+            return Err(deny("expired"));
+        }
+        if claims.nbf > now + LEEWAY_SECS || claims.iat > now + LEEWAY_SECS {
+            return Err(deny("not yet valid"));
+        }
+        Ok(claims)
+    }
+
+    fn verify_signed(
+        &self,
+        token: &str,
+        issuer: &str,
+        audience: &str,
+        deny: impl Fn(&str) -> Error,
+    ) -> Result<AccessClaims> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| deny("malformed header"))?;
         if header.alg != Algorithm::EdDSA {
             return Err(deny("algorithm not allowed"));
@@ -74,17 +118,9 @@ impl KeyStore {
         // Time is checked below against our clock, not the library's.
         v.validate_exp = false;
         v.validate_nbf = false;
-        let claims = jsonwebtoken::decode::<AccessClaims>(token, &key, &v)
-            .map_err(|_| deny("signature or claims invalid"))?
-            .claims;
-        let now = now.unix_timestamp();
-        if claims.exp <= now {
-            return Err(deny("expired"));
-        }
-        if claims.nbf > now + LEEWAY_SECS || claims.iat > now + LEEWAY_SECS {
-            return Err(deny("not yet valid"));
-        }
-        Ok(claims)
+        jsonwebtoken::decode::<AccessClaims>(token, &key, &v)
+            .map(|d| d.claims)
+            .map_err(|_| deny("signature or claims invalid"))
     }
 }
 
