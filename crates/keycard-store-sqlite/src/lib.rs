@@ -38,9 +38,14 @@ impl SqliteStore {
             // last transactions, never corrupt the file.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
+            // After a checkpoint resets the WAL, shrink the file back to this size instead of
+            // keeping its high-water mark on disk.
+            .pragma("journal_size_limit", "67108864")
             .busy_timeout(Duration::from_secs(5));
+        // A local file connection does not go stale: skip sqlx's ping before every acquire.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(opts.clone())
             .await
@@ -51,6 +56,7 @@ impl SqliteStore {
         } else {
             SqlitePoolOptions::new()
                 .max_connections(max_connections.max(1))
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(5))
                 .connect_with(opts)
                 .await

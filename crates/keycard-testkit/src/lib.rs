@@ -9,6 +9,10 @@
 //!   one throwaway cluster per test process started by `scripts/pg-throwaway`).
 //!
 //! Tests use unique emails ([`unique_email`]) so they also pass against a shared server.
+//!
+//! A test that needs its database to fail brings a [`PgCluster`] of its own, which it can stop
+//! and start again, and runs an in-process Keycard on it in every mode
+//! ([`TestAppBuilder::start_in_process`]).
 
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
@@ -18,10 +22,11 @@ use reqwest::{Method, RequestBuilder, Url};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::fmt;
+use std::io::Write as _;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::OnceLock;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -248,6 +253,30 @@ impl TestApp {
         self.server.is_some()
     }
 
+    /// The settings the in-process Keycard runs with (`None` when targeting `KEYCARD_URL`): what
+    /// a test needs to act on the same database the way the `keycard` CLI does, e.g.
+    /// `keycard::build(settings).await?.rotate_keys()` like `keycard keys rotate`.
+    pub fn settings(&self) -> Option<&keycard::Settings> {
+        self.server.as_ref().map(|s| &s.settings)
+    }
+
+    /// Fails if the in-process server task has ended (returned an error, or panicked), with why.
+    /// A server at `KEYCARD_URL` cannot be checked from here: always `Ok`.
+    pub async fn ensure_serving(&mut self) -> Result<()> {
+        let Some(server) = &mut self.server else {
+            return Ok(());
+        };
+        if !server.task.is_finished() {
+            return Ok(());
+        }
+        let why = match (&mut server.task).await {
+            Ok(Ok(())) => "it returned without error".to_owned(),
+            Ok(Err(e)) => format!("{e:#}"),
+            Err(e) => format!("it panicked: {e}"),
+        };
+        bail!("the in-process Keycard stopped: {why}")
+    }
+
     /// The base URL, which in-process is also Keycard's public URL (`iss`, allowed origin).
     pub fn base_url(&self) -> &str {
         &self.base_url
@@ -367,6 +396,9 @@ struct Overrides {
     hash_workers: Option<usize>,
     hash_queue: Option<usize>,
     allowed_origins: Option<Vec<String>>,
+    key_reload_interval: Option<Duration>,
+    /// A database the caller owns, used as is instead of a fresh one.
+    database_url: Option<String>,
 }
 
 /// Starts a Keycard with a changed configuration; only possible in-process.
@@ -412,6 +444,19 @@ impl TestAppBuilder {
         self
     }
 
+    /// How often the server re-reads its signing keys (picks up a rotation done elsewhere).
+    pub fn key_reload_interval(mut self, every: Duration) -> Self {
+        self.overrides.key_reload_interval = Some(every);
+        self
+    }
+
+    /// Runs on this database (`sqlite:…` or `postgres://…`) as is, instead of a fresh one. The
+    /// caller owns it and removes it, e.g. a [`PgCluster`].
+    pub fn database_url(mut self, url: impl Into<String>) -> Self {
+        self.overrides.database_url = Some(url.into());
+        self
+    }
+
     /// Starts the configured Keycard. Returns `None` — after printing [`NEEDS_IN_PROCESS`] — when
     /// the suite targets `KEYCARD_URL`: a running server's configuration cannot be changed from
     /// here, so such a test returns early in that (container) mode only, and is fully exercised
@@ -421,15 +466,21 @@ impl TestAppBuilder {
             println!("{NEEDS_IN_PROCESS}");
             return Ok(None);
         }
-        TestApp::spawn_in_process(self.backend, &self.overrides)
-            .await
-            .map(Some)
+        self.start_in_process().await.map(Some)
+    }
+
+    /// Starts Keycard in this process even when `KEYCARD_URL` is set. Only for tests that bring
+    /// their whole environment along (e.g. a [`PgCluster`] they stop and start) and so must run
+    /// in every mode, never skip.
+    pub async fn start_in_process(self) -> Result<TestApp> {
+        TestApp::spawn_in_process(self.backend, &self.overrides).await
     }
 }
 
 /// A Keycard running on the test's runtime. Dropping it stops the server, then `data` goes.
 struct Server {
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    settings: keycard::Settings,
     _shutdown: oneshot::Sender<()>,
     _data: Data,
 }
@@ -460,8 +511,9 @@ impl Drop for Data {
     }
 }
 
-/// 32 random bytes (two v4 UUIDs' worth of OS randomness, less the version bits) in base64.
-fn random_secret_key() -> String {
+/// A new `KEYCARD_SECRET_KEY`: 32 random bytes (two v4 UUIDs' worth of OS randomness, less the
+/// version bits) in base64. Every in-process app gets its own.
+pub fn random_secret_key() -> String {
     let mut bytes = [0u8; 32];
     bytes[..16].copy_from_slice(Uuid::new_v4().as_bytes());
     bytes[16..].copy_from_slice(Uuid::new_v4().as_bytes());
@@ -481,9 +533,12 @@ impl TestApp {
             dir: dir.clone(),
             database: None,
         };
-        let database_url = match backend {
-            Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.join("keycard.db").display()),
-            Backend::Postgres => {
+        let database_url = match (&overrides.database_url, backend) {
+            (Some(url), _) => url.clone(),
+            (None, Backend::Sqlite) => {
+                format!("sqlite://{}?mode=rwc", dir.join("keycard.db").display())
+            }
+            (None, Backend::Postgres) => {
                 let (url, drop_later) = fresh_postgres_database().await?;
                 data.database = drop_later;
                 url
@@ -518,9 +573,12 @@ impl TestApp {
         if let Some(v) = o.allowed_origins {
             settings.allowed_origins = v;
         }
+        if let Some(v) = o.key_reload_interval {
+            settings.key_reload_interval = v;
+        }
 
         let (shutdown, stop) = oneshot::channel::<()>();
-        let task = tokio::spawn(keycard::serve(settings, listener, async move {
+        let task = tokio::spawn(keycard::serve(settings.clone(), listener, async move {
             let _ = stop.await;
         }));
         let mut app = Self {
@@ -529,6 +587,7 @@ impl TestApp {
             http: http_client()?,
             server: Some(Server {
                 task,
+                settings,
                 _shutdown: shutdown,
                 _data: data,
             }),
@@ -540,16 +599,7 @@ impl TestApp {
     async fn wait_until_healthy(&mut self) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Some(server) = &mut self.server
-                && server.task.is_finished()
-            {
-                let why = match (&mut server.task).await {
-                    Ok(Ok(())) => "it returned without error".to_owned(),
-                    Ok(Err(e)) => format!("{e:#}"),
-                    Err(e) => format!("it panicked: {e}"),
-                };
-                bail!("Keycard stopped during startup: {why}");
-            }
+            self.ensure_serving().await.context("during startup")?;
             let last = match send(self.request(Method::GET, "/healthz")).await {
                 Ok(r) if r.status == StatusCode::OK => return Ok(()),
                 Ok(r) => r.to_string(),
@@ -637,6 +687,143 @@ fn start_cluster() -> Result<Cluster> {
         _process: process,
         _stdout: stdout,
     })
+}
+
+/// A PostgreSQL cluster of a test's own, which it may stop and start again (same data, same port,
+/// same URL) to see how Keycard copes with losing its database: `scripts/pg-throwaway --control`.
+/// Dropping it stops the cluster and deletes its data, also when the test fails. Always a new
+/// throwaway cluster, even with `KEYCARD_TEST_DATABASE_URL` set: a shared server is not ours to
+/// stop.
+pub struct PgCluster {
+    url: String,
+    control: Arc<Mutex<ClusterControl>>,
+}
+
+impl fmt::Debug for PgCluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgCluster")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The script and both ends of its command channel. Closing stdin tells it to clean up.
+struct ClusterControl {
+    process: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl PgCluster {
+    /// Starts a new cluster (initdb and all: a second or two).
+    pub async fn start() -> Result<Self> {
+        tokio::task::spawn_blocking(Self::start_blocking)
+            .await
+            .context("starting a dedicated PostgreSQL cluster")?
+    }
+
+    fn start_blocking() -> Result<Self> {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg-throwaway");
+        let mut process = Command::new(&script)
+            .arg("--control")
+            .arg("--watch")
+            .arg(std::process::id().to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("running {}", script.display()))?;
+        let stdin = process.stdin.take();
+        let stdout = process.stdout.take();
+        // From here on, dropping `control` closes stdin and waits for the cleanup.
+        let mut control = ClusterControl {
+            process,
+            stdin,
+            stdout: BufReader::new(stdout.context("no stdout pipe")?),
+        };
+        let url = control.read_line()?;
+        if !url.starts_with("postgres://") {
+            bail!(
+                "{} --control printed {url:?} instead of a postgres:// URL; see its stderr above",
+                script.display()
+            );
+        }
+        Ok(Self {
+            url,
+            control: Arc::new(Mutex::new(control)),
+        })
+    }
+
+    /// `postgres://postgres@127.0.0.1:PORT/postgres`; the same after a restart.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Shuts the server down (fast: clients are disconnected); returns once it is gone.
+    pub async fn stop(&self) -> Result<()> {
+        self.command("stop", "stopped").await
+    }
+
+    /// Starts the stopped server again; returns once it accepts connections.
+    pub async fn restart(&self) -> Result<()> {
+        self.command("start", "started").await
+    }
+
+    async fn command(&self, command: &'static str, done: &'static str) -> Result<()> {
+        let control = Arc::clone(&self.control);
+        tokio::task::spawn_blocking(move || {
+            let mut control = control.lock().unwrap_or_else(|p| p.into_inner());
+            let stdin = control
+                .stdin
+                .as_mut()
+                .context("pg-throwaway's stdin is closed")?;
+            writeln!(stdin, "{command}")
+                .and_then(|()| stdin.flush())
+                .with_context(|| format!("sending `{command}` to pg-throwaway"))?;
+            let answer = control.read_line()?;
+            if answer != done {
+                bail!("pg-throwaway `{command}`: expected `{done}`, got {answer:?}");
+            }
+            Ok(())
+        })
+        .await
+        .with_context(|| format!("PostgreSQL {command}"))?
+    }
+}
+
+impl ClusterControl {
+    fn read_line(&mut self) -> Result<String> {
+        let mut line = String::new();
+        let n = self
+            .stdout
+            .read_line(&mut line)
+            .context("reading pg-throwaway's output")?;
+        if n == 0 {
+            let status = self.process.try_wait().ok().flatten();
+            bail!("pg-throwaway ended (status {status:?}); see its stderr above");
+        }
+        Ok(line.trim().to_owned())
+    }
+}
+
+impl Drop for ClusterControl {
+    fn drop(&mut self) {
+        // End of stdin: the script stops the cluster and deletes its directory, then exits.
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while Instant::now() < deadline {
+            match self.process.try_wait() {
+                Ok(Some(_)) | Err(_) => return,
+                Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+        eprintln!(
+            "pg-throwaway (pid {}) did not clean up within 90 s; killing it: the cluster may be left behind",
+            self.process.id()
+        );
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
 }
 
 /// Runs one SQL statement with `psql`, so the kit needs no PostgreSQL client library.

@@ -1,7 +1,8 @@
 //! Keycard's black-box API suite: one test binary, one module per area, HTTP only.
 //!
 //! Each test is written once as `async fn name(app: TestApp) -> Result<()>`; `backend_tests!`
-//! runs it against both stores as `AREA::sqlite::name` and `AREA::postgres::name`.
+//! runs it against both stores as `AREA::sqlite::name` and `AREA::postgres::name`. PostgreSQL-only
+//! tests (`outage`) keep that naming, so `postgres::` selects every test of that backend.
 //!
 //! Run in-process (a fresh Keycard and database per test; PostgreSQL from
 //! `KEYCARD_TEST_DATABASE_URL` or a throwaway cluster via `scripts/pg-throwaway`):
@@ -41,8 +42,10 @@ macro_rules! backend_tests {
 
 mod auth;
 mod cookies;
+mod keys;
 mod me;
 mod ops;
+mod outage;
 mod sessions;
 mod tokens;
 
