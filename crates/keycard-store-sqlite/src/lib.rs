@@ -5,6 +5,7 @@
 mod accounts;
 mod audit;
 mod keys;
+mod rotation;
 mod rows;
 mod sessions;
 
@@ -25,6 +26,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub struct SqliteStore {
     pool: SqlitePool,
     writer: SqlitePool,
+    rotator: rotation::Rotator,
 }
 
 impl SqliteStore {
@@ -62,7 +64,12 @@ impl SqliteStore {
                 .await
                 .map_err(db_err)?
         };
-        Ok(Self { pool, writer })
+        let rotator = rotation::Rotator::start(writer.clone());
+        Ok(Self {
+            pool,
+            writer,
+            rotator,
+        })
     }
 
     /// Write transactions take the write lock up front (`BEGIN IMMEDIATE`): a deferred

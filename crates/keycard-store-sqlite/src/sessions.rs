@@ -7,7 +7,7 @@ use keycard_core::ids::{RefreshTokenId, SessionId, UserId};
 use keycard_core::sessions::{RevokeReason, Session};
 use keycard_core::store::{NewRefreshToken, NextRefreshToken, Rotation, SessionStore, StoreResult};
 use keycard_core::tokens::TokenHash;
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 use time::OffsetDateTime;
 
 pub(crate) async fn insert_session(conn: &mut SqliteConnection, s: &Session) -> StoreResult<()> {
@@ -130,55 +130,14 @@ impl SessionStore for SqliteStore {
         now: OffsetDateTime,
         idle_expires_at: OffsetDateTime,
     ) -> StoreResult<Rotation> {
-        let mut tx = self.begin().await?;
-        // The conditional update is the race arbiter: of concurrent calls, only one sees a row.
-        let spent = sqlx::query(
-            "UPDATE refresh_tokens SET spent_at = $2 WHERE token_hash = $1 AND spent_at IS NULL RETURNING session_id",
-        )
-        .bind(&presented.0[..])
-        .bind(ts(now))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let Some(spent) = spent else {
-            let owner = sqlx::query(
-                "SELECT s.id, s.user_id FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id \
-                 WHERE r.token_hash = $1",
-            )
-            .bind(&presented.0[..])
-            .fetch_optional(&mut *tx)
+        self.rotator
+            .rotate(crate::rotation::Job {
+                presented: *presented,
+                next: next.clone(),
+                now,
+                idle_expires_at,
+            })
             .await
-            .map_err(db_err)?;
-            tx.commit().await.map_err(db_err)?;
-            return match owner {
-                Some(r) => Ok(Rotation::Reused {
-                    session_id: SessionId(rows::uuid_col(&r, "id")?),
-                    user_id: UserId(rows::uuid_col(&r, "user_id")?),
-                }),
-                None => Ok(Rotation::Unknown),
-            };
-        };
-        let session_id: String = spent.try_get("session_id").map_err(db_err)?;
-        // Check and extend the session in one statement: no row means it has ended.
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE sessions SET last_used_at = $2, idle_expires_at = MIN($3, expires_at) \
-             WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2 \
-             RETURNING {SESSION_COLS}"
-        )))
-        .bind(&session_id)
-        .bind(ts(now))
-        .bind(ts(idle_expires_at))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let Some(row) = row else {
-            tx.commit().await.map_err(db_err)?;
-            return Ok(Rotation::SessionEnded);
-        };
-        let session = rows::session(&row)?;
-        insert_refresh(&mut tx, next.id, session.id, &next.hash, now).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(Rotation::Rotated(session))
     }
 
     async fn list_active_sessions(
