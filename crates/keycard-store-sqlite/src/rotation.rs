@@ -137,3 +137,168 @@ async fn rotate_one(conn: &mut SqliteConnection, job: &Job) -> StoreResult<Rotat
     insert_refresh(conn, job.next.id, session.id, &job.next.hash, job.now).await?;
     Ok(Rotation::Rotated(session))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::SqliteStore;
+    use keycard_core::accounts::{Email, User};
+    use keycard_core::ids::{RefreshTokenId, SessionId, UserId};
+    use keycard_core::sessions::{RevokeReason, Session, SessionKind};
+    use keycard_core::store::{
+        AccountStore, NewRefreshToken, NextRefreshToken, Rotation, SessionStore, Store,
+    };
+    use keycard_core::tokens::{RefreshToken, TokenHash};
+    use time::{Duration, OffsetDateTime, macros::datetime};
+
+    const NOW: OffsetDateTime = datetime!(2026-11-24 12:00 UTC);
+
+    async fn store_with_session() -> (SqliteStore, Session, TokenHash) {
+        let store = SqliteStore::connect("sqlite::memory:", 1).await.unwrap();
+        store.migrate().await.unwrap();
+        let user = User {
+            id: UserId::new(),
+            email: Email::parse("rotation@example.com").unwrap(),
+            email_verified: false,
+            name: None,
+            picture_url: None,
+            created_at: NOW,
+            updated_at: NOW,
+        };
+        let session = Session {
+            id: SessionId::new(),
+            user_id: user.id,
+            kind: SessionKind::Api,
+            client_id: None,
+            device: "test".into(),
+            user_agent: None,
+            ip: None,
+            created_at: NOW,
+            last_used_at: NOW,
+            idle_expires_at: NOW + Duration::days(30),
+            expires_at: NOW + Duration::days(90),
+            revoked_at: None,
+        };
+        let first = RefreshToken::generate().unwrap().hash();
+        let refresh = NewRefreshToken {
+            id: RefreshTokenId::new(),
+            session_id: session.id,
+            hash: first,
+            issued_at: NOW,
+        };
+        store
+            .create_account(&user, "$argon2id$x", &session, &refresh, &[])
+            .await
+            .unwrap();
+        (store, session, first)
+    }
+
+    fn next() -> NextRefreshToken {
+        NextRefreshToken {
+            id: RefreshTokenId::new(),
+            hash: RefreshToken::generate().unwrap().hash(),
+        }
+    }
+
+    #[tokio::test]
+    async fn rotates_then_detects_reuse_and_unknown_tokens() {
+        let (store, session, first) = store_with_session().await;
+        let later = NOW + Duration::hours(1);
+        let second = next();
+        let Rotation::Rotated(s) = store
+            .rotate_refresh_token(&first, &second, later, later + Duration::days(30))
+            .await
+            .unwrap()
+        else {
+            panic!("first use must rotate");
+        };
+        assert_eq!(s.id, session.id);
+        assert_eq!(s.last_used_at, later);
+        assert_eq!(s.idle_expires_at, later + Duration::days(30));
+        assert!(matches!(
+            store.rotate_refresh_token(&first, &next(), later, later).await.unwrap(),
+            Rotation::Reused { session_id, .. } if session_id == session.id
+        ));
+        assert!(matches!(
+            store
+                .rotate_refresh_token(&TokenHash([7; 32]), &next(), later, later)
+                .await
+                .unwrap(),
+            Rotation::Unknown
+        ));
+        // The idle deadline moves forward but never past the absolute end.
+        let Rotation::Rotated(s) = store
+            .rotate_refresh_token(&second.hash, &next(), later, later + Duration::days(365))
+            .await
+            .unwrap()
+        else {
+            panic!("the successor must rotate");
+        };
+        assert_eq!(s.idle_expires_at, session.expires_at);
+    }
+
+    #[tokio::test]
+    async fn ended_sessions_do_not_rotate() {
+        let (store, session, first) = store_with_session().await;
+        let ev = keycard_core::audit::AuditEvent {
+            id: keycard_core::ids::AuditId::new(),
+            at: NOW,
+            kind: keycard_core::audit::AuditKind::Logout,
+            user_id: Some(session.user_id),
+            session_id: Some(session.id),
+            ip: None,
+            user_agent: None,
+            detail: serde_json::json!({}),
+        };
+        assert!(
+            store
+                .revoke_session(session.user_id, session.id, RevokeReason::Logout, NOW, &ev)
+                .await
+                .unwrap()
+        );
+        assert!(matches!(
+            store
+                .rotate_refresh_token(&first, &next(), NOW, NOW + Duration::days(30))
+                .await
+                .unwrap(),
+            Rotation::SessionEnded
+        ));
+    }
+
+    #[tokio::test]
+    async fn idle_expired_sessions_do_not_rotate() {
+        let (store, session, first) = store_with_session().await;
+        let too_late = session.idle_expires_at;
+        assert!(matches!(
+            store
+                .rotate_refresh_token(&first, &next(), too_late, too_late + Duration::days(30))
+                .await
+                .unwrap(),
+            Rotation::SessionEnded
+        ));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_rotations_of_one_token_yield_exactly_one_winner() {
+        let (store, _, first) = store_with_session().await;
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .rotate_refresh_token(&first, &next(), NOW, NOW + Duration::days(30))
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut rotated = 0;
+        let mut reused = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Rotation::Rotated(_) => rotated += 1,
+                Rotation::Reused { .. } => reused += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!((rotated, reused), (1, 19));
+    }
+}
