@@ -35,6 +35,28 @@ pub(crate) async fn insert_session(conn: &mut PgConnection, s: &Session) -> Stor
     Ok(())
 }
 
+/// A new session, its first refresh token and the audit events of the sign-in.
+pub(crate) async fn insert_signed_in(
+    conn: &mut PgConnection,
+    session: &Session,
+    refresh: &NewRefreshToken,
+    events: &[AuditEvent],
+) -> StoreResult<()> {
+    insert_session(&mut *conn, session).await?;
+    insert_refresh(
+        &mut *conn,
+        refresh.id,
+        session.id,
+        &refresh.hash,
+        refresh.issued_at,
+    )
+    .await?;
+    for e in events {
+        audit::insert(&mut *conn, e).await?;
+    }
+    Ok(())
+}
+
 pub(crate) async fn insert_refresh(
     conn: &mut PgConnection,
     id: RefreshTokenId,
@@ -84,18 +106,7 @@ impl SessionStore for PgStore {
         events: &[AuditEvent],
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        insert_session(&mut tx, session).await?;
-        insert_refresh(
-            &mut tx,
-            refresh.id,
-            session.id,
-            &refresh.hash,
-            refresh.issued_at,
-        )
-        .await?;
-        for e in events {
-            audit::insert(&mut tx, e).await?;
-        }
+        insert_signed_in(&mut tx, session, refresh, events).await?;
         tx.commit().await.map_err(db_err)
     }
 

@@ -1,5 +1,5 @@
 use crate::rows::{self, USER_COLS, ts};
-use crate::sessions::{insert_refresh, insert_session};
+use crate::sessions::insert_signed_in;
 use crate::{SqliteStore, audit, db_err};
 use async_trait::async_trait;
 use keycard_core::accounts::{Email, ProfileUpdate, User};
@@ -44,18 +44,7 @@ impl AccountStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        insert_session(&mut tx, session).await?;
-        insert_refresh(
-            &mut tx,
-            refresh.id,
-            session.id,
-            &refresh.hash,
-            refresh.issued_at,
-        )
-        .await?;
-        for e in events {
-            audit::insert(&mut tx, e).await?;
-        }
+        insert_signed_in(&mut tx, session, refresh, events).await?;
         tx.commit().await.map_err(db_err)
     }
 

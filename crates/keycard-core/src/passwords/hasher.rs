@@ -410,30 +410,47 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn queue_is_bounded() {
-        let h = PasswordHasher::new(HashParams::default(), 1, 2).unwrap();
-        let stored = h.hash(&pw("Tr4in-7x-sample")).await.unwrap();
-        let mut tasks = Vec::new();
-        for _ in 0..12 {
+        let h = PasswordHasher::new(cheap(), 1, 2).unwrap();
+        // Occupy the only worker until released, so the queue state is deterministic.
+        let (release, blocked) = std::sync::mpsc::channel::<()>();
+        let busy = {
             let h = h.clone();
-            let s = stored.clone();
-            tasks.push(tokio::spawn(async move {
-                h.verify("Tr4in-7x-sample", Some(&s)).await
-            }));
+            tokio::spawn(async move {
+                h.run(move |_| {
+                    let _ = blocked.recv();
+                    Ok(())
+                })
+                .await
+            })
+        };
+        while h.permits.available_permits() > 0 {
+            tokio::task::yield_now().await;
         }
-        let mut overloaded = 0;
-        let mut ok = 0;
-        for t in tasks {
-            match t.await.unwrap() {
-                Ok(_) => ok += 1,
-                Err(Error::Overloaded { retry_after_secs }) => {
-                    assert!(retry_after_secs >= 1);
-                    overloaded += 1;
-                }
-                Err(e) => panic!("{e:?}"),
-            }
+        let mut queued = Vec::new();
+        for _ in 0..2 {
+            let h = h.clone();
+            queued.push(tokio::spawn(
+                async move { h.verify("whatever-123", None).await },
+            ));
         }
-        assert!(ok >= 3, "ok={ok}");
-        assert!(overloaded >= 1, "no request was turned away");
+        while h.waiting.load(Ordering::Acquire) < 2 {
+            tokio::task::yield_now().await;
+        }
+        // Worker busy, queue full: the next caller is turned away at once.
+        match h.verify("whatever-123", None).await {
+            Err(Error::Overloaded { retry_after_secs }) => assert!(retry_after_secs >= 1),
+            other => panic!("expected Overloaded, got {other:?}"),
+        }
+        release.send(()).unwrap();
+        busy.await.unwrap().unwrap();
+        for q in queued {
+            assert_eq!(q.await.unwrap().unwrap(), Verification::Invalid);
+        }
         assert_eq!(h.waiting.load(Ordering::Acquire), 0);
+        // Capacity is back.
+        assert_eq!(
+            h.verify("whatever-123", None).await.unwrap(),
+            Verification::Invalid
+        );
     }
 }
