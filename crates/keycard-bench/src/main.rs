@@ -39,6 +39,8 @@ enum Scenario {
     Me,
     /// N concurrent logins fired at once while sampling the server's memory.
     Burst,
+    /// Latency of failed logins: unknown email against known email with a wrong password.
+    Enumeration,
 }
 
 const PASSWORD: &str = "bench password 4 keycard";
@@ -141,6 +143,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Scenario::Burst => burst(&client, &args).await,
+        Scenario::Enumeration => enumeration(&client, &args.url).await,
     }
 }
 
@@ -287,6 +290,47 @@ where
         errors: errors.load(Ordering::Relaxed),
         seconds,
     })
+}
+
+/// Sequential failed logins, interleaved so drift affects both kinds alike.
+async fn enumeration(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
+    let known = register_users(client, url, 1).await?.remove(0);
+    let unknown = format!("nobody-{}@example.com", uuid::Uuid::new_v4().simple());
+    let login_url = format!("{url}/v1/auth/login");
+    let (mut k, mut u) = (Vec::new(), Vec::new());
+    for i in 0..200 {
+        let (email, into) = if i % 2 == 0 {
+            (&known, &mut k)
+        } else {
+            (&unknown, &mut u)
+        };
+        let t = Instant::now();
+        let r = client
+            .post(&login_url)
+            .json(&json!({"email": email, "password": "not the password 1"}))
+            .send()
+            .await?;
+        let status = r.status().as_u16();
+        let _ = r.bytes().await?;
+        into.push(t.elapsed().as_secs_f64() * 1000.0);
+        if status != 401 {
+            bail!("expected 401, got {status}");
+        }
+    }
+    let pct = |v: &mut Vec<f64>, p: f64| {
+        v.sort_by(f64::total_cmp);
+        v.get(((v.len() as f64 - 1.0) * p) as usize)
+            .copied()
+            .unwrap_or_default()
+    };
+    println!(
+        "failed-login latency p50/p90: known email {:.1}/{:.1} ms, unknown email {:.1}/{:.1} ms",
+        pct(&mut k, 0.5),
+        pct(&mut k, 0.9),
+        pct(&mut u, 0.5),
+        pct(&mut u, 0.9)
+    );
+    Ok(())
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {
