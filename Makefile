@@ -2,8 +2,9 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
+COMPOSE ?= docker compose
 
-.PHONY: help deps run test test-local lint fmt bench clean
+.PHONY: help deps env run up down logs test test-local lint fmt bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -11,12 +12,27 @@ help: ## List the targets
 deps: ## Check every development and runtime dependency; offers to install what is missing
 	@scripts/deps
 
+env: ## Create .env for docker compose with fresh secrets (never overwrites an existing one)
+	@scripts/env-file
+
 run: ## Run Keycard locally on http://127.0.0.1:8080 (embedded SQLite in ./data)
 	$(CARGO) run --release -p keycard
 
-test: test-local ## Run the whole test suite
+up: env ## Build and start Keycard + PostgreSQL in containers on http://localhost:8080
+	KEYCARD_REVISION=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) \
+		$(COMPOSE) up --build --detach --wait
+	@echo "Keycard is up on http://$$($(COMPOSE) port keycard 8080 | sed 's/^127.0.0.1/localhost/') (API docs at /docs/; make logs, make down)"
 
-test-local: ## Unit tests + the black-box HTTP suite on SQLite and on a throwaway PostgreSQL
+down: env ## Stop the containers (the database volume stays; `docker compose down -v` deletes it)
+	$(COMPOSE) down --remove-orphans
+
+logs: env ## Follow the logs of the running stack
+	$(COMPOSE) logs --follow
+
+test: ## The whole black-box suite in its own container against Keycard + PostgreSQL containers
+	scripts/container-test
+
+test-local: ## Unit tests + the black-box HTTP suite on the host, on SQLite and a throwaway PostgreSQL
 	$(CARGO) test --workspace --locked
 
 lint: ## rustfmt check and clippy with warnings as errors
