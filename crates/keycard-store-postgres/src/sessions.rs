@@ -172,29 +172,24 @@ impl SessionStore for PgStore {
             };
         };
         let session_id: Uuid = rows::uuid_col(&spent, "session_id")?;
-        // Locked so that a revoke cannot commit between the activity check below and the
-        // update: it either committed before (we see it and refuse) or waits for us.
+        // Check and extend the session in one statement. It locks the row, so a concurrent
+        // revoke either committed before (no row: the session has ended) or waits for us.
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {SESSION_COLS} FROM sessions WHERE id = $1 FOR UPDATE"
+            "UPDATE sessions SET last_used_at = $2, idle_expires_at = LEAST($3, expires_at) \
+             WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2 \
+             RETURNING {SESSION_COLS}"
         )))
         .bind(session_id)
-        .fetch_one(&mut *tx)
+        .bind(now)
+        .bind(idle_expires_at)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?;
-        let mut session = rows::session(&row)?;
-        if !session.is_active(now) {
+        let Some(row) = row else {
             tx.commit().await.map_err(db_err)?;
             return Ok(Rotation::SessionEnded);
-        }
-        session.last_used_at = now;
-        session.idle_expires_at = idle_expires_at.min(session.expires_at);
-        sqlx::query("UPDATE sessions SET last_used_at = $2, idle_expires_at = $3 WHERE id = $1")
-            .bind(session_id)
-            .bind(session.last_used_at)
-            .bind(session.idle_expires_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        };
+        let session = rows::session(&row)?;
         insert_refresh(&mut tx, next.id, session.id, &next.hash, now).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Rotation::Rotated(session))

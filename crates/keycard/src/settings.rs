@@ -249,12 +249,7 @@ impl Settings {
                 "session_idle_timeout (KEYCARD_SESSION_IDLE_TIMEOUT): must be at least 1s".into(),
             );
         }
-        if self.session_absolute_lifetime
-            < self
-                .session_idle_timeout
-                .min(self.session_absolute_lifetime)
-            || self.session_absolute_lifetime < Duration::from_secs(1)
-        {
+        if self.session_absolute_lifetime < Duration::from_secs(1) {
             e.push("session_absolute_lifetime (KEYCARD_SESSION_ABSOLUTE_LIFETIME): must be at least 1s".into());
         }
         if self.password_min_length < 8 {

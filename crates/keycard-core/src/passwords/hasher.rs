@@ -215,10 +215,6 @@ impl PasswordHasher {
         })
     }
 
-    pub fn params(&self) -> HashParams {
-        self.params
-    }
-
     /// Hashes a policy-checked password into a PHC string.
     pub async fn hash(&self, password: &Password) -> Result<String> {
         let params = self.params;
