@@ -19,6 +19,10 @@ pub struct Policy {
     pub key_retirement_grace: Duration,
     pub password: PasswordPolicy,
     pub hash: HashParams,
+    /// How long an authenticated request may rely on a remembered session instead of reading it
+    /// (changes are announced, so this only bounds what an unannounced change could cost; see
+    /// `sessions::SessionCache`). Zero reads the database on every request.
+    pub session_cache_ttl: std::time::Duration,
 }
 
 impl Policy {
@@ -33,6 +37,7 @@ impl Policy {
             key_retirement_grace: Duration::minutes(15) + Duration::minutes(5),
             password: PasswordPolicy::default(),
             hash: HashParams::default(),
+            session_cache_ttl: std::time::Duration::from_secs(10),
         }
     }
 }

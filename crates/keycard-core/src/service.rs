@@ -8,8 +8,8 @@ use crate::config::Policy;
 use crate::error::{AuthFailure, Error, Result};
 use crate::ids::{AuditId, RefreshTokenId, SessionId, UserId};
 use crate::passwords::{PasswordHasher, Verification};
-use crate::sessions::{RevokeReason, Session, SessionKind, device_label};
-use crate::store::{NewRefreshToken, NextRefreshToken, Rotation, Store};
+use crate::sessions::{RevokeReason, Session, SessionCache, SessionKind, device_label};
+use crate::store::{ChangeNotice, NewRefreshToken, NextRefreshToken, Rotation, Store};
 use crate::tokens::{AccessClaims, KeyStore, RefreshToken, SecretKey, TokenKind, TokenPair};
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -45,6 +45,17 @@ pub struct Keycard {
     hasher: PasswordHasher,
     keys: KeyStore,
     policy: Policy,
+    sessions: Arc<SessionCache>,
+    /// Applies the store's change notices to `sessions`; ends with the service.
+    notices: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for Keycard {
+    fn drop(&mut self) {
+        if let Some(task) = &self.notices {
+            task.abort();
+        }
+    }
 }
 
 impl std::fmt::Debug for Keycard {
@@ -64,12 +75,18 @@ impl Keycard {
         kek: SecretKey,
         policy: Policy,
     ) -> Result<Self> {
+        let feed = store.change_notices();
+        let sessions = Arc::new(SessionCache::new(policy.session_cache_ttl, feed.is_none()));
+        let notices =
+            feed.map(|rx| tokio::spawn(apply_notices(rx, sessions.clone())).abort_handle());
         let kc = Self {
             store,
             clock,
             hasher,
             keys: KeyStore::new(kek),
             policy,
+            sessions,
+            notices,
         };
         kc.reload_keys().await?;
         if !kc.keys.has_signer() {
@@ -89,6 +106,15 @@ impl Keycard {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// See [`SessionCache::state`].
+    pub fn session_cache_state(&self) -> &'static str {
+        self.sessions.state()
+    }
+
+    pub fn session_cache_entries(&self) -> usize {
+        self.sessions.len()
     }
 
     /// Re-reads the signing keys (picks up `keycard keys rotate` run elsewhere).
@@ -128,6 +154,33 @@ impl Keycard {
             ip: client.ip.clone(),
             user_agent: client.user_agent.clone(),
             detail: serde_json::Value::Object(Default::default()),
+        }
+    }
+
+    /// Runs a write that changes `user` or ends one of their sessions, then forgets what the
+    /// session cache holds of them. The write is a task of its own, so it completes — and the
+    /// forgetting follows its commit — even when the request that asked for it is dropped
+    /// half-way by a client that hung up. (Forgetting before a commit that still lands would let
+    /// a concurrent read cache the old state again.)
+    async fn changing_user<T, F, Fut>(&self, user: UserId, write: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<dyn Store>) -> Fut,
+        Fut: Future<Output = crate::store::StoreResult<T>> + Send + 'static,
+    {
+        let pending = write(self.store.clone());
+        let sessions = self.sessions.clone();
+        let task = tokio::spawn(async move {
+            let written = pending.await;
+            sessions.forget_user(user);
+            written
+        });
+        match task.await {
+            Ok(written) => Ok(written?),
+            Err(e) => {
+                self.sessions.forget_user(user);
+                Err(Error::Internal(format!("store write task failed: {e}")))
+            }
         }
     }
 
@@ -339,15 +392,18 @@ impl Keycard {
                     Some(session_id),
                     client,
                 );
-                self.store
-                    .revoke_session(
-                        user_id,
-                        session_id,
-                        RevokeReason::RefreshTokenReuse,
-                        now,
-                        &ev,
-                    )
-                    .await?;
+                self.changing_user(user_id, move |store| async move {
+                    store
+                        .revoke_session(
+                            user_id,
+                            session_id,
+                            RevokeReason::RefreshTokenReuse,
+                            now,
+                            &ev,
+                        )
+                        .await
+                })
+                .await?;
                 Err(Error::RefreshTokenReused)
             }
             Rotation::SessionEnded | Rotation::Unknown => {
@@ -369,12 +425,25 @@ impl Keycard {
         let bad = || Error::Unauthenticated(AuthFailure::InvalidToken);
         let user_id: UserId = claims.sub.parse().map_err(|_| bad())?;
         let session_id: SessionId = claims.sid.parse().map_err(|_| bad())?;
+        let principal = |user| Principal {
+            user_id,
+            session_id,
+            user,
+        };
+        // A remembered session that looks expired may have been extended by a refresh since:
+        // only the database may refuse it.
+        if let Some((s, user)) = self.sessions.get(session_id)
+            && s.user_id == user_id
+            && s.is_active(now)
+        {
+            return Ok(principal(user));
+        }
+        let ticket = self.sessions.ticket();
         match self.store.find_session_with_user(session_id).await? {
-            Some((s, user)) if s.user_id == user_id && s.is_active(now) => Ok(Principal {
-                user_id,
-                session_id,
-                user,
-            }),
+            Some((s, user)) if s.user_id == user_id && s.is_active(now) => {
+                self.sessions.put(ticket, s, user.clone());
+                Ok(principal(user))
+            }
             _ => Err(Error::Unauthenticated(AuthFailure::SessionEnded)),
         }
     }
@@ -408,9 +477,13 @@ impl Keycard {
         client: &ClientInfo,
     ) -> Result<()> {
         let ev = self.audit(AuditKind::Logout, Some(user), Some(session), client);
-        self.store
-            .revoke_session(user, session, RevokeReason::Logout, self.now(), &ev)
-            .await?;
+        let now = self.now();
+        self.changing_user(user, move |store| async move {
+            store
+                .revoke_session(user, session, RevokeReason::Logout, now, &ev)
+                .await
+        })
+        .await?;
         Ok(())
     }
 
@@ -421,10 +494,13 @@ impl Keycard {
             Some(who.session_id),
             client,
         );
-        Ok(self
-            .store
-            .revoke_all_sessions(who.user_id, RevokeReason::LogoutAll, self.now(), &ev)
-            .await?)
+        let (user, now) = (who.user_id, self.now());
+        self.changing_user(user, move |store| async move {
+            store
+                .revoke_all_sessions(user, RevokeReason::LogoutAll, now, &ev)
+                .await
+        })
+        .await
     }
 
     /// The caller's profile, as read while authenticating.
@@ -444,10 +520,12 @@ impl Keycard {
             Some(who.session_id),
             client,
         );
-        self.store
-            .update_profile(who.user_id, &update, self.now(), &ev)
-            .await?
-            .ok_or(Error::NotFound)
+        let (user, now) = (who.user_id, self.now());
+        self.changing_user(user, move |store| async move {
+            store.update_profile(user, &update, now, &ev).await
+        })
+        .await?
+        .ok_or(Error::NotFound)
     }
 
     /// Changes the password after checking the current one; ends every other session.
@@ -483,10 +561,11 @@ impl Keycard {
             Some(who.session_id),
             client,
         );
-        Ok(self
-            .store
-            .change_password(who.user_id, &hash, who.session_id, self.now(), &ev)
-            .await?)
+        let (user, keep, now) = (who.user_id, who.session_id, self.now());
+        self.changing_user(user, move |store| async move {
+            store.change_password(user, &hash, keep, now, &ev).await
+        })
+        .await
     }
 
     pub async fn list_sessions(&self, who: &Principal) -> Result<Vec<Session>> {
@@ -508,15 +587,13 @@ impl Keycard {
             Some(id),
             client,
         );
+        let (user, now) = (who.user_id, self.now());
         if self
-            .store
-            .revoke_session(
-                who.user_id,
-                id,
-                RevokeReason::RevokedByUser,
-                self.now(),
-                &ev,
-            )
+            .changing_user(user, move |store| async move {
+                store
+                    .revoke_session(user, id, RevokeReason::RevokedByUser, now, &ev)
+                    .await
+            })
             .await?
         {
             Ok(())
@@ -531,4 +608,21 @@ impl Keycard {
             .list_audit(who.user_id, limit.clamp(1, 200))
             .await?)
     }
+}
+
+/// Keeps the session cache true to changes other processes make.
+async fn apply_notices(
+    mut notices: tokio::sync::mpsc::Receiver<ChangeNotice>,
+    sessions: Arc<SessionCache>,
+) {
+    while let Some(notice) = notices.recv().await {
+        match notice {
+            ChangeNotice::UserChanged(user) => sessions.forget_user(user),
+            ChangeNotice::AllChanged => sessions.forget_all(),
+            ChangeNotice::Deaf => sessions.deafened(),
+            ChangeNotice::Listening => sessions.listening(),
+        }
+    }
+    // The store stopped listening for good: stay correct without the cache.
+    sessions.deafened();
 }

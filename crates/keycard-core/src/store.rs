@@ -186,6 +186,19 @@ pub trait AuditStore: Send + Sync {
     async fn list_audit(&self, user: UserId, limit: u32) -> StoreResult<Vec<AuditEvent>>;
 }
 
+/// What a store tells this process about changes other processes made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeNotice {
+    /// The user, or the lifetime of one of their sessions, changed.
+    UserChanged(UserId),
+    /// Any user may have changed (a table was emptied).
+    AllChanged,
+    /// Notices may be missed from now on (the connection that receives them is down).
+    Deaf,
+    /// Notices arrive again; what happened while deaf is unknown.
+    Listening,
+}
+
 /// Everything Keycard stores, as one object the service holds.
 #[async_trait]
 pub trait Store: AccountStore + SessionStore + KeyRepository + AuditStore {
@@ -194,4 +207,12 @@ pub trait Store: AccountStore + SessionStore + KeyRepository + AuditStore {
 
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
+
+    /// Starts receiving notices of changes made by other processes sharing the database; the
+    /// first notice is `Listening` once that works. `None` for a store that only this process
+    /// writes (embedded SQLite), where there is nothing to hear. Needs a Tokio runtime; call it
+    /// once per process (each call opens a listening connection of its own).
+    fn change_notices(&self) -> Option<tokio::sync::mpsc::Receiver<ChangeNotice>> {
+        None
+    }
 }

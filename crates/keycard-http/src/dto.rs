@@ -225,3 +225,22 @@ pub struct Status {
     #[schema(example = "ok")]
     pub status: &'static str,
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    #[schema(example = "ready")]
+    pub status: &'static str,
+    pub session_cache: SessionCacheStatus,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionCacheStatus {
+    /// `active`: session checks may be answered from memory; `paused`: changes made by other
+    /// instances cannot be heard right now, so every check reads the database (still ready);
+    /// `disabled`: turned off by configuration.
+    #[schema(example = "active")]
+    pub state: &'static str,
+    /// Sessions remembered right now.
+    #[schema(example = 120)]
+    pub entries: usize,
+}

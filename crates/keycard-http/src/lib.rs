@@ -2,6 +2,8 @@
 //! security headers, request ids, metrics and the OpenAPI document. No SQL and no hashing here:
 //! handlers extract, call one `Keycard` method, and map the result.
 
+#![forbid(unsafe_code)]
+
 pub mod csrf;
 pub mod dto;
 pub mod error;

@@ -3,14 +3,17 @@
 //! Transactions run at the default READ COMMITTED; the few places where that is not enough take
 //! row locks explicitly (see `sessions::rotate_refresh_token`).
 
+#![forbid(unsafe_code)]
+
 mod accounts;
 mod audit;
 mod keys;
+mod notices;
 mod rows;
 mod sessions;
 
 use async_trait::async_trait;
-use keycard_core::store::{Store, StoreError, StoreResult};
+use keycard_core::store::{ChangeNotice, Store, StoreError, StoreResult};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 use std::str::FromStr;
@@ -20,9 +23,19 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Holds the password: never printed.
+    opts: PgConnectOptions,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("pool_size", &self.pool.size())
+            .finish_non_exhaustive()
+    }
 }
 
 impl PgStore {
@@ -36,7 +49,7 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(opts)
+            .connect_with(opts.clone())
             .await
             .map_err(|e| match e {
                 // sqlx retries a refused connection until the deadline (the server may be
@@ -48,7 +61,7 @@ impl PgStore {
                 )),
                 e => db_err(e),
             })?;
-        Ok(Self { pool })
+        Ok(Self { pool, opts })
     }
 
     async fn begin(&self) -> StoreResult<Transaction<'static, Postgres>> {
@@ -77,6 +90,10 @@ impl Store for PgStore {
             },
             e => StoreError::Other(format!("migration failed: {e}")),
         })
+    }
+
+    fn change_notices(&self) -> Option<tokio::sync::mpsc::Receiver<ChangeNotice>> {
+        Some(notices::spawn(self.opts.clone(), self.pool.clone()))
     }
 }
 

@@ -2,6 +2,8 @@
 //! Times are unix seconds (INTEGER) and ids hyphenated text, so rows stay readable with the
 //! `sqlite3` shell and comparisons in SQL are plain integer comparisons.
 
+#![forbid(unsafe_code)]
+
 mod accounts;
 mod audit;
 mod keys;

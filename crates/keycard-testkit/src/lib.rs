@@ -14,6 +14,8 @@
 //! and start again, and runs an in-process Keycard on it in every mode
 //! ([`TestAppBuilder::start_in_process`]).
 
+#![forbid(unsafe_code)]
+
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -260,6 +262,29 @@ impl TestApp {
         self.server.as_ref().map(|s| &s.settings)
     }
 
+    /// A second Keycard instance on this one's database, with its secret key and public URL, as
+    /// behind a load balancer; its own port, so a test can choose which instance it talks to.
+    /// In-process only (`None` when targeting `KEYCARD_URL`). Drop it before this one, which owns
+    /// the database.
+    pub async fn peer(&self) -> Result<Option<TestApp>> {
+        if self.backend != Backend::Postgres {
+            bail!("several instances share a PostgreSQL database only (SQLite is one process)");
+        }
+        let Some(settings) = self.settings() else {
+            println!("{NEEDS_IN_PROCESS}");
+            return Ok(None);
+        };
+        let overrides = Overrides {
+            database_url: Some(settings.database_url()),
+            secret_key: settings.secret_key.clone(),
+            public_url: Some(self.base_url.clone()),
+            ..Overrides::default()
+        };
+        Self::spawn_in_process(self.backend, &overrides)
+            .await
+            .map(Some)
+    }
+
     /// Fails if the in-process server task has ended (returned an error, or panicked), with why.
     /// A server at `KEYCARD_URL` cannot be checked from here: always `Ok`.
     pub async fn ensure_serving(&mut self) -> Result<()> {
@@ -397,8 +422,13 @@ struct Overrides {
     hash_queue: Option<usize>,
     allowed_origins: Option<Vec<String>>,
     key_reload_interval: Option<Duration>,
+    session_cache_ttl: Option<Duration>,
     /// A database the caller owns, used as is instead of a fresh one.
     database_url: Option<String>,
+    /// Another instance's, to share its database (the key that seals the signing keys) and its
+    /// issuer.
+    secret_key: Option<String>,
+    public_url: Option<String>,
 }
 
 /// Starts a Keycard with a changed configuration; only possible in-process.
@@ -447,6 +477,12 @@ impl TestAppBuilder {
     /// How often the server re-reads its signing keys (picks up a rotation done elsewhere).
     pub fn key_reload_interval(mut self, every: Duration) -> Self {
         self.overrides.key_reload_interval = Some(every);
+        self
+    }
+
+    /// How long a session check may be answered from memory (zero: never).
+    pub fn session_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.overrides.session_cache_ttl = Some(ttl);
         self
     }
 
@@ -547,11 +583,11 @@ impl TestApp {
 
         let mut settings = keycard::Settings::defaults();
         settings.listen_addr = addr;
-        settings.public_url = Some(base_url.clone());
+        let o = overrides.clone();
+        settings.public_url = Some(o.public_url.unwrap_or_else(|| base_url.clone()));
         settings.database_url = Some(database_url);
         settings.data_dir = dir.clone();
-        settings.secret_key = Some(random_secret_key());
-        let o = overrides.clone();
+        settings.secret_key = Some(o.secret_key.unwrap_or_else(random_secret_key));
         if let Some(v) = o.access_token_ttl {
             settings.access_token_ttl = v;
         }
@@ -576,6 +612,9 @@ impl TestApp {
         if let Some(v) = o.key_reload_interval {
             settings.key_reload_interval = v;
         }
+        if let Some(v) = o.session_cache_ttl {
+            settings.session_cache_ttl = v;
+        }
 
         let (shutdown, stop) = oneshot::channel::<()>();
         let task = tokio::spawn(keycard::serve(settings.clone(), listener, async move {
@@ -593,7 +632,49 @@ impl TestApp {
             }),
         };
         app.wait_until_healthy().await?;
+        app.wait_for_session_cache().await?;
         Ok(app)
+    }
+
+    /// The session cache state `/readyz` reports: `active`, `paused` or `disabled`.
+    pub async fn session_cache(&self) -> Result<(String, u64)> {
+        let r = self.get("/readyz").await?.expect_status(200)?;
+        let body = r.json()?;
+        let cache = &body["session_cache"];
+        Ok((
+            cache["state"].as_str().unwrap_or_default().to_owned(),
+            cache["entries"].as_u64().unwrap_or_default(),
+        ))
+    }
+
+    /// Waits until the session cache is no longer `paused` (with PostgreSQL it starts paused
+    /// until its LISTEN connection is up), so a test exercises the cache, not only the database.
+    pub async fn wait_for_session_cache(&self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (state, _) = self.session_cache().await?;
+            if state != "paused" {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("session cache of {} still paused after 30 s", self.base_url);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Runs SQL on the PostgreSQL database of an in-process app (as an operator would by hand).
+    pub async fn psql(&self, sql: &str) -> Result<()> {
+        let Some(settings) = self.settings() else {
+            bail!("psql needs an in-process app");
+        };
+        if self.backend != Backend::Postgres {
+            bail!("psql needs the PostgreSQL backend");
+        }
+        let (url, sql) = (settings.database_url(), sql.to_owned());
+        tokio::task::spawn_blocking(move || psql_blocking(&url, &sql))
+            .await
+            .context("running psql")?
     }
 
     async fn wait_until_healthy(&mut self) -> Result<()> {

@@ -1,6 +1,8 @@
 //! The Keycard service as a library: settings, wiring of store + domain + HTTP, and `serve`.
 //! The binary is a thin CLI over this; the test kit starts servers through it.
 
+#![forbid(unsafe_code)]
+
 mod settings;
 
 pub use settings::{ConfigErrors, Environment, KEYS, LogFormat, Settings};
@@ -100,6 +102,7 @@ fn policy(settings: &Settings) -> Policy {
     p.session_idle_timeout = secs(settings.session_idle_timeout);
     p.session_absolute_lifetime = secs(settings.session_absolute_lifetime);
     p.key_retirement_grace = p.access_token_ttl + time::Duration::minutes(5);
+    p.session_cache_ttl = settings.session_cache_ttl;
     p.password = PasswordPolicy {
         min_chars: settings.password_min_length,
         max_bytes: settings.password_max_bytes,
@@ -139,11 +142,12 @@ pub async fn serve(
         trust_forwarded_for: settings.trust_forwarded_for,
         docs_enabled: settings.docs_enabled,
     };
-    let background = tokio::spawn(maintenance(
+    // Aborted however serving ends, also when this future is dropped (an embedding test).
+    let _background = AbortOnDrop(tokio::spawn(maintenance(
         keycard.clone(),
         metrics.clone(),
         settings.key_reload_interval,
-    ));
+    )));
     let app = keycard_http::router(AppState {
         keycard,
         config: Arc::new(config),
@@ -156,8 +160,15 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await;
-    background.abort();
     served.context("serving HTTP")
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Picks up keys rotated by another process and keeps histograms trimmed.

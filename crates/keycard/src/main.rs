@@ -1,5 +1,7 @@
 //! `keycard`: the authentication service's command line.
 
+#![forbid(unsafe_code)]
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use keycard::{LogFormat, Settings};

@@ -51,6 +51,7 @@ pub struct Settings {
     pub db_max_connections: u32,
     /// How often a server re-reads signing keys, picking up `keycard keys rotate` run elsewhere.
     pub key_reload_interval: Duration,
+    pub session_cache_ttl: Duration,
 }
 
 impl Settings {
@@ -80,6 +81,7 @@ impl Settings {
             docs_enabled: true,
             db_max_connections: 16,
             key_reload_interval: Duration::from_secs(30),
+            session_cache_ttl: Duration::from_secs(10),
         }
     }
 
@@ -198,6 +200,7 @@ impl Settings {
             "docs_enabled" => self.docs_enabled = parse_bool(v)?,
             "db_max_connections" => self.db_max_connections = parse_num(v)?,
             "key_reload_interval" => self.key_reload_interval = parse_duration(v)?,
+            "session_cache_ttl" => self.session_cache_ttl = parse_duration(v)?,
             _ => return Err("unknown setting".into()),
         }
         Ok(())
@@ -283,6 +286,12 @@ impl Settings {
         if self.key_reload_interval < Duration::from_secs(1) {
             e.push("key_reload_interval (KEYCARD_KEY_RELOAD_INTERVAL): at least 1s".into());
         }
+        if self.session_cache_ttl > Duration::from_secs(300) {
+            e.push(
+                "session_cache_ttl (KEYCARD_SESSION_CACHE_TTL): at most 5m (0s turns the cache off)"
+                    .into(),
+            );
+        }
         if self.db_max_connections == 0 {
             e.push("db_max_connections (KEYCARD_DB_MAX_CONNECTIONS): at least 1".into());
         }
@@ -365,6 +374,10 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "key_reload_interval",
         "how often signing keys are re-read from the database, e.g. 30s (default)",
+    ),
+    (
+        "session_cache_ttl",
+        "how long a session check may be answered from memory, e.g. 10s (default); 0s turns it off",
     ),
 ];
 
@@ -486,6 +499,16 @@ mod tests {
         .unwrap();
         assert_eq!(s.access_token_ttl, Duration::from_secs(300));
         assert_eq!(s.session_idle_timeout, Duration::from_secs(2 * 86_400));
+    }
+
+    #[test]
+    fn session_cache_ttl_is_bounded_and_can_be_off() {
+        let off = Settings::load(None, &env(&[("KEYCARD_SESSION_CACHE_TTL", "0s")])).unwrap();
+        assert_eq!(off.session_cache_ttl, Duration::ZERO);
+        let err = Settings::load(None, &env(&[("KEYCARD_SESSION_CACHE_TTL", "1h")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("KEYCARD_SESSION_CACHE_TTL"), "{err}");
     }
 
     #[test]

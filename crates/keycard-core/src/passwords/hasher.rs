@@ -175,7 +175,7 @@ fn spawn_workers(workers: usize, params: HashParams) -> Result<mpsc::Sender<Job>
         std::thread::Builder::new()
             .name(format!("keycard-hash-{i}"))
             .spawn(move || {
-                let mut mem = vec![Block::default(); blocks];
+                let mut mem = super::hash_area(blocks);
                 loop {
                     let job = {
                         let guard = rx.lock().unwrap_or_else(|p| p.into_inner());

@@ -2,7 +2,9 @@
 //! bounded pool off the async runtime so a login burst cannot exhaust CPU or memory.
 
 mod hasher;
+mod memory;
 mod policy;
 
 pub use hasher::{HashParams, PasswordHasher, Verification};
+pub use memory::hash_area;
 pub use policy::{Password, PasswordPolicy};

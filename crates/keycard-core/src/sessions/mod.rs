@@ -1,8 +1,10 @@
 //! Sessions: one row per signed-in device or per-app grant, whatever kind, in one list the user
 //! can see and end. Every token Keycard issues belongs to exactly one session.
 
+mod cache;
 mod device;
 
+pub use cache::{SessionCache, Ticket};
 pub use device::device_label;
 
 use crate::ids::{SessionId, UserId};

@@ -1,6 +1,6 @@
 //! Operations endpoints: probes, metrics, public keys.
 
-use crate::dto::Status;
+use crate::dto::{Readiness, SessionCacheStatus, Status};
 use crate::error::{ApiResult, Problem};
 use crate::state::AppState;
 use axum::Json;
@@ -16,17 +16,23 @@ pub async fn healthz() -> Json<Status> {
 
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
-        (status = 200, description = "Ready: the database answers", body = Status),
+        (status = 200, description = "Ready: the database answers", body = Readiness),
         (status = 503, description = "Not ready: the database does not answer", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Status>> {
+pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Readiness>> {
     state
         .keycard
         .store()
         .ping()
         .await
         .map_err(keycard_core::Error::from)?;
-    Ok(Json(Status { status: "ready" }))
+    Ok(Json(Readiness {
+        status: "ready",
+        session_cache: SessionCacheStatus {
+            state: state.keycard.session_cache_state(),
+            entries: state.keycard.session_cache_entries(),
+        },
+    }))
 }
 
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "operations",

@@ -10,6 +10,8 @@
 //! Run against a running server (tests needing a config override then return early):
 //!     KEYCARD_URL=http://127.0.0.1:8080 cargo test -p keycard-testkit sqlite::
 
+#![forbid(unsafe_code)]
+
 use anyhow::{Context, Result, ensure};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -42,6 +44,7 @@ macro_rules! backend_tests {
 
 mod auth;
 mod cookies;
+mod instances;
 mod keys;
 mod me;
 mod ops;

@@ -104,6 +104,8 @@ async fn password_change_ends_other_sessions(app: TestApp) -> Result<()> {
     let current = &acct.tokens;
     let other = app.login(&acct.email, PASSWORD).await?;
     let new_password = "a brand new passphrase 7";
+    // Remembered by the server before it ends: ending it must reach that memory too.
+    assert_eq!(me_status(&app, &other.access_token).await?, 200);
 
     let r = app
         .bearer_post(

@@ -3,11 +3,51 @@
 
 use anyhow::{Context, Result};
 use futures::future::join_all;
-use keycard_testkit::{PASSWORD, TestApp, unique_email};
+use keycard_testkit::{PASSWORD, TestApp, send, unique_email};
+use reqwest::Method;
 
 async fn health_and_readiness(app: TestApp) -> Result<()> {
     app.get("/healthz").await?.expect_status(200)?;
     app.get("/readyz").await?.expect_status(200)?;
+    let (state, _) = app.session_cache().await?;
+    assert_eq!(state, "active", "the session cache is on by default");
+    Ok(())
+}
+
+async fn session_cache_remembers_and_can_be_turned_off(app: TestApp) -> Result<()> {
+    let Some(app) = app.reconfigure().start().await? else {
+        return Ok(());
+    };
+    let acct = app.new_account().await?;
+    let token = &acct.tokens.access_token;
+    app.bearer_get("/v1/me", token).await?.expect_status(200)?;
+    let (state, entries) = app.session_cache().await?;
+    assert_eq!((state.as_str(), entries), ("active", 1));
+
+    let Some(app) = app
+        .reconfigure()
+        .session_cache_ttl(std::time::Duration::ZERO)
+        .start()
+        .await?
+    else {
+        return Ok(());
+    };
+    let acct = app.new_account().await?;
+    let token = &acct.tokens.access_token;
+    for _ in 0..2 {
+        app.bearer_get("/v1/me", token).await?.expect_status(200)?;
+    }
+    let (state, entries) = app.session_cache().await?;
+    assert_eq!((state.as_str(), entries), ("disabled", 0));
+    send(
+        app.request(Method::POST, "/v1/auth/logout")
+            .bearer_auth(token),
+    )
+    .await?
+    .expect_status(204)?;
+    app.bearer_get("/v1/me", token)
+        .await?
+        .expect_problem(401, "session_ended")?;
     Ok(())
 }
 
@@ -121,4 +161,5 @@ backend_tests!(
     docs_ui_is_served,
     every_response_has_a_request_id,
     saturated_hashing_sheds_load_with_503,
+    session_cache_remembers_and_can_be_turned_off,
 );

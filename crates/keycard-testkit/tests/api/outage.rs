@@ -113,6 +113,18 @@ async fn database_outage_and_recovery() -> Result<()> {
             .expect_status(200)
             .context("GET /v1/me after recovery")?;
     }
+    // The change-notice connection is back too: sessions are remembered again.
+    let started = Instant::now();
+    loop {
+        let (state, _) = app.session_cache().await?;
+        if state == "active" {
+            break;
+        }
+        if started.elapsed() > RECOVERY {
+            bail!("session cache still {state} {RECOVERY:?} after PostgreSQL came back");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     app.ensure_serving().await?;
     Ok(())
 }

@@ -73,6 +73,8 @@ async fn revoking_a_session_ends_it(app: TestApp) -> Result<()> {
     let acct = app.new_account().await?;
     let phone = app.login(&acct.email, PASSWORD).await?;
     let laptop = &acct.tokens;
+    // Remembered by the server before it ends: ending it must reach that memory too.
+    assert_eq!(me_status(&app, &phone.access_token).await?, 200);
 
     let path = format!("/v1/me/sessions/{}", phone.session_id);
     app.bearer_delete(&path, &laptop.access_token)
@@ -124,6 +126,8 @@ async fn revoking_someone_elses_session_is_not_found(app: TestApp) -> Result<()>
 async fn logout_ends_the_session_at_once(app: TestApp) -> Result<()> {
     let acct = app.new_account().await?;
     let t = &acct.tokens;
+    // Remembered by the server before it ends: ending it must reach that memory too.
+    assert_eq!(me_status(&app, &t.access_token).await?, 200);
     send(
         app.request(Method::POST, "/v1/auth/logout")
             .bearer_auth(&t.access_token),
@@ -165,6 +169,10 @@ async fn logout_all_ends_every_session(app: TestApp) -> Result<()> {
     let acct = app.new_account().await?;
     let s2 = app.login(&acct.email, PASSWORD).await?;
     let s3 = app.login(&acct.email, PASSWORD).await?;
+    // Remembered by the server before it ends: ending it must reach that memory too.
+    for t in [&acct.tokens, &s3] {
+        assert_eq!(me_status(&app, &t.access_token).await?, 200);
+    }
     let r = send(
         app.request(Method::POST, "/v1/auth/logout-all")
             .bearer_auth(&s2.access_token),

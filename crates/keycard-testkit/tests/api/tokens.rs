@@ -36,6 +36,8 @@ async fn reused_refresh_token_revokes_the_session(app: TestApp) -> Result<()> {
     let acct = app.new_account().await?;
     let bystander = app.login(&acct.email, PASSWORD).await?;
     let rotated = app.refresh(acct.tokens.refresh()?).await?;
+    // Remembered by the server before it ends: ending it must reach that memory too.
+    assert_eq!(me_status(&app, &rotated.access_token).await?, 200);
 
     app.refresh_raw(acct.tokens.refresh()?)
         .await?

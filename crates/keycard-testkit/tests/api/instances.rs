@@ -1,0 +1,237 @@
+//! Several Keycard instances on one PostgreSQL database, as behind a load balancer. Each instance
+//! remembers sessions for a few seconds; a change made through one must still reach the others
+//! at once (well within that time), through PostgreSQL's change notices.
+//!
+//! PostgreSQL only: an embedded SQLite database belongs to one process. In-process only (the
+//! second instance is started here), so in the container these return early.
+
+use crate::me_status;
+use anyhow::{Result, bail};
+use keycard_testkit::{Backend, PASSWORD, TestApp, send};
+use reqwest::Method;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// Far below the default cache lifetime (10 s): passing within it proves the change was heard,
+/// not waited out.
+const PROPAGATION: Duration = Duration::from_secs(3);
+
+mod postgres {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_change_made_on_one_instance_reaches_the_other() {
+        if let Err(e) = super::a_change_made_on_one_instance_reaches_the_other().await {
+            panic!("{e:#}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn changes_made_by_hand_in_the_database_reach_every_instance() {
+        if let Err(e) = super::changes_made_by_hand_in_the_database_reach_every_instance().await {
+            panic!("{e:#}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lost_listener_pauses_the_cache_until_it_is_back() {
+        if let Err(e) = super::a_lost_listener_pauses_the_cache_until_it_is_back().await {
+            panic!("{e:#}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_password_change_on_one_instance_ends_sessions_on_the_other() {
+        if let Err(e) = super::a_password_change_on_one_instance_ends_sessions_on_the_other().await
+        {
+            panic!("{e:#}");
+        }
+    }
+}
+
+/// Two instances whose session caches are both active (each hears the other's changes).
+async fn pair() -> Result<Option<(TestApp, TestApp)>> {
+    let Some(a) = TestApp::builder(Backend::Postgres).start().await? else {
+        return Ok(None);
+    };
+    let Some(b) = a.peer().await? else {
+        return Ok(None);
+    };
+    for app in [&a, &b] {
+        let (state, _) = app.session_cache().await?;
+        if state != "active" {
+            bail!("session cache of {} is {state}", app.base_url());
+        }
+    }
+    Ok(Some((a, b)))
+}
+
+async fn wait_for<F, Fut>(what: &str, mut check: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<bool>>,
+{
+    let started = Instant::now();
+    loop {
+        if check().await? {
+            return Ok(());
+        }
+        if started.elapsed() > PROPAGATION {
+            bail!("waited {PROPAGATION:?} for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn a_change_made_on_one_instance_reaches_the_other() -> Result<()> {
+    let Some((a, b)) = pair().await? else {
+        return Ok(());
+    };
+    let acct = a.new_account().await?;
+    let token = acct.tokens.access_token.as_str();
+    // Read through B twice: the second answer comes from B's memory.
+    for _ in 0..2 {
+        b.bearer_get("/v1/me", token).await?.expect_status(200)?;
+    }
+    assert_eq!(b.session_cache().await?.1, 1, "B remembers the session");
+
+    a.bearer_patch("/v1/me", token, &json!({ "name": "Renamed On A" }))
+        .await?
+        .expect_status(200)?;
+    wait_for("B to show the new name", || async {
+        let me = b.bearer_get("/v1/me", token).await?.expect_status(200)?;
+        Ok(me.json()?["name"] == "Renamed On A")
+    })
+    .await?;
+
+    send(
+        a.request(Method::POST, "/v1/auth/logout")
+            .bearer_auth(token),
+    )
+    .await?
+    .expect_status(204)?;
+    wait_for("B to refuse the ended session", || async {
+        Ok(me_status(&b, token).await? == 401)
+    })
+    .await?;
+    b.bearer_get("/v1/me", token)
+        .await?
+        .expect_problem(401, "session_ended")?;
+    drop(b);
+    Ok(())
+}
+
+async fn a_password_change_on_one_instance_ends_sessions_on_the_other() -> Result<()> {
+    let Some((a, b)) = pair().await? else {
+        return Ok(());
+    };
+    let acct = a.new_account().await?;
+    let phone = b.login(&acct.email, PASSWORD).await?;
+    b.bearer_get("/v1/me", &phone.access_token)
+        .await?
+        .expect_status(200)?;
+    assert_eq!(b.session_cache().await?.1, 1, "B remembers the session");
+
+    a.bearer_post(
+        "/v1/me/password",
+        &acct.tokens.access_token,
+        &json!({ "current_password": PASSWORD, "new_password": "a different long passphrase" }),
+    )
+    .await?
+    .expect_status(200)?;
+    wait_for("B to refuse the other session", || async {
+        Ok(me_status(&b, &phone.access_token).await? == 401)
+    })
+    .await?;
+    // The session that changed the password goes on, on either instance.
+    assert_eq!(me_status(&b, &acct.tokens.access_token).await?, 200);
+    drop(b);
+    Ok(())
+}
+
+/// An operator's UPDATE or TRUNCATE, not made through Keycard, is announced by the triggers.
+async fn changes_made_by_hand_in_the_database_reach_every_instance() -> Result<()> {
+    let Some((a, b)) = pair().await? else {
+        return Ok(());
+    };
+    let acct = a.new_account().await?;
+    let token = acct.tokens.access_token.as_str();
+    b.bearer_get("/v1/me", token).await?.expect_status(200)?;
+    a.psql(&format!(
+        "UPDATE sessions SET idle_expires_at = now() - interval '1 minute' WHERE id = '{}'",
+        acct.tokens.session_id
+    ))
+    .await?;
+    wait_for(
+        "B to refuse a session whose idle deadline was moved back",
+        || async { Ok(me_status(&b, token).await? == 401) },
+    )
+    .await?;
+
+    let other = a.new_account().await?;
+    let token = other.tokens.access_token.as_str();
+    b.bearer_get("/v1/me", token).await?.expect_status(200)?;
+    a.psql("TRUNCATE sessions CASCADE").await?;
+    wait_for("B to refuse a session of an emptied table", || async {
+        Ok(me_status(&b, token).await? == 401)
+    })
+    .await?;
+    drop(b);
+    Ok(())
+}
+
+/// While its LISTEN connection is gone an instance cannot hear changes, so it must not answer
+/// from memory; once it listens again it remembers again.
+async fn a_lost_listener_pauses_the_cache_until_it_is_back() -> Result<()> {
+    let Some((a, b)) = pair().await? else {
+        return Ok(());
+    };
+    let acct = a.new_account().await?;
+    let token = acct.tokens.access_token.as_str();
+    b.bearer_get("/v1/me", token).await?.expect_status(200)?;
+
+    // Both instances' listeners (the database is this test's own).
+    a.psql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = 'keycard-listener' AND datname = current_database()",
+    )
+    .await?;
+    // A change made while B may be deaf: B must still refuse the session promptly.
+    send(
+        a.request(Method::POST, "/v1/auth/logout")
+            .bearer_auth(token),
+    )
+    .await?
+    .expect_status(204)?;
+    wait_for("B to refuse the ended session", || async {
+        Ok(me_status(&b, token).await? == 401)
+    })
+    .await?;
+
+    let started = Instant::now();
+    loop {
+        let (state, _) = b.session_cache().await?;
+        if state == "active" {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            bail!("B's session cache still {state} 20 s after its listener was cut");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let again = a.login(&acct.email, PASSWORD).await?;
+    b.bearer_get("/v1/me", &again.access_token)
+        .await?
+        .expect_status(200)?;
+    assert_eq!(b.session_cache().await?.1, 1, "B remembers again");
+    send(
+        a.request(Method::POST, "/v1/auth/logout")
+            .bearer_auth(&again.access_token),
+    )
+    .await?
+    .expect_status(204)?;
+    wait_for("B to refuse the second ended session", || async {
+        Ok(me_status(&b, &again.access_token).await? == 401)
+    })
+    .await?;
+    drop(b);
+    Ok(())
+}
