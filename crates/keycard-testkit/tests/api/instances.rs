@@ -81,6 +81,21 @@ where
     }
 }
 
+async fn logout(app: &TestApp, token: &str) -> Result<()> {
+    send(
+        app.request(Method::POST, "/v1/auth/logout")
+            .bearer_auth(token),
+    )
+    .await?
+    .expect_status(204)?;
+    Ok(())
+}
+
+/// Waits until `app` refuses `token` (401), as [`wait_for`] says.
+async fn refused_by(app: &TestApp, token: &str, what: &str) -> Result<()> {
+    wait_for(what, || async { Ok(me_status(app, token).await? == 401) }).await
+}
+
 async fn a_change_made_on_one_instance_reaches_the_other() -> Result<()> {
     let Some((a, b)) = pair().await? else {
         return Ok(());
@@ -102,16 +117,8 @@ async fn a_change_made_on_one_instance_reaches_the_other() -> Result<()> {
     })
     .await?;
 
-    send(
-        a.request(Method::POST, "/v1/auth/logout")
-            .bearer_auth(token),
-    )
-    .await?
-    .expect_status(204)?;
-    wait_for("B to refuse the ended session", || async {
-        Ok(me_status(&b, token).await? == 401)
-    })
-    .await?;
+    logout(&a, token).await?;
+    refused_by(&b, token, "B to refuse the ended session").await?;
     b.bearer_get("/v1/me", token)
         .await?
         .expect_problem(401, "session_ended")?;
@@ -137,10 +144,7 @@ async fn a_password_change_on_one_instance_ends_sessions_on_the_other() -> Resul
     )
     .await?
     .expect_status(200)?;
-    wait_for("B to refuse the other session", || async {
-        Ok(me_status(&b, &phone.access_token).await? == 401)
-    })
-    .await?;
+    refused_by(&b, &phone.access_token, "B to refuse the other session").await?;
     // The session that changed the password goes on, on either instance.
     assert_eq!(me_status(&b, &acct.tokens.access_token).await?, 200);
     drop(b);
@@ -160,9 +164,10 @@ async fn changes_made_by_hand_in_the_database_reach_every_instance() -> Result<(
         acct.tokens.session_id
     ))
     .await?;
-    wait_for(
-        "B to refuse a session whose idle deadline was moved back",
-        || async { Ok(me_status(&b, token).await? == 401) },
+    refused_by(
+        &b,
+        token,
+        "B to refuse a session moved past its idle deadline",
     )
     .await?;
 
@@ -170,10 +175,7 @@ async fn changes_made_by_hand_in_the_database_reach_every_instance() -> Result<(
     let token = other.tokens.access_token.as_str();
     b.bearer_get("/v1/me", token).await?.expect_status(200)?;
     a.psql("TRUNCATE sessions CASCADE").await?;
-    wait_for("B to refuse a session of an emptied table", || async {
-        Ok(me_status(&b, token).await? == 401)
-    })
-    .await?;
+    refused_by(&b, token, "B to refuse a session of an emptied table").await?;
     drop(b);
     Ok(())
 }
@@ -195,16 +197,8 @@ async fn a_lost_listener_pauses_the_cache_until_it_is_back() -> Result<()> {
     )
     .await?;
     // A change made while B may be deaf: B must still refuse the session promptly.
-    send(
-        a.request(Method::POST, "/v1/auth/logout")
-            .bearer_auth(token),
-    )
-    .await?
-    .expect_status(204)?;
-    wait_for("B to refuse the ended session", || async {
-        Ok(me_status(&b, token).await? == 401)
-    })
-    .await?;
+    logout(&a, token).await?;
+    refused_by(&b, token, "B to refuse the ended session").await?;
 
     let started = Instant::now();
     loop {
@@ -222,15 +216,12 @@ async fn a_lost_listener_pauses_the_cache_until_it_is_back() -> Result<()> {
         .await?
         .expect_status(200)?;
     assert_eq!(b.session_cache().await?.1, 1, "B remembers again");
-    send(
-        a.request(Method::POST, "/v1/auth/logout")
-            .bearer_auth(&again.access_token),
+    logout(&a, &again.access_token).await?;
+    refused_by(
+        &b,
+        &again.access_token,
+        "B to refuse the second ended session",
     )
-    .await?
-    .expect_status(204)?;
-    wait_for("B to refuse the second ended session", || async {
-        Ok(me_status(&b, &again.access_token).await? == 401)
-    })
     .await?;
     drop(b);
     Ok(())
