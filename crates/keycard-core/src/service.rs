@@ -430,12 +430,7 @@ impl Keycard {
             session_id,
             user,
         };
-        // A remembered session that looks expired may have been extended by a refresh since:
-        // only the database may refuse it.
-        if let Some((s, user)) = self.sessions.get(session_id)
-            && s.user_id == user_id
-            && s.is_active(now)
-        {
+        if let Some(user) = self.sessions.get(session_id, user_id, now) {
             return Ok(principal(user));
         }
         let ticket = self.sessions.ticket();

@@ -19,6 +19,7 @@ use crate::sessions::Session;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use time::OffsetDateTime;
 
 /// Entries at most. A full cache starts over: cheaper than LRU bookkeeping on every hit, and
 /// that many distinct live sessions within one time-to-live means hits were rare anyway.
@@ -79,17 +80,31 @@ impl SessionCache {
         })
     }
 
-    pub fn get(&self, id: SessionId) -> Option<(Session, User)> {
-        self.get_at(id, Instant::now())
+    /// The user of a remembered session, if `user` holds it and it is active at `now`; `None`
+    /// means: read the database (a remembered session that looks expired may have been
+    /// extended by a refresh since).
+    pub fn get(&self, id: SessionId, user: UserId, now: OffsetDateTime) -> Option<User> {
+        self.get_at(id, user, now, Instant::now())
     }
 
-    fn get_at(&self, id: SessionId, now: Instant) -> Option<(Session, User)> {
+    fn get_at(
+        &self,
+        id: SessionId,
+        user: UserId,
+        now: OffsetDateTime,
+        at: Instant,
+    ) -> Option<User> {
         let inner = self.lock();
         let hit = inner
             .sessions
             .get(&id)
-            .filter(|e| inner.enabled && now < e.fresh_until)
-            .map(|e| (e.session.clone(), e.user.clone()));
+            .filter(|e| {
+                inner.enabled
+                    && at < e.fresh_until
+                    && e.session.user_id == user
+                    && e.session.is_active(now)
+            })
+            .map(|e| e.user.clone());
         let result = if hit.is_some() { "hit" } else { "miss" };
         metrics::counter!("keycard_session_cache_lookups_total", "result" => result).increment(1);
         hit
@@ -204,7 +219,6 @@ mod tests {
     use super::*;
     use crate::accounts::Email;
     use crate::sessions::SessionKind;
-    use time::OffsetDateTime;
 
     const TTL: Duration = Duration::from_secs(10);
 
@@ -239,6 +253,12 @@ mod tests {
         }
     }
 
+    fn has(cache: &SessionCache, s: &Session) -> bool {
+        cache
+            .get(s.id, s.user_id, OffsetDateTime::now_utc())
+            .is_some()
+    }
+
     fn cached(cache: &SessionCache, s: &Session, u: &User) {
         let t = cache.ticket();
         cache.put(t, s.clone(), u.clone());
@@ -251,10 +271,29 @@ mod tests {
         let s = session(&u);
         let t0 = Instant::now();
         cache.put_at(cache.ticket(), s.clone(), u.clone(), t0);
-        let (hit, who) = cache.get_at(s.id, t0 + TTL / 2).unwrap();
-        assert_eq!((hit.id, who.id), (s.id, u.id));
-        assert!(cache.get_at(s.id, t0 + TTL).is_none());
-        assert!(cache.get(SessionId::new()).is_none());
+        let now = OffsetDateTime::now_utc();
+        let who = cache.get_at(s.id, u.id, now, t0 + TTL / 2).unwrap();
+        assert_eq!(who.id, u.id);
+        assert!(cache.get_at(s.id, u.id, now, t0 + TTL).is_none());
+        assert!(cache.get(SessionId::new(), u.id, now).is_none());
+    }
+
+    #[test]
+    fn only_an_active_session_of_the_token_user_is_a_hit() {
+        let cache = SessionCache::new(TTL, true);
+        let u = user();
+        let s = session(&u);
+        cached(&cache, &s, &u);
+        let now = OffsetDateTime::now_utc();
+        assert!(
+            cache.get(s.id, UserId::new(), now).is_none(),
+            "another user's"
+        );
+        assert!(
+            cache.get(s.id, u.id, s.idle_expires_at).is_none(),
+            "past its idle deadline: read again, it may have been extended"
+        );
+        assert!(cache.get(s.id, u.id, now).is_some());
     }
 
     #[test]
@@ -266,9 +305,9 @@ mod tests {
         cached(&cache, &a2, &alice);
         cached(&cache, &b1, &bob);
         cache.forget_user(alice.id);
-        assert!(cache.get(a1.id).is_none());
-        assert!(cache.get(a2.id).is_none());
-        assert!(cache.get(b1.id).is_some());
+        assert!(!has(&cache, &a1));
+        assert!(!has(&cache, &a2));
+        assert!(has(&cache, &b1));
         assert_eq!(cache.len(), 1);
     }
 
@@ -281,12 +320,12 @@ mod tests {
         let ticket = cache.ticket();
         cache.forget_user(u.id);
         cache.put(ticket, s.clone(), u.clone());
-        assert!(cache.get(s.id).is_none());
+        assert!(!has(&cache, &s));
         // Also when the invalidation was about somebody else: the ticket is all-or-nothing.
         let ticket = cache.ticket();
         cache.forget_user(UserId::new());
         cache.put(ticket, s.clone(), u);
-        assert!(cache.get(s.id).is_none());
+        assert!(!has(&cache, &s));
     }
 
     #[test]
@@ -302,7 +341,8 @@ mod tests {
             1,
             "the expired entry went when the next was stored"
         );
-        assert!(cache.get_at(new.id, t0 + TTL * 2).is_some());
+        let now = OffsetDateTime::now_utc();
+        assert!(cache.get_at(new.id, u.id, now, t0 + TTL * 2).is_some());
         cache.forget_user(u.id);
         assert!(cache.is_empty());
     }
@@ -318,7 +358,7 @@ mod tests {
         cache.forget_all();
         assert!(cache.is_empty());
         cache.put(ticket, sa.clone(), a);
-        assert!(cache.get(sa.id).is_none());
+        assert!(!has(&cache, &sa));
         assert_eq!(cache.state(), "active");
     }
 
@@ -328,18 +368,18 @@ mod tests {
         let u = user();
         let s = session(&u);
         cached(&cache, &s, &u);
-        assert!(cache.get(s.id).is_none(), "off until listening");
+        assert!(!has(&cache, &s), "off until listening");
         assert_eq!(cache.state(), "paused");
         cache.listening();
         assert_eq!(cache.state(), "active");
         cached(&cache, &s, &u);
-        assert!(cache.get(s.id).is_some());
+        assert!(has(&cache, &s));
         let ticket = cache.ticket();
         cache.deafened();
-        assert!(cache.get(s.id).is_none());
+        assert!(!has(&cache, &s));
         cache.listening();
         cache.put(ticket, s.clone(), u);
-        assert!(cache.get(s.id).is_none(), "a read from before the gap");
+        assert!(!has(&cache, &s), "a read from before the gap");
     }
 
     #[test]
@@ -349,7 +389,7 @@ mod tests {
         let u = user();
         let s = session(&u);
         cached(&cache, &s, &u);
-        assert!(cache.get(s.id).is_none());
+        assert!(!has(&cache, &s));
         assert!(cache.is_empty());
         assert_eq!(cache.state(), "disabled");
     }
@@ -367,7 +407,7 @@ mod tests {
         let last = session(&u);
         cached(&cache, &last, &u);
         assert_eq!(cache.len(), 1);
-        assert!(cache.get(first.id).is_none());
-        assert!(cache.get(last.id).is_some());
+        assert!(!has(&cache, &first));
+        assert!(has(&cache, &last));
     }
 }
