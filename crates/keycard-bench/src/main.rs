@@ -62,7 +62,8 @@ async fn main() -> anyhow::Result<()> {
             let url = format!("{}/v1/auth/login", args.url);
             // The machine's speed drifts by tens of percent from minute to minute (a shared
             // VM): the ceiling is measured right before and right after the logins it judges.
-            let before = median(&tokio::task::spawn_blocking(|| hash_times(30)).await??);
+            let before =
+                median(&tokio::task::spawn_blocking(|| hash_times(30, Memory::Server)).await??);
             let rate = run_for(
                 args.seconds,
                 users,
@@ -80,7 +81,8 @@ async fn main() -> anyhow::Result<()> {
                 &client,
             )
             .await?;
-            let after = median(&tokio::task::spawn_blocking(|| hash_times(30)).await??);
+            let after =
+                median(&tokio::task::spawn_blocking(|| hash_times(30, Memory::Server)).await??);
             report("logins/s", &rate);
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
             let hash = (before + after) / 2.0;
@@ -168,14 +170,14 @@ async fn main() -> anyhow::Result<()> {
 /// One hash as the server computes it: argon2id into a reused memory area (no allocation).
 fn hash() -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let median = median(&hash_times(30)?);
-    let ordinary = median_ordinary_memory(30)?;
+    let single = median(&hash_times(30, Memory::Server)?);
+    let ordinary = median(&hash_times(30, Memory::Ordinary)?);
     // The same hashes on every core at once, as a saturated server runs them: they compete for
     // the shared cache and memory bandwidth, which one hash alone does not show.
     let started = Instant::now();
     let per_thread = 15;
     let threads: Vec<_> = (0..cores)
-        .map(|_| std::thread::spawn(move || hash_times(per_thread)))
+        .map(|_| std::thread::spawn(move || hash_times(per_thread, Memory::Server)))
         .collect();
     for t in threads {
         t.join()
@@ -184,9 +186,9 @@ fn hash() -> anyhow::Result<()> {
     let parallel = (cores * per_thread) as f64 / started.elapsed().as_secs_f64();
     println!(
         "argon2id m=19456 t=2 p=1, one thread: median {:.1} ms per hash; {} cores / hash = {:.1}/s",
-        median * 1000.0,
+        single * 1000.0,
         cores,
-        cores as f64 / median,
+        cores as f64 / single,
     );
     println!(
         "the same hash on ordinary (4 KiB-page) memory: median {:.1} ms",
@@ -199,49 +201,32 @@ fn hash() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// As [`hash_times`] but on a plain vector, which the kernel backs with 4 KiB pages: shows what
-/// the huge-page advice of `hash_area` is worth on this machine.
-fn median_ordinary_memory(n: usize) -> anyhow::Result<f64> {
-    let params = argon2::Params::new(19_456, 2, 1, Some(32)).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let argon = argon2::Argon2::new(
-        argon2::Algorithm::Argon2id,
-        argon2::Version::V0x13,
-        params.clone(),
-    );
-    let mut mem = vec![argon2::Block::default(); params.block_count()];
-    let mut out = [0u8; 32];
-    let mut times = Vec::with_capacity(n);
-    for _ in 0..n {
-        let t = Instant::now();
-        argon
-            .hash_password_into_with_memory(
-                PASSWORD.as_bytes(),
-                b"benchmark-salt-0",
-                &mut out,
-                &mut mem[..],
-            )
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        times.push(t.elapsed().as_secs_f64());
-    }
-    times.sort_by(f64::total_cmp);
-    Ok(median(&times))
-}
-
 fn median(sorted: &[f64]) -> f64 {
     sorted.get(sorted.len() / 2).copied().unwrap_or_default()
 }
 
-/// Wall time of `n` hashes in a row on this thread, sorted, on one reused memory area (as the
-/// server's hashing threads do).
-fn hash_times(n: usize) -> anyhow::Result<Vec<f64>> {
+/// Which memory a hash runs in.
+#[derive(Clone, Copy)]
+enum Memory {
+    /// `keycard_core::passwords::hash_area`, as the server's hashing threads use it: the ceiling
+    /// is the server's own hash.
+    Server,
+    /// A plain vector on ordinary 4 KiB pages: shows what the huge-page advice is worth here.
+    Ordinary,
+}
+
+/// Wall time of `n` hashes in a row on this thread, sorted, reusing one memory area.
+fn hash_times(n: usize, memory: Memory) -> anyhow::Result<Vec<f64>> {
     let params = argon2::Params::new(19_456, 2, 1, Some(32)).map_err(|e| anyhow::anyhow!("{e}"))?;
     let argon = argon2::Argon2::new(
         argon2::Algorithm::Argon2id,
         argon2::Version::V0x13,
         params.clone(),
     );
-    // The same memory as the server's hashing threads, so the ceiling is the server's own hash.
-    let mut mem = keycard_core::passwords::hash_area(params.block_count());
+    let mut mem = match memory {
+        Memory::Server => keycard_core::passwords::hash_area(params.block_count()),
+        Memory::Ordinary => vec![argon2::Block::default(); params.block_count()],
+    };
     let mut out = [0u8; 32];
     let salt = *b"benchmark-salt-0";
     let mut times = Vec::with_capacity(n);

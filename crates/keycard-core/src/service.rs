@@ -13,6 +13,7 @@ use crate::store::{ChangeNotice, NewRefreshToken, NextRefreshToken, Rotation, St
 use crate::tokens::{AccessClaims, KeyStore, RefreshToken, SecretKey, TokenKind, TokenPair};
 use std::sync::Arc;
 use time::OffsetDateTime;
+use tokio_util::task::AbortOnDropHandle;
 use uuid::Uuid;
 
 /// Who is calling, as far as the network can tell. Recorded on sessions and audit events.
@@ -47,15 +48,7 @@ pub struct Keycard {
     policy: Policy,
     sessions: Arc<SessionCache>,
     /// Applies the store's change notices to `sessions`; ends with the service.
-    notices: Option<tokio::task::AbortHandle>,
-}
-
-impl Drop for Keycard {
-    fn drop(&mut self) {
-        if let Some(task) = &self.notices {
-            task.abort();
-        }
-    }
+    _notices: Option<AbortOnDropHandle<()>>,
 }
 
 impl std::fmt::Debug for Keycard {
@@ -77,8 +70,8 @@ impl Keycard {
     ) -> Result<Self> {
         let feed = store.change_notices();
         let sessions = Arc::new(SessionCache::new(policy.session_cache_ttl, feed.is_none()));
-        let notices =
-            feed.map(|rx| tokio::spawn(apply_notices(rx, sessions.clone())).abort_handle());
+        let notices = feed
+            .map(|rx| AbortOnDropHandle::new(tokio::spawn(apply_notices(rx, sessions.clone()))));
         let kc = Self {
             store,
             clock,
@@ -86,7 +79,7 @@ impl Keycard {
             keys: KeyStore::new(kek),
             policy,
             sessions,
-            notices,
+            _notices: notices,
         };
         kc.reload_keys().await?;
         if !kc.keys.has_signer() {

@@ -632,7 +632,7 @@ impl TestApp {
             }),
         };
         app.wait_until_healthy().await?;
-        app.wait_for_session_cache().await?;
+        app.wait_for_session_cache(Duration::from_secs(30)).await?;
         Ok(app)
     }
 
@@ -647,17 +647,21 @@ impl TestApp {
         ))
     }
 
-    /// Waits until the session cache is no longer `paused` (with PostgreSQL it starts paused
-    /// until its LISTEN connection is up), so a test exercises the cache, not only the database.
-    pub async fn wait_for_session_cache(&self) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(30);
+    /// Waits up to `within` until the session cache is no longer `paused`: with PostgreSQL it
+    /// is paused until its LISTEN connection is up (at start, after losing it), and a test
+    /// should exercise the cache, not only the database.
+    pub async fn wait_for_session_cache(&self, within: Duration) -> Result<()> {
+        let deadline = Instant::now() + within;
         loop {
             let (state, _) = self.session_cache().await?;
             if state != "paused" {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                bail!("session cache of {} still paused after 30 s", self.base_url);
+                bail!(
+                    "session cache of {} still paused after {within:?}",
+                    self.base_url
+                );
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }

@@ -19,6 +19,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::task::AbortOnDropHandle;
 
 /// Opens the configured database (SQLite or PostgreSQL), waiting up to `patience` for it.
 pub async fn open_store(settings: &Settings, patience: Duration) -> anyhow::Result<Arc<dyn Store>> {
@@ -143,7 +144,7 @@ pub async fn serve(
         docs_enabled: settings.docs_enabled,
     };
     // Aborted however serving ends, also when this future is dropped (an embedding test).
-    let _background = AbortOnDrop(tokio::spawn(maintenance(
+    let _background = AbortOnDropHandle::new(tokio::spawn(maintenance(
         keycard.clone(),
         metrics.clone(),
         settings.key_reload_interval,
@@ -161,14 +162,6 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     served.context("serving HTTP")
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// Picks up keys rotated by another process and keeps histograms trimmed.

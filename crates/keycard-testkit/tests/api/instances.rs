@@ -6,7 +6,7 @@
 //! second instance is started here), so in the container these return early.
 
 use crate::me_status;
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use keycard_testkit::{Backend, PASSWORD, TestApp, send};
 use reqwest::Method;
 use serde_json::json;
@@ -200,17 +200,9 @@ async fn a_lost_listener_pauses_the_cache_until_it_is_back() -> Result<()> {
     logout(&a, token).await?;
     refused_by(&b, token, "B to refuse the ended session").await?;
 
-    let started = Instant::now();
-    loop {
-        let (state, _) = b.session_cache().await?;
-        if state == "active" {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(20) {
-            bail!("B's session cache still {state} 20 s after its listener was cut");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    b.wait_for_session_cache(Duration::from_secs(20))
+        .await
+        .context("after its listener was cut")?;
     let again = a.login(&acct.email, PASSWORD).await?;
     b.bearer_get("/v1/me", &again.access_token)
         .await?

@@ -114,17 +114,9 @@ async fn database_outage_and_recovery() -> Result<()> {
             .context("GET /v1/me after recovery")?;
     }
     // The change-notice connection is back too: sessions are remembered again.
-    let started = Instant::now();
-    loop {
-        let (state, _) = app.session_cache().await?;
-        if state == "active" {
-            break;
-        }
-        if started.elapsed() > RECOVERY {
-            bail!("session cache still {state} {RECOVERY:?} after PostgreSQL came back");
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    app.wait_for_session_cache(RECOVERY)
+        .await
+        .context("after PostgreSQL came back")?;
     app.ensure_serving().await?;
     Ok(())
 }
