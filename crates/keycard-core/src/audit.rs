@@ -17,6 +17,10 @@ pub enum AuditKind {
     PasswordRehashed,
     ProfileUpdated,
     SessionRevoked,
+    /// A sign-in or sign-up refused by a limit (the first refusal of an episode).
+    Throttled,
+    /// A failed sign-in made the account wait before its next attempt.
+    AccountLocked,
 }
 
 impl AuditKind {
@@ -33,6 +37,8 @@ impl AuditKind {
             Self::PasswordRehashed => "password_rehashed",
             Self::ProfileUpdated => "profile_updated",
             Self::SessionRevoked => "session_revoked",
+            Self::Throttled => "throttled",
+            Self::AccountLocked => "account_locked",
         }
     }
 
@@ -49,6 +55,8 @@ impl AuditKind {
             Self::PasswordRehashed,
             Self::ProfileUpdated,
             Self::SessionRevoked,
+            Self::Throttled,
+            Self::AccountLocked,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

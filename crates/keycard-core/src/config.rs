@@ -2,6 +2,7 @@
 //! configuration; tests build it directly.
 
 use crate::passwords::{HashParams, PasswordPolicy};
+use crate::throttle::ThrottlePolicy;
 use time::Duration;
 
 #[derive(Debug, Clone)]
@@ -23,6 +24,8 @@ pub struct Policy {
     /// (changes are announced, so this only bounds what an unannounced change could cost; see
     /// `sessions::SessionCache`). Zero reads the database on every request.
     pub session_cache_ttl: std::time::Duration,
+    /// Limits on sign-in and sign-up attempts.
+    pub throttle: ThrottlePolicy,
 }
 
 impl Policy {
@@ -38,6 +41,7 @@ impl Policy {
             password: PasswordPolicy::default(),
             hash: HashParams::default(),
             session_cache_ttl: std::time::Duration::from_secs(10),
+            throttle: ThrottlePolicy::default(),
         }
     }
 }

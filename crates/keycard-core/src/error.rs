@@ -41,6 +41,13 @@ pub enum Error {
     InvalidRefreshToken,
     #[error("not found")]
     NotFound,
+    /// Too many attempts from this network or on this account: refused before any password
+    /// was checked. The same for an account that exists and one that does not.
+    #[error("{}", throttled_message(*.limit))]
+    Throttled {
+        limit: crate::throttle::Limit,
+        retry_after_secs: u64,
+    },
     /// Password hashing is saturated; retry after the given number of seconds.
     #[error("the service is busy; retry shortly")]
     Overloaded { retry_after_secs: u64 },
@@ -73,9 +80,24 @@ impl Error {
             Self::RefreshTokenReused => "refresh_token_reused",
             Self::InvalidRefreshToken => "invalid_refresh_token",
             Self::NotFound => "not_found",
+            Self::Throttled { limit, .. } => limit.code(),
             Self::Overloaded { .. } => "overloaded",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
+        }
+    }
+}
+
+fn throttled_message(limit: crate::throttle::Limit) -> &'static str {
+    use crate::throttle::Limit;
+    match limit {
+        Limit::LoginPerAccount => {
+            "too many failed sign-ins for this account; wait before trying again"
+        }
+        Limit::LoginPerIp => "too many failed sign-ins from your network; wait before trying again",
+        Limit::RegisterPerIp => "too many sign-ups from your network; wait before trying again",
+        Limit::RegisterPerEmail => {
+            "too many sign-up attempts for this address; wait before trying again"
         }
     }
 }

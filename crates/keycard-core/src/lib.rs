@@ -14,6 +14,7 @@ pub mod passwords;
 pub mod service;
 pub mod sessions;
 pub mod store;
+pub mod throttle;
 pub mod tokens;
 
 pub use config::Policy;

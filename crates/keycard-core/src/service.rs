@@ -10,6 +10,7 @@ use crate::ids::{AuditId, RefreshTokenId, SessionId, UserId};
 use crate::passwords::{PasswordHasher, Verification};
 use crate::sessions::{RevokeReason, Session, SessionCache, SessionKind, device_label};
 use crate::store::{ChangeNotice, NewRefreshToken, NextRefreshToken, Rotation, Store};
+use crate::throttle::{Gate, LoginAttempt, Refusal, Throttle};
 use crate::tokens::{AccessClaims, KeyStore, RefreshToken, SecretKey, TokenKind, TokenPair};
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -47,6 +48,7 @@ pub struct Keycard {
     keys: KeyStore,
     policy: Policy,
     sessions: Arc<SessionCache>,
+    throttle: Throttle,
     /// Applies the store's change notices to `sessions`; ends with the service.
     _notices: Option<AbortOnDropHandle<()>>,
 }
@@ -72,9 +74,11 @@ impl Keycard {
         let sessions = Arc::new(SessionCache::new(policy.session_cache_ttl, feed.is_none()));
         let notices = feed
             .map(|rx| AbortOnDropHandle::new(tokio::spawn(apply_notices(rx, sessions.clone()))));
+        let throttle = Throttle::new(store.clone(), clock.clone(), policy.throttle);
         let kc = Self {
             store,
             clock,
+            throttle,
             hasher,
             keys: KeyStore::new(kek),
             policy,
@@ -127,6 +131,11 @@ impl Keycard {
         Ok(key.kid)
     }
 
+    /// Deletes throttling counters that no longer hold anything back.
+    pub async fn prune_throttles(&self) -> Result<u64> {
+        self.throttle.prune().await
+    }
+
     pub fn jwks_json(&self) -> Arc<str> {
         self.keys.jwks_json()
     }
@@ -147,6 +156,31 @@ impl Keycard {
             ip: client.ip.clone(),
             user_agent: client.user_agent.clone(),
             detail: serde_json::Value::Object(Default::default()),
+        }
+    }
+
+    /// Turns a limit's refusal into the error the client sees; the first refusal of an episode
+    /// is audited (the rest of a flood is only counted, so a flood cannot flood the trail).
+    async fn refused(&self, r: Refusal, client: &ClientInfo) -> Error {
+        if r.first_of_episode {
+            tracing::warn!(
+                limit = r.limit.as_str(),
+                client.ip = client.ip.as_deref().unwrap_or("-"),
+                retry_after_secs = r.retry_after_secs,
+                "attempts throttled"
+            );
+            let mut ev = self.audit(AuditKind::Throttled, None, None, client);
+            ev.detail = serde_json::json!({
+                "limit": r.limit.as_str(),
+                "retry_after_secs": r.retry_after_secs,
+            });
+            if let Err(e) = self.store.record_audit(&ev).await {
+                tracing::warn!(error = %e, "could not record a throttling audit event");
+            }
+        }
+        Error::Throttled {
+            limit: r.limit,
+            retry_after_secs: r.retry_after_secs,
         }
     }
 
@@ -242,6 +276,13 @@ impl Keycard {
         let email = Email::parse(email)?;
         let password = self.policy.password.check(password, &email, "password")?;
         let name = name.map(crate::accounts::parse_name).transpose()?.flatten();
+        if let Gate::Closed(r) = self
+            .throttle
+            .begin_register(&email, client.ip.as_deref())
+            .await?
+        {
+            return Err(self.refused(r, client).await);
+        }
         let hash = self.hasher.hash(&password).await?;
         let now = self.now();
         let user = User {
@@ -289,6 +330,7 @@ impl Keycard {
             Ok(_) => "success",
             Err(Error::InvalidCredentials) => "invalid_credentials",
             Err(Error::Overloaded { .. }) => "overloaded",
+            Err(Error::Throttled { .. }) => "throttled",
             Err(_) => "error",
         };
         metrics::counter!("keycard_logins_total", "outcome" => label).increment(1);
@@ -301,6 +343,36 @@ impl Keycard {
         password: &str,
         client: &ClientInfo,
     ) -> Result<SignedIn> {
+        let attempt = match self
+            .throttle
+            .begin_login(email, client.ip.as_deref())
+            .await?
+        {
+            Gate::Open(a) => a,
+            Gate::Closed(r) => return Err(self.refused(r, client).await),
+        };
+        match self.check_login(email, password, &attempt, client).await {
+            Ok(Some(signed_in)) => {
+                self.throttle.login_succeeded(attempt).await;
+                Ok(signed_in)
+            }
+            Ok(None) => Err(Error::InvalidCredentials),
+            Err(e) => {
+                self.throttle.login_abandoned(attempt).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The password check and, when it holds, the new session. `None`: wrong email or
+    /// password (recorded, with the lock it caused); `Err`: no verdict could be reached.
+    async fn check_login(
+        &self,
+        email: &str,
+        password: &str,
+        attempt: &LoginAttempt,
+        client: &ClientInfo,
+    ) -> Result<Option<SignedIn>> {
         let found = match Email::parse(email) {
             Ok(e) => self.store.find_login(&e).await?,
             Err(_) => None,
@@ -320,9 +392,9 @@ impl Keycard {
         let (user, rehash) = match (user, verdict) {
             (Some(u), Verification::Valid { rehash }) => (u.clone(), rehash),
             (u, _) => {
-                let ev = self.audit(AuditKind::LoginFailed, u.map(|u| u.id), None, client);
-                self.store.record_audit(&ev).await?;
-                return Err(Error::InvalidCredentials);
+                self.record_failure(u.map(|u| u.id), attempt, client)
+                    .await?;
+                return Ok(None);
             }
         };
         if let Some(h) = rehash {
@@ -339,11 +411,34 @@ impl Keycard {
         );
         self.store.create_session(&session, &refresh, &[ev]).await?;
         let tokens = self.tokens_for(&session, secret)?;
-        Ok(SignedIn {
+        Ok(Some(SignedIn {
             user,
             session_id: session.id,
             tokens,
-        })
+        }))
+    }
+
+    /// Audits a failed sign-in and, when it made the account wait, the lock.
+    async fn record_failure(
+        &self,
+        user: Option<UserId>,
+        attempt: &LoginAttempt,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let mut ev = self.audit(AuditKind::LoginFailed, user, None, client);
+        ev.detail = serde_json::json!({ "consecutive_failures": attempt.failures() });
+        self.store.record_audit(&ev).await?;
+        let locked = attempt.locks_for();
+        if !locked.is_zero() {
+            metrics::counter!("keycard_account_locks_total").increment(1);
+            let mut ev = self.audit(AuditKind::AccountLocked, user, None, client);
+            ev.detail = serde_json::json!({
+                "consecutive_failures": attempt.failures(),
+                "locked_secs": u64::try_from(locked.as_millis().div_ceil(1000)).unwrap_or(u64::MAX),
+            });
+            self.store.record_audit(&ev).await?;
+        }
+        Ok(())
     }
 
     /// Rotates a refresh token. A spent token revokes its whole session (reuse detection).
@@ -550,10 +645,15 @@ impl Keycard {
             client,
         );
         let (user, keep, now) = (who.user_id, who.session_id, self.now());
-        self.changing_user(user, move |store| async move {
-            store.change_password(user, &hash, keep, now, &ev).await
-        })
-        .await
+        let ended = self
+            .changing_user(user, move |store| async move {
+                store.change_password(user, &hash, keep, now, &ev).await
+            })
+            .await?;
+        if let Err(e) = self.throttle.forget_failures(&who.user.email).await {
+            tracing::warn!(error = %e, "could not clear sign-in failures after a password change");
+        }
+        Ok(ended)
     }
 
     pub async fn list_sessions(&self, who: &Principal) -> Result<Vec<Session>> {

@@ -201,7 +201,9 @@ pub enum ChangeNotice {
 
 /// Everything Keycard stores, as one object the service holds.
 #[async_trait]
-pub trait Store: AccountStore + SessionStore + KeyRepository + AuditStore {
+pub trait Store:
+    AccountStore + SessionStore + KeyRepository + AuditStore + crate::throttle::ThrottleStore
+{
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
 

@@ -59,6 +59,7 @@ impl ApiError {
                     Error::RefreshTokenReused => (S::UNAUTHORIZED, "Refresh token reused"),
                     Error::InvalidRefreshToken => (S::UNAUTHORIZED, "Invalid refresh token"),
                     Error::NotFound => (S::NOT_FOUND, "Not found"),
+                    Error::Throttled { .. } => (S::TOO_MANY_REQUESTS, "Too many attempts"),
                     Error::Overloaded { .. } => (S::SERVICE_UNAVAILABLE, "Service busy"),
                     Error::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "Service unavailable"),
                     Error::Internal(_) => (S::INTERNAL_SERVER_ERROR, "Internal error"),
@@ -114,7 +115,12 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static("application/problem+json"),
         );
         match &self {
-            Self::Domain(Error::Overloaded { retry_after_secs }) => {
+            Self::Domain(
+                Error::Overloaded { retry_after_secs }
+                | Error::Throttled {
+                    retry_after_secs, ..
+                },
+            ) => {
                 h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             Self::Domain(Error::Unavailable(_)) => {

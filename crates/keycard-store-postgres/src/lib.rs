@@ -11,6 +11,7 @@ mod keys;
 mod notices;
 mod rows;
 mod sessions;
+mod throttle;
 
 use async_trait::async_trait;
 use keycard_core::store::{ChangeNotice, Store, StoreError, StoreResult};

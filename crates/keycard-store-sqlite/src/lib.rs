@@ -10,6 +10,7 @@ mod keys;
 mod rotation;
 mod rows;
 mod sessions;
+mod throttle;
 
 use async_trait::async_trait;
 use keycard_core::store::{Store, StoreError, StoreResult};

@@ -192,6 +192,10 @@ pub struct TestApp {
     base_url: String,
     backend: Backend,
     http: reqwest::Client,
+    /// The client address this app's requests claim (`X-Forwarded-For`); it counts where
+    /// Keycard trusts the header (the container suite), so tests sharing one server do not share
+    /// one network's sign-in limits.
+    client_ip: String,
     /// `None` when targeting `KEYCARD_URL`. Dropping it stops the server and removes its data.
     server: Option<Server>,
 }
@@ -212,8 +216,20 @@ fn external_url() -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
-fn http_client() -> Result<reqwest::Client> {
+/// A fresh address in 198.18.0.0/15 (set aside for benchmarking networks).
+pub fn random_client_ip() -> String {
+    let b = Uuid::new_v4().into_bytes();
+    format!("198.{}.{}.{}", 18 + (b[0] & 1), b[1], b[2].max(1))
+}
+
+fn http_client(client_ip: &str) -> Result<reqwest::Client> {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "x-forwarded-for",
+        client_ip.parse().context("client address header")?,
+    );
     reqwest::Client::builder()
+        .default_headers(headers)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
         .build()
@@ -224,12 +240,16 @@ impl TestApp {
     /// Keycard with its default configuration.
     pub async fn start(backend: Backend) -> Result<Self> {
         match external_url() {
-            Some(base_url) => Ok(Self {
-                base_url,
-                backend,
-                http: http_client()?,
-                server: None,
-            }),
+            Some(base_url) => {
+                let client_ip = random_client_ip();
+                Ok(Self {
+                    base_url,
+                    backend,
+                    http: http_client(&client_ip)?,
+                    client_ip,
+                    server: None,
+                })
+            }
             None => Self::spawn_in_process(backend, &Overrides::default()).await,
         }
     }
@@ -274,11 +294,16 @@ impl TestApp {
             println!("{NEEDS_IN_PROCESS}");
             return Ok(None);
         };
+        // The same configuration as this one (limits included), on this one's database.
         let overrides = Overrides {
             database_url: Some(settings.database_url()),
             secret_key: settings.secret_key.clone(),
             public_url: Some(self.base_url.clone()),
-            ..Overrides::default()
+            ..self
+                .server
+                .as_ref()
+                .map(|s| s.overrides.clone())
+                .unwrap_or_default()
         };
         Self::spawn_in_process(self.backend, &overrides)
             .await
@@ -309,6 +334,47 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
+    }
+
+    /// The address this app's requests claim in `X-Forwarded-For` (see [`TestApp`]).
+    pub fn client_ip(&self) -> &str {
+        &self.client_ip
+    }
+
+    /// A sign-in claiming to come from `ip` (counts as such where forwarding is trusted).
+    pub async fn login_from(&self, ip: &str, email: &str, password: &str) -> Result<Reply> {
+        send(
+            self.request(Method::POST, "/v1/auth/login")
+                .header("x-forwarded-for", ip)
+                .json(&json!({ "email": email, "password": password })),
+        )
+        .await
+    }
+
+    /// A sign-up claiming to come from `ip`.
+    pub async fn register_from(&self, ip: &str, email: &str, password: &str) -> Result<Reply> {
+        send(
+            self.request(Method::POST, "/v1/auth/register")
+                .header("x-forwarded-for", ip)
+                .json(&json!({ "email": email, "password": password })),
+        )
+        .await
+    }
+
+    /// How many password hashes this process has computed (`/metrics`). The metrics are
+    /// process-wide: exact only where no other server of the process hashes meanwhile.
+    pub async fn hashes_computed(&self) -> Result<u64> {
+        let r = self.get("/metrics").await?.expect_status(200)?;
+        let line = r
+            .text
+            .lines()
+            .find(|l| l.starts_with("keycard_password_hash_seconds_count"))
+            .unwrap_or("keycard_password_hash_seconds_count 0");
+        line.rsplit(' ')
+            .next()
+            .and_then(|v| v.parse::<f64>().ok())
+            .map(|v| v as u64)
+            .with_context(|| format!("unreadable metric line {line:?}"))
     }
 
     /// A client that never follows redirects and keeps no cookies: tests send every header.
@@ -429,6 +495,8 @@ struct Overrides {
     /// issuer.
     secret_key: Option<String>,
     public_url: Option<String>,
+    /// Further settings by name, applied last (`Settings::apply`).
+    settings: Vec<(String, String)>,
 }
 
 /// Starts a Keycard with a changed configuration; only possible in-process.
@@ -486,6 +554,14 @@ impl TestAppBuilder {
         self
     }
 
+    /// Sets any setting by its name, as `KEYCARD_<NAME>` would (e.g. `login_ip_limit`, `3/1m`).
+    pub fn setting(mut self, name: &str, value: &str) -> Self {
+        self.overrides
+            .settings
+            .push((name.to_owned(), value.to_owned()));
+        self
+    }
+
     /// Runs on this database (`sqlite:…` or `postgres://…`) as is, instead of a fresh one. The
     /// caller owns it and removes it, e.g. a [`PgCluster`].
     pub fn database_url(mut self, url: impl Into<String>) -> Self {
@@ -517,6 +593,8 @@ impl TestAppBuilder {
 struct Server {
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     settings: keycard::Settings,
+    /// What it was started with, so a peer can be started alike.
+    overrides: Overrides,
     _shutdown: oneshot::Sender<()>,
     _data: Data,
 }
@@ -615,18 +693,26 @@ impl TestApp {
         if let Some(v) = o.session_cache_ttl {
             settings.session_cache_ttl = v;
         }
+        for (name, value) in &o.settings {
+            settings
+                .apply(name, value)
+                .map_err(|e| anyhow!("setting {name} = {value}: {e}"))?;
+        }
 
         let (shutdown, stop) = oneshot::channel::<()>();
         let task = tokio::spawn(keycard::serve(settings.clone(), listener, async move {
             let _ = stop.await;
         }));
+        let client_ip = random_client_ip();
         let mut app = Self {
             base_url,
             backend,
-            http: http_client()?,
+            http: http_client(&client_ip)?,
+            client_ip,
             server: Some(Server {
                 task,
                 settings,
+                overrides: overrides.clone(),
                 _shutdown: shutdown,
                 _data: data,
             }),

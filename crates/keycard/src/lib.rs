@@ -11,6 +11,7 @@ use anyhow::Context;
 use keycard_core::clock::SystemClock;
 use keycard_core::passwords::{HashParams, PasswordHasher, PasswordPolicy};
 use keycard_core::store::{Store, StoreError};
+use keycard_core::throttle::{Lockout, ThrottlePolicy};
 use keycard_core::tokens::SecretKey;
 use keycard_core::{Keycard, Policy};
 use keycard_http::{AppState, HttpConfig};
@@ -108,6 +109,18 @@ fn policy(settings: &Settings) -> Policy {
         min_chars: settings.password_min_length,
         max_bytes: settings.password_max_bytes,
     };
+    p.throttle = ThrottlePolicy {
+        login_per_ip: settings.login_ip_limit,
+        register_per_ip: settings.register_ip_limit,
+        register_per_email: settings.register_email_limit,
+        lockout: Lockout {
+            free_failures: settings.login_free_failures,
+            first_delay: settings.login_backoff,
+            lockout: settings.login_lockout,
+            max_failures: settings.login_max_failures,
+            max_failures_lockout: settings.login_max_failures_lockout,
+        },
+    };
     p.hash = HashParams {
         memory_kib: settings.argon2_memory_kib,
         iterations: settings.argon2_iterations,
@@ -164,15 +177,27 @@ pub async fn serve(
     served.context("serving HTTP")
 }
 
-/// Picks up keys rotated by another process and keeps histograms trimmed.
+/// How often counters that no longer hold anything back are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+/// Picks up keys rotated by another process, keeps histograms trimmed and prunes throttling
+/// counters.
 async fn maintenance(
     keycard: Arc<Keycard>,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
     every: Duration,
 ) {
     let mut tick = tokio::time::interval(every);
+    let mut last_prune = tokio::time::Instant::now();
     loop {
         tick.tick().await;
+        if last_prune.elapsed() >= PRUNE_EVERY {
+            last_prune = tokio::time::Instant::now();
+            match keycard.prune_throttles().await {
+                Ok(n) => tracing::debug!(rows = n, "pruned throttling counters"),
+                Err(e) => tracing::warn!(error = %e, "pruning throttling counters failed"),
+            }
+        }
         metrics.run_upkeep();
         if let Err(e) = keycard.reload_keys().await {
             tracing::warn!(error = %e, "reloading signing keys failed; keeping the current set");

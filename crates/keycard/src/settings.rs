@@ -1,6 +1,7 @@
 //! Configuration: defaults, then an optional TOML file, then `KEYCARD_*` environment variables.
 //! Every value is validated at start-up and every bad one is reported, by name, at once.
 
+use keycard_core::throttle::Rate;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -52,6 +53,22 @@ pub struct Settings {
     /// How often a server re-reads signing keys, picking up `keycard keys rotate` run elsewhere.
     pub key_reload_interval: Duration,
     pub session_cache_ttl: Duration,
+    /// Failed sign-ins per client network (IPv4 address or IPv6 /64); `None`: no limit.
+    pub login_ip_limit: Option<Rate>,
+    /// Sign-ups per client network.
+    pub register_ip_limit: Option<Rate>,
+    /// Sign-up attempts per email address.
+    pub register_email_limit: Option<Rate>,
+    /// Consecutive failed sign-ins on one account before the next one must wait.
+    pub login_free_failures: u32,
+    /// The first wait; it doubles with each further failure…
+    pub login_backoff: Duration,
+    /// …up to this lock.
+    pub login_lockout: Duration,
+    /// From this many consecutive failures (NIST 800-63B: at most 100)…
+    pub login_max_failures: u32,
+    /// …each failure locks the account's password sign-in for this long.
+    pub login_max_failures_lockout: Duration,
 }
 
 impl Settings {
@@ -82,6 +99,14 @@ impl Settings {
             db_max_connections: 16,
             key_reload_interval: Duration::from_secs(30),
             session_cache_ttl: Duration::from_secs(10),
+            login_ip_limit: Some(Rate::new(60, Duration::from_secs(60))),
+            register_ip_limit: Some(Rate::new(30, Duration::from_secs(600))),
+            register_email_limit: Some(Rate::new(5, Duration::from_secs(3600))),
+            login_free_failures: 5,
+            login_backoff: Duration::from_secs(1),
+            login_lockout: Duration::from_secs(15 * 60),
+            login_max_failures: 100,
+            login_max_failures_lockout: Duration::from_secs(24 * 3600),
         }
     }
 
@@ -151,6 +176,16 @@ impl Settings {
         }
     }
 
+    /// Sets one setting by its name (`login_ip_limit`, …) from text, as the file or a
+    /// `KEYCARD_*` variable would; what tools and tests use to configure one value.
+    pub fn apply(&mut self, key: &str, raw: &str) -> Result<(), String> {
+        self.set(key, raw)?;
+        match self.validate().into_iter().next() {
+            Some(problem) => Err(problem),
+            None => Ok(()),
+        }
+    }
+
     fn set(&mut self, key: &str, raw: &str) -> Result<(), String> {
         let v = raw.trim();
         match key {
@@ -201,6 +236,14 @@ impl Settings {
             "db_max_connections" => self.db_max_connections = parse_num(v)?,
             "key_reload_interval" => self.key_reload_interval = parse_duration(v)?,
             "session_cache_ttl" => self.session_cache_ttl = parse_duration(v)?,
+            "login_ip_limit" => self.login_ip_limit = parse_rate(v)?,
+            "register_ip_limit" => self.register_ip_limit = parse_rate(v)?,
+            "register_email_limit" => self.register_email_limit = parse_rate(v)?,
+            "login_free_failures" => self.login_free_failures = parse_num(v)?,
+            "login_backoff" => self.login_backoff = parse_duration(v)?,
+            "login_lockout" => self.login_lockout = parse_duration(v)?,
+            "login_max_failures" => self.login_max_failures = parse_num(v)?,
+            "login_max_failures_lockout" => self.login_max_failures_lockout = parse_duration(v)?,
             _ => return Err("unknown setting".into()),
         }
         Ok(())
@@ -295,6 +338,23 @@ impl Settings {
         if self.db_max_connections == 0 {
             e.push("db_max_connections (KEYCARD_DB_MAX_CONNECTIONS): at least 1".into());
         }
+        if !(1..=100).contains(&self.login_max_failures) {
+            e.push("login_max_failures (KEYCARD_LOGIN_MAX_FAILURES): between 1 and 100 (NIST 800-63B allows at most 100 consecutive failures)".into());
+        }
+        if self.login_free_failures >= self.login_max_failures {
+            e.push("login_free_failures (KEYCARD_LOGIN_FREE_FAILURES): must be below login_max_failures".into());
+        }
+        if self.login_backoff.is_zero() || self.login_backoff > self.login_lockout {
+            e.push(
+                "login_backoff (KEYCARD_LOGIN_BACKOFF): at least 1s and at most login_lockout"
+                    .into(),
+            );
+        }
+        if self.login_lockout > self.login_max_failures_lockout {
+            e.push(
+                "login_lockout (KEYCARD_LOGIN_LOCKOUT): at most login_max_failures_lockout".into(),
+            );
+        }
         e
     }
 }
@@ -379,6 +439,38 @@ pub const KEYS: &[(&str, &str)] = &[
         "session_cache_ttl",
         "how long a session check may be answered from memory, e.g. 10s (default); 0s turns it off",
     ),
+    (
+        "login_ip_limit",
+        "failed sign-ins per client network (IPv4 address, IPv6 /64), e.g. 60/1m (default); off for none",
+    ),
+    (
+        "register_ip_limit",
+        "sign-ups per client network, e.g. 30/10m (default); off for none",
+    ),
+    (
+        "register_email_limit",
+        "sign-up attempts per email address, e.g. 5/1h (default); off for none",
+    ),
+    (
+        "login_free_failures",
+        "consecutive failed sign-ins on one account before it must wait (default 5)",
+    ),
+    (
+        "login_backoff",
+        "first wait after those, doubling with each failure, e.g. 1s (default)",
+    ),
+    (
+        "login_lockout",
+        "longest wait of the doubling, e.g. 15m (default)",
+    ),
+    (
+        "login_max_failures",
+        "consecutive failures from which each one locks for login_max_failures_lockout (default and maximum 100)",
+    ),
+    (
+        "login_max_failures_lockout",
+        "lock after each failure from login_max_failures on, e.g. 24h (default)",
+    ),
 ];
 
 /// Variables that share the prefix but are not settings.
@@ -450,6 +542,14 @@ fn parse_bool(v: &str) -> Result<bool, String> {
         "false" | "0" | "no" | "off" => Ok(false),
         _ => Err(format!("`{v}` is not true or false")),
     }
+}
+
+/// `30/1m` (a count per duration) or `off`.
+fn parse_rate(v: &str) -> Result<Option<Rate>, String> {
+    if matches!(v.to_ascii_lowercase().as_str(), "off" | "none" | "0") {
+        return Ok(None);
+    }
+    Rate::parse(v, parse_duration).map(Some)
 }
 
 /// `90`, `90s`, `15m`, `12h`, `30d`.

@@ -86,6 +86,7 @@ fn optional_json<T: DeserializeOwned + Default>(body: &Bytes) -> ApiResult<T> {
         (status = 201, description = "Account created and signed in", body = TokenResponse),
         (status = 409, description = "Email already registered", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Email or password rejected by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many sign-ups from this network (`rate_limited`) or for this address; see Retry-After. Checked before any password is hashed", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Password hashing saturated; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn register(
@@ -106,6 +107,7 @@ pub async fn register(
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
         (status = 401, description = "Email or password wrong (never says which)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed sign-ins from this network (`rate_limited`) or on this account (`account_locked`, the same whether the account exists or not); see Retry-After. Checked before any password is hashed", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Password hashing saturated; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn login(

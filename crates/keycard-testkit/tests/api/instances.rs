@@ -6,7 +6,7 @@
 //! second instance is started here), so in the container these return early.
 
 use crate::me_status;
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use keycard_testkit::{Backend, PASSWORD, TestApp, send};
 use reqwest::Method;
 use serde_json::json;
@@ -34,6 +34,13 @@ mod postgres {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_lost_listener_pauses_the_cache_until_it_is_back() {
         if let Err(e) = super::a_lost_listener_pauses_the_cache_until_it_is_back().await {
+            panic!("{e:#}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failures_on_one_instance_lock_the_account_on_the_other() {
+        if let Err(e) = super::failures_on_one_instance_lock_the_account_on_the_other().await {
             panic!("{e:#}");
         }
     }
@@ -215,6 +222,36 @@ async fn a_lost_listener_pauses_the_cache_until_it_is_back() -> Result<()> {
         "B to refuse the second ended session",
     )
     .await?;
+    drop(b);
+    Ok(())
+}
+
+/// Failures counted on one instance lock the account on the other: the count is the
+/// database's, not a process's.
+async fn failures_on_one_instance_lock_the_account_on_the_other() -> Result<()> {
+    let Some(a) = TestApp::builder(Backend::Postgres)
+        .setting("login_free_failures", "2")
+        .setting("login_backoff", "30s")
+        .setting("login_lockout", "30s")
+        .setting("login_ip_limit", "off")
+        .start()
+        .await?
+    else {
+        return Ok(());
+    };
+    let Some(b) = a.peer().await? else {
+        return Ok(());
+    };
+    let acct = a.new_account().await?;
+    for app in [&a, &b, &b] {
+        app.login_raw(&acct.email, "wrong password 123")
+            .await?
+            .expect_problem(401, "invalid_credentials")?;
+    }
+    // `a` saw one failure only; the lock it now refuses with came from the database.
+    let r = a.login_raw(&acct.email, PASSWORD).await?;
+    r.expect_problem(429, "account_locked")?;
+    ensure!(crate::throttle::retry_after(&r)? >= 29, "{r:?}");
     drop(b);
     Ok(())
 }

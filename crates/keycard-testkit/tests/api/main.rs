@@ -50,6 +50,7 @@ mod me;
 mod ops;
 mod outage;
 mod sessions;
+mod throttle;
 mod tokens;
 
 /// Starts Keycard for one test. A backend that cannot start fails the test, never skips it.

@@ -1,0 +1,324 @@
+//! Brute-force and flood protection for the endpoints that spend a password hash (sign-in and
+//! sign-up). Every check here runs **before** any hash, costs the same whether the account
+//! exists or not (counters are keyed by the email as typed, never by a looked-up user), and is
+//! authoritative in the database, so instances sharing one database enforce one limit. An
+//! in-memory memo in front absorbs floods without a database round trip.
+//!
+//! - Sign-in, per client network: failed attempts at a [`Rate`] (an attempt is counted when it
+//!   starts and given back when it succeeds, so busy shared addresses are not punished for their
+//!   successful users).
+//! - Sign-in, per account: consecutive failures slow down and lock ([`Lockout`]). The attempt is
+//!   counted as a failure *before* the hash runs, so a burst of concurrent guesses cannot slip
+//!   past the count; a success clears it.
+//! - Sign-up, per client network and per email address: attempts at a [`Rate`].
+
+mod keys;
+mod local;
+mod lockout;
+mod rate;
+mod store;
+
+pub use lockout::Lockout;
+pub use rate::Rate;
+pub use store::{FailureRecord, ThrottleStore};
+
+use crate::accounts::Email;
+use crate::clock::Clock;
+use crate::error::Result;
+use local::LocalMemo;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Failure records untouched this long (and not locked) are forgotten.
+const FAILURE_MEMORY_MS: i64 = 30 * 86_400 * 1_000;
+/// Concurrent attempts on one account that all lose the count race are refused after this many
+/// tries, as a burst on that account is under way.
+const SWAP_TRIES: u32 = 3;
+
+/// The limits; each rate can be turned off (`None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottlePolicy {
+    pub login_per_ip: Option<Rate>,
+    pub register_per_ip: Option<Rate>,
+    pub register_per_email: Option<Rate>,
+    pub lockout: Lockout,
+}
+
+impl Default for ThrottlePolicy {
+    fn default() -> Self {
+        Self {
+            login_per_ip: Some(Rate::new(60, Duration::from_secs(60))),
+            register_per_ip: Some(Rate::new(30, Duration::from_secs(600))),
+            register_per_email: Some(Rate::new(5, Duration::from_secs(3600))),
+            lockout: Lockout::default(),
+        }
+    }
+}
+
+/// Which limit refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    LoginPerIp,
+    LoginPerAccount,
+    RegisterPerIp,
+    RegisterPerEmail,
+}
+
+impl Limit {
+    /// The problem `code` clients see. A locked account and a locked unknown email share it.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::LoginPerAccount => "account_locked",
+            _ => "rate_limited",
+        }
+    }
+
+    /// Metric label and audit detail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LoginPerIp => "login_per_ip",
+            Self::LoginPerAccount => "login_per_account",
+            Self::RegisterPerIp => "register_per_ip",
+            Self::RegisterPerEmail => "register_per_email",
+        }
+    }
+}
+
+/// A refused request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    pub limit: Limit,
+    pub retry_after_secs: u64,
+    /// The first refusal of this key since it was last allowed (in this process): the one worth
+    /// an audit event; the rest of a flood is only counted.
+    pub first_of_episode: bool,
+}
+
+#[derive(Debug)]
+pub enum Gate<T> {
+    Open(T),
+    Closed(Refusal),
+}
+
+/// A sign-in attempt that passed the gate and has been counted as a failure until it succeeds.
+#[derive(Debug)]
+pub struct LoginAttempt {
+    account: String,
+    ip: Option<(String, Rate)>,
+    previous: Option<FailureRecord>,
+    counted: FailureRecord,
+}
+
+impl LoginAttempt {
+    /// The consecutive failures this attempt makes if it fails.
+    pub fn failures(&self) -> u32 {
+        self.counted.failures
+    }
+
+    /// How long the account stays locked if this attempt fails (zero: not locked).
+    pub fn locks_for(&self) -> Duration {
+        let ms = self.counted.locked_until_ms - self.counted.last_failure_ms;
+        Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+    }
+}
+
+pub struct Throttle {
+    store: Arc<dyn ThrottleStore>,
+    clock: Arc<dyn Clock>,
+    policy: ThrottlePolicy,
+    memo: LocalMemo,
+}
+
+impl std::fmt::Debug for Throttle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Throttle")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+fn secs_ceil(ms: i64) -> u64 {
+    u64::try_from((ms + 999) / 1_000).unwrap_or(1).max(1)
+}
+
+impl Throttle {
+    pub fn new(
+        store: Arc<dyn ThrottleStore>,
+        clock: Arc<dyn Clock>,
+        policy: ThrottlePolicy,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            policy,
+            memo: LocalMemo::default(),
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        i64::try_from(self.clock.now().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+    }
+
+    fn refuse<T>(&self, limit: Limit, key: &str, wait_ms: i64) -> Gate<T> {
+        let endpoint = match limit {
+            Limit::LoginPerIp | Limit::LoginPerAccount => "login",
+            Limit::RegisterPerIp | Limit::RegisterPerEmail => "register",
+        };
+        metrics::counter!("keycard_throttled_total", "endpoint" => endpoint, "limit" => limit.as_str())
+            .increment(1);
+        Gate::Closed(Refusal {
+            limit,
+            retry_after_secs: secs_ceil(wait_ms),
+            first_of_episode: self.memo.first_refusal(key),
+        })
+    }
+
+    /// One event on a rate key: `Some(wait_ms)` when refused. The memo answers a flood alone.
+    async fn take(&self, key: &str, rate: &Rate, now: i64) -> Result<Option<i64>> {
+        if let Err(wait) = self.memo.take(key, rate, now) {
+            return Ok(Some(wait));
+        }
+        match self
+            .store
+            .take_rate(key, now, rate.interval_ms(), rate.window_ms())
+            .await?
+        {
+            None => {
+                self.memo.allowed(key);
+                Ok(None)
+            }
+            Some(tat) => {
+                self.memo.learn_tat(key, tat);
+                Ok(Some(rate.wait_ms(tat, now)))
+            }
+        }
+    }
+
+    /// Lets a sign-in attempt through, counted, or refuses it — before any hash is spent.
+    pub async fn begin_login(&self, email: &str, ip: Option<&str>) -> Result<Gate<LoginAttempt>> {
+        let now = self.now_ms();
+        let ip = self
+            .policy
+            .login_per_ip
+            .map(|rate| (keys::key("login-ip", &keys::network(ip)), rate));
+        if let Some((key, rate)) = &ip
+            && let Some(wait) = self.take(key, rate, now).await?
+        {
+            return Ok(self.refuse(Limit::LoginPerIp, key, wait));
+        }
+        let account = keys::key("login-account", &keys::account(email));
+        if let Some(wait) = self.memo.locked_for(&account, now) {
+            return Ok(self.refuse(Limit::LoginPerAccount, &account, wait));
+        }
+        for _ in 0..SWAP_TRIES {
+            let previous = self.store.login_failures(&account).await?;
+            if let Some(p) = previous
+                && p.locked_until_ms > now
+            {
+                self.memo.learn_lock(&account, p.locked_until_ms);
+                return Ok(self.refuse(Limit::LoginPerAccount, &account, p.locked_until_ms - now));
+            }
+            let expected = previous.map_or(0, |p| p.failures);
+            let failures = expected.saturating_add(1);
+            let counted = FailureRecord {
+                failures,
+                last_failure_ms: now,
+                locked_until_ms: now + millis(self.policy.lockout.delay_after(failures)),
+            };
+            if self
+                .store
+                .swap_login_failures(&account, expected, &counted)
+                .await?
+            {
+                if counted.locked_until_ms > now {
+                    // Until this attempt's verdict, the next one is refused here already.
+                    self.memo.learn_lock(&account, counted.locked_until_ms);
+                }
+                self.memo.allowed(&account);
+                return Ok(Gate::Open(LoginAttempt {
+                    account,
+                    ip,
+                    previous,
+                    counted,
+                }));
+            }
+        }
+        Ok(self.refuse(Limit::LoginPerAccount, &account, 1_000))
+    }
+
+    /// The attempt's password was right: its account starts over and its network gets its
+    /// attempt back. Failing to record that only leaves the count higher; it is logged, not
+    /// returned, since the person is signed in already.
+    pub async fn login_succeeded(&self, attempt: LoginAttempt) {
+        self.memo.forget_lock(&attempt.account);
+        if let Err(e) = self.store.clear_login_failures(&attempt.account).await {
+            tracing::warn!(error = %e, "could not clear the failure count after a sign-in");
+        }
+        self.give_back(&attempt).await;
+    }
+
+    /// The attempt ended without a verdict (the service was busy, the database failed): it does
+    /// not count. Best effort; a failure to undo only leaves one failure too many counted.
+    pub async fn login_abandoned(&self, attempt: LoginAttempt) {
+        self.memo.forget_lock(&attempt.account);
+        let undone = match attempt.previous {
+            Some(p) => self
+                .store
+                .swap_login_failures(&attempt.account, attempt.counted.failures, &p)
+                .await
+                .map(|_| ()),
+            None => self.store.clear_login_failures(&attempt.account).await,
+        };
+        if let Err(e) = undone {
+            tracing::warn!(error = %e, "could not undo an unfinished sign-in attempt's count");
+        }
+        self.give_back(&attempt).await;
+    }
+
+    async fn give_back(&self, attempt: &LoginAttempt) {
+        if let Some((key, rate)) = &attempt.ip {
+            self.memo.give_back(key, rate);
+            if let Err(e) = self.store.give_back_rate(key, rate.interval_ms()).await {
+                tracing::warn!(error = %e, "could not give back a network's sign-in attempt");
+            }
+        }
+    }
+
+    /// The password changed: earlier failures against the account no longer mean anything.
+    pub async fn forget_failures(&self, email: &Email) -> Result<()> {
+        let account = keys::key("login-account", email.as_str());
+        self.memo.forget_lock(&account);
+        Ok(self.store.clear_login_failures(&account).await?)
+    }
+
+    /// Lets a sign-up through or refuses it — before its hash is spent.
+    pub async fn begin_register(&self, email: &Email, ip: Option<&str>) -> Result<Gate<()>> {
+        let now = self.now_ms();
+        if let Some(rate) = &self.policy.register_per_ip {
+            let key = keys::key("register-ip", &keys::network(ip));
+            if let Some(wait) = self.take(&key, rate, now).await? {
+                return Ok(self.refuse(Limit::RegisterPerIp, &key, wait));
+            }
+        }
+        if let Some(rate) = &self.policy.register_per_email {
+            let key = keys::key("register-email", email.as_str());
+            if let Some(wait) = self.take(&key, rate, now).await? {
+                return Ok(self.refuse(Limit::RegisterPerEmail, &key, wait));
+            }
+        }
+        Ok(Gate::Open(()))
+    }
+
+    /// Deletes counters that no longer hold anything back.
+    pub async fn prune(&self) -> Result<u64> {
+        let now = self.now_ms();
+        Ok(self
+            .store
+            .prune_throttles(now, now - FAILURE_MEMORY_MS)
+            .await?)
+    }
+}
