@@ -3,6 +3,8 @@
 
 #![forbid(unsafe_code)]
 
+mod flood;
+
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use serde_json::{Value, json};
@@ -27,6 +29,9 @@ struct Args {
     /// Server process id, to sample its resident memory (burst).
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Wrong-password logins per second sent by the attacker (flood).
+    #[arg(long, default_value_t = 2000)]
+    flood_rate: u32,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -44,9 +49,31 @@ enum Scenario {
     Burst,
     /// Latency of failed logins: unknown email against known email with a wrong password.
     Enumeration,
+    /// Other users' logins, alone and then during a wrong-password flood from one address at
+    /// one account (`--flood-rate` per second).
+    Flood,
 }
 
 const PASSWORD: &str = "bench password 4 keycard";
+
+/// A benchmark user and the address it connects from. The server under test trusts
+/// `X-Forwarded-For`, so each user counts as a client of its own, as real users do: the
+/// per-network limits then apply as in production instead of to the whole benchmark at once.
+#[derive(Clone, Debug)]
+struct User {
+    email: String,
+    ip: String,
+}
+
+/// The address of the `i`-th user, in 198.18.0.0/15 (set aside for benchmarking).
+fn ip_for(i: usize) -> String {
+    format!(
+        "198.{}.{}.{}",
+        18 + (i >> 16) % 2,
+        (i >> 8) & 0xff,
+        (i & 0xff).max(1)
+    )
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -67,15 +94,16 @@ async fn main() -> anyhow::Result<()> {
             let rate = run_for(
                 args.seconds,
                 users,
-                move |c: reqwest::Client, email: String| {
+                move |c: reqwest::Client, user: User| {
                     let url = url.clone();
                     async move {
                         let r = c
                             .post(&url)
-                            .json(&json!({"email": email, "password": PASSWORD}))
+                            .header("x-forwarded-for", &user.ip)
+                            .json(&json!({"email": user.email, "password": PASSWORD}))
                             .send()
                             .await?;
-                        Ok((r.status().as_u16(), email))
+                        Ok((r.status().as_u16(), user))
                     }
                 },
                 &client,
@@ -100,9 +128,9 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Refresh => {
             let users = register_users(&client, &args.url, args.concurrency).await?;
             let mut chains = Vec::new();
-            for email in users {
+            for user in users {
                 chains.push(
-                    login(&client, &args.url, &email).await?["refresh_token"]
+                    login(&client, &args.url, &user).await?["refresh_token"]
                         .as_str()
                         .unwrap_or_default()
                         .to_owned(),
@@ -135,9 +163,9 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Me => {
             let users = register_users(&client, &args.url, args.concurrency).await?;
             let mut tokens = Vec::new();
-            for email in users {
+            for user in users {
                 tokens.push(
-                    login(&client, &args.url, &email).await?["access_token"]
+                    login(&client, &args.url, &user).await?["access_token"]
                         .as_str()
                         .unwrap_or_default()
                         .to_owned(),
@@ -164,6 +192,16 @@ async fn main() -> anyhow::Result<()> {
         }
         Scenario::Burst => burst(&client, &args).await,
         Scenario::Enumeration => enumeration(&client, &args.url).await,
+        Scenario::Flood => {
+            flood::run(
+                &client,
+                &args.url,
+                args.seconds,
+                args.concurrency,
+                args.flood_rate,
+            )
+            .await
+        }
     }
 }
 
@@ -245,13 +283,15 @@ async fn register_users(
     client: &reqwest::Client,
     url: &str,
     n: usize,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<Vec<User>> {
     let run = uuid::Uuid::new_v4().simple().to_string();
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let email = format!("bench-{run}-{i}@example.com");
+        let ip = ip_for(i);
         let r = client
             .post(format!("{url}/v1/auth/register"))
+            .header("x-forwarded-for", &ip)
             .json(&json!({"email": email, "password": PASSWORD}))
             .send()
             .await
@@ -263,15 +303,16 @@ async fn register_users(
                 r.text().await.unwrap_or_default()
             );
         }
-        out.push(email);
+        out.push(User { email, ip });
     }
     Ok(out)
 }
 
-async fn login(client: &reqwest::Client, url: &str, email: &str) -> anyhow::Result<Value> {
+async fn login(client: &reqwest::Client, url: &str, user: &User) -> anyhow::Result<Value> {
     let r = client
         .post(format!("{url}/v1/auth/login"))
-        .json(&json!({"email": email, "password": PASSWORD}))
+        .header("x-forwarded-for", &user.ip)
+        .json(&json!({"email": user.email, "password": PASSWORD}))
         .send()
         .await?;
     if !r.status().is_success() {
@@ -354,21 +395,25 @@ where
     })
 }
 
-/// Sequential failed logins, interleaved so drift affects both kinds alike.
+/// Sequential failed logins, interleaved so drift affects both kinds alike. One failure per
+/// account and per address, so no limit is reached: this measures the answer, not the throttle.
 async fn enumeration(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
-    let known = register_users(client, url, 1).await?.remove(0);
-    let unknown = format!("nobody-{}@example.com", uuid::Uuid::new_v4().simple());
+    let known = register_users(client, url, 100).await?;
     let login_url = format!("{url}/v1/auth/login");
     let (mut k, mut u) = (Vec::new(), Vec::new());
     for i in 0..200 {
         let (email, into) = if i % 2 == 0 {
-            (&known, &mut k)
+            (known[i / 2].email.clone(), &mut k)
         } else {
-            (&unknown, &mut u)
+            (
+                format!("nobody-{}@example.com", uuid::Uuid::new_v4().simple()),
+                &mut u,
+            )
         };
         let t = Instant::now();
         let r = client
             .post(&login_url)
+            .header("x-forwarded-for", ip_for(10_000 + i))
             .json(&json!({"email": email, "password": "not the password 1"}))
             .send()
             .await?;
@@ -404,7 +449,9 @@ fn rss_kib(pid: u32) -> Option<u64> {
 }
 
 async fn burst(client: &reqwest::Client, args: &Args) -> anyhow::Result<()> {
-    let users = register_users(client, &args.url, 10).await?;
+    // At most four concurrent logins per account: attempts on one account count as failures
+    // until their verdict, and this measures memory, not the lockout.
+    let users = register_users(client, &args.url, args.concurrency.div_ceil(4)).await?;
     let before = args.server_pid.and_then(rss_kib);
     let peak = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicBool::new(false));
@@ -423,12 +470,13 @@ async fn burst(client: &reqwest::Client, args: &Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for i in 0..args.concurrency {
-        let email = users[i % users.len()].clone();
+        let user = users[i % users.len()].clone();
         let url = format!("{}/v1/auth/login", args.url);
         tasks.push(tokio::spawn(async move {
             let c = reqwest::Client::new();
             c.post(url)
-                .json(&json!({"email": email, "password": PASSWORD}))
+                .header("x-forwarded-for", &user.ip)
+                .json(&json!({"email": user.email, "password": PASSWORD}))
                 .send()
                 .await
                 .map(|r| r.status().as_u16())

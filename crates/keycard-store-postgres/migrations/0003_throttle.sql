@@ -9,10 +9,11 @@ CREATE TABLE rate_limits (
     tat_ms BIGINT NOT NULL
 );
 
--- Consecutive failed sign-ins per account key (existing or not); cleared by a success.
+-- Consecutive failed sign-ins per account key (existing or not); cleared by a success. An attempt
+-- counts as a failure from its start to its verdict (0: a placeholder while the first is counted).
 CREATE TABLE login_failures (
     account         TEXT PRIMARY KEY,
-    failures        BIGINT NOT NULL CHECK (failures > 0),
+    failures        BIGINT NOT NULL CHECK (failures >= 0),
     last_failure_ms BIGINT NOT NULL,
     locked_until_ms BIGINT NOT NULL
 );

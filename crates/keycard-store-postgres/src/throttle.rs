@@ -3,7 +3,7 @@
 use crate::{PgStore, db_err};
 use async_trait::async_trait;
 use keycard_core::store::{StoreError, StoreResult};
-use keycard_core::throttle::{FailureRecord, ThrottleStore};
+use keycard_core::throttle::{Counted, FailureRecord, Lockout, ThrottleStore};
 use sqlx::Row;
 
 #[async_trait]
@@ -49,49 +49,67 @@ impl ThrottleStore for PgStore {
         Ok(())
     }
 
-    async fn login_failures(&self, account: &str) -> StoreResult<Option<FailureRecord>> {
-        let row = sqlx::query(
-            "SELECT failures, last_failure_ms, locked_until_ms FROM login_failures WHERE account = $1",
-        )
-        .bind(account)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
-        row.map(|r| {
-            Ok(FailureRecord {
-                failures: u32::try_from(r.try_get::<i64, _>("failures").map_err(db_err)?).map_err(
-                    |_| StoreError::Corrupt("login_failures.failures out of range".into()),
-                )?,
-                last_failure_ms: r.try_get("last_failure_ms").map_err(db_err)?,
-                locked_until_ms: r.try_get("locked_until_ms").map_err(db_err)?,
-            })
-        })
-        .transpose()
-    }
-
-    async fn swap_login_failures(
+    async fn count_login_failure(
         &self,
         account: &str,
-        expected: u32,
-        next: &FailureRecord,
-    ) -> StoreResult<bool> {
-        let sql = if expected == 0 {
+        now_ms: i64,
+        lockout: &Lockout,
+    ) -> StoreResult<Counted> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // A placeholder row (no failures yet) gives concurrent first attempts a row to queue on.
+        sqlx::query(
             "INSERT INTO login_failures (account, failures, last_failure_ms, locked_until_ms) \
-             VALUES ($1, $3, $4, $5) ON CONFLICT (account) DO NOTHING"
-        } else {
-            "UPDATE login_failures SET failures = $3, last_failure_ms = $4, locked_until_ms = $5 \
-             WHERE account = $1 AND failures = $2"
-        };
-        let done = sqlx::query(sql)
+             VALUES ($1, 0, 0, 0) ON CONFLICT (account) DO NOTHING",
+        )
+        .bind(account)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let previous = read_failures(&mut tx, account, " FOR UPDATE").await?;
+        if let Some(until_ms) = previous.and_then(|p| p.locked_at(now_ms)) {
+            tx.commit().await.map_err(db_err)?;
+            return Ok(Counted::Locked { until_ms });
+        }
+        let counted = FailureRecord::after_failure(previous.as_ref(), now_ms, lockout);
+        sqlx::query(
+            "INSERT INTO login_failures (account, failures, last_failure_ms, locked_until_ms) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (account) DO UPDATE SET \
+             failures = excluded.failures, last_failure_ms = excluded.last_failure_ms, \
+             locked_until_ms = excluded.locked_until_ms",
+        )
+        .bind(account)
+        .bind(i64::from(counted.failures))
+        .bind(counted.last_failure_ms)
+        .bind(counted.locked_until_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Counted::Counted { previous, counted })
+    }
+
+    async fn uncount_login_failure(
+        &self,
+        account: &str,
+        counted: &FailureRecord,
+        previous: Option<&FailureRecord>,
+    ) -> StoreResult<()> {
+        let q = match previous {
+            Some(p) => sqlx::query(
+                "UPDATE login_failures SET failures = $3, last_failure_ms = $4, locked_until_ms = $5 \
+                 WHERE account = $1 AND failures = $2",
+            )
             .bind(account)
-            .bind(i64::from(expected))
-            .bind(i64::from(next.failures))
-            .bind(next.last_failure_ms)
-            .bind(next.locked_until_ms)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
-        Ok(done.rows_affected() == 1)
+            .bind(i64::from(counted.failures))
+            .bind(i64::from(p.failures))
+            .bind(p.last_failure_ms)
+            .bind(p.locked_until_ms),
+            None => sqlx::query("DELETE FROM login_failures WHERE account = $1 AND failures = $2")
+                .bind(account)
+                .bind(i64::from(counted.failures)),
+        };
+        q.execute(&self.pool).await.map_err(db_err)?;
+        Ok(())
     }
 
     async fn clear_login_failures(&self, account: &str) -> StoreResult<()> {
@@ -119,4 +137,32 @@ impl ThrottleStore for PgStore {
         .map_err(db_err)?;
         Ok(rates.rows_affected() + failures.rows_affected())
     }
+}
+
+/// The account's failures (`None`: none, or only the placeholder of an attempt in flight).
+async fn read_failures(
+    conn: &mut sqlx::PgConnection,
+    account: &str,
+    lock: &str,
+) -> StoreResult<Option<FailureRecord>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT failures, last_failure_ms, locked_until_ms FROM login_failures WHERE account = $1{lock}"
+    )))
+    .bind(account)
+    .fetch_optional(conn)
+    .await
+    .map_err(db_err)?;
+    let Some(r) = row else {
+        return Ok(None);
+    };
+    let failures = u32::try_from(r.try_get::<i64, _>("failures").map_err(db_err)?)
+        .map_err(|_| StoreError::Corrupt("login_failures.failures out of range".into()))?;
+    if failures == 0 {
+        return Ok(None);
+    }
+    Ok(Some(FailureRecord {
+        failures,
+        last_failure_ms: r.try_get("last_failure_ms").map_err(db_err)?,
+        locked_until_ms: r.try_get("locked_until_ms").map_err(db_err)?,
+    }))
 }

@@ -20,7 +20,7 @@ mod store;
 
 pub use lockout::Lockout;
 pub use rate::Rate;
-pub use store::{FailureRecord, ThrottleStore};
+pub use store::{Counted, FailureRecord, ThrottleStore};
 
 use crate::accounts::Email;
 use crate::clock::Clock;
@@ -31,9 +31,6 @@ use std::time::Duration;
 
 /// Failure records untouched this long (and not locked) are forgotten.
 const FAILURE_MEMORY_MS: i64 = 30 * 86_400 * 1_000;
-/// Concurrent attempts on one account that all lose the count race are refused after this many
-/// tries, as a burst on that account is under way.
-const SWAP_TRIES: u32 = 3;
 
 /// The limits; each rate can be turned off (`None`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,10 +134,6 @@ impl std::fmt::Debug for Throttle {
     }
 }
 
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
-}
-
 fn secs_ceil(ms: i64) -> u64 {
     u64::try_from((ms + 999) / 1_000).unwrap_or(1).max(1)
 }
@@ -214,40 +207,29 @@ impl Throttle {
         if let Some(wait) = self.memo.locked_for(&account, now) {
             return Ok(self.refuse(Limit::LoginPerAccount, &account, wait));
         }
-        for _ in 0..SWAP_TRIES {
-            let previous = self.store.login_failures(&account).await?;
-            if let Some(p) = previous
-                && p.locked_until_ms > now
-            {
-                self.memo.learn_lock(&account, p.locked_until_ms);
-                return Ok(self.refuse(Limit::LoginPerAccount, &account, p.locked_until_ms - now));
+        match self
+            .store
+            .count_login_failure(&account, now, &self.policy.lockout)
+            .await?
+        {
+            Counted::Locked { until_ms } => {
+                self.memo.learn_lock(&account, until_ms);
+                Ok(self.refuse(Limit::LoginPerAccount, &account, until_ms - now))
             }
-            let expected = previous.map_or(0, |p| p.failures);
-            let failures = expected.saturating_add(1);
-            let counted = FailureRecord {
-                failures,
-                last_failure_ms: now,
-                locked_until_ms: now + millis(self.policy.lockout.delay_after(failures)),
-            };
-            if self
-                .store
-                .swap_login_failures(&account, expected, &counted)
-                .await?
-            {
+            Counted::Counted { previous, counted } => {
                 if counted.locked_until_ms > now {
                     // Until this attempt's verdict, the next one is refused here already.
                     self.memo.learn_lock(&account, counted.locked_until_ms);
                 }
                 self.memo.allowed(&account);
-                return Ok(Gate::Open(LoginAttempt {
+                Ok(Gate::Open(LoginAttempt {
                     account,
                     ip,
                     previous,
                     counted,
-                }));
+                }))
             }
         }
-        Ok(self.refuse(Limit::LoginPerAccount, &account, 1_000))
     }
 
     /// The attempt's password was right: its account starts over and its network gets its
@@ -265,15 +247,15 @@ impl Throttle {
     /// not count. Best effort; a failure to undo only leaves one failure too many counted.
     pub async fn login_abandoned(&self, attempt: LoginAttempt) {
         self.memo.forget_lock(&attempt.account);
-        let undone = match attempt.previous {
-            Some(p) => self
-                .store
-                .swap_login_failures(&attempt.account, attempt.counted.failures, &p)
-                .await
-                .map(|_| ()),
-            None => self.store.clear_login_failures(&attempt.account).await,
-        };
-        if let Err(e) = undone {
+        if let Err(e) = self
+            .store
+            .uncount_login_failure(
+                &attempt.account,
+                &attempt.counted,
+                attempt.previous.as_ref(),
+            )
+            .await
+        {
             tracing::warn!(error = %e, "could not undo an unfinished sign-in attempt's count");
         }
         self.give_back(&attempt).await;
