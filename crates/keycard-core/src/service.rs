@@ -159,10 +159,10 @@ impl Keycard {
         }
     }
 
-    /// Turns a limit's refusal into the error the client sees; the first refusal of an episode
-    /// is audited (the rest of a flood is only counted, so a flood cannot flood the trail).
+    /// Turns a limit's refusal into the error the client sees; refusals worth reporting are
+    /// audited (the rest of a flood is only counted, so a flood cannot flood the trail).
     async fn refused(&self, r: Refusal, client: &ClientInfo) -> Error {
-        if r.first_of_episode {
+        if r.report {
             tracing::warn!(
                 limit = r.limit.as_str(),
                 client.ip = client.ip.as_deref().unwrap_or("-"),

@@ -5,13 +5,16 @@
 //! any time loses no protection — which is what happens when it grows too big.
 
 use super::rate::Rate;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// Beyond this many keys (a spray from very many addresses) the memo starts over.
 const MAX_KEYS: usize = 200_000;
 /// Expired entries are swept every this many calls.
 const SWEEP_EVERY: u32 = 4_096;
+/// A key still refused is reported again after this long: one audit event and one log line a
+/// minute per flooding key, however large the flood.
+const REPORT_EVERY_MS: i64 = 60_000;
 
 #[derive(Debug, Default)]
 pub(crate) struct LocalMemo {
@@ -24,8 +27,8 @@ struct Inner {
     rates: HashMap<String, i64>,
     /// Account keys → locked until (ms).
     locks: HashMap<String, i64>,
-    /// Keys whose current refusal episode has been reported (audited) already.
-    reported: HashSet<String>,
+    /// Keys whose refusals have been reported (audited), and when last.
+    reported: HashMap<String, i64>,
     calls: u32,
 }
 
@@ -37,9 +40,7 @@ impl Inner {
         }
         self.rates.retain(|_, tat| *tat > now_ms);
         self.locks.retain(|_, until| *until > now_ms);
-        let (rates, locks) = (&self.rates, &self.locks);
-        self.reported
-            .retain(|k| rates.contains_key(k) || locks.contains_key(k));
+        self.reported.retain(|_, at| *at + REPORT_EVERY_MS > now_ms);
         if self.rates.len() + self.locks.len() > MAX_KEYS {
             tracing::warn!(
                 keys = self.rates.len() + self.locks.len(),
@@ -99,17 +100,16 @@ impl LocalMemo {
         self.lock().locks.remove(key);
     }
 
-    /// True for the first refusal of `key` since it was last allowed: that one is audited, the
-    /// rest of the flood only counted.
-    pub fn first_refusal(&self, key: &str) -> bool {
-        self.lock().reported.insert(key.to_owned())
-    }
-
-    /// `key` was allowed again: its next refusal starts a new episode.
-    pub fn allowed(&self, key: &str) {
+    /// True when a refusal of `key` is worth reporting: the first one, and then one a minute
+    /// while the refusals go on; the rest of a flood is only counted.
+    pub fn first_refusal(&self, key: &str, now_ms: i64) -> bool {
         let mut g = self.lock();
-        if !g.reported.is_empty() {
-            g.reported.remove(key);
+        match g.reported.get(key) {
+            Some(at) if *at + REPORT_EVERY_MS > now_ms => false,
+            _ => {
+                g.reported.insert(key.to_owned(), now_ms);
+                true
+            }
         }
     }
 }
@@ -134,14 +134,14 @@ mod tests {
     }
 
     #[test]
-    fn locks_end_and_refusals_are_reported_once_per_episode() {
+    fn locks_end_and_refusals_are_reported_once_a_minute() {
         let m = LocalMemo::default();
         m.learn_lock("a", 1_000);
         assert_eq!(m.locked_for("a", 400), Some(600));
         assert_eq!(m.locked_for("a", 1_000), None);
-        assert!(m.first_refusal("a"));
-        assert!(!m.first_refusal("a"));
-        m.allowed("a");
-        assert!(m.first_refusal("a"));
+        assert!(m.first_refusal("a", 0));
+        assert!(!m.first_refusal("a", 59_999));
+        assert!(m.first_refusal("a", 60_000));
+        assert!(m.first_refusal("b", 60_000));
     }
 }

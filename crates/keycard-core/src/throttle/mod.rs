@@ -86,9 +86,9 @@ impl Limit {
 pub struct Refusal {
     pub limit: Limit,
     pub retry_after_secs: u64,
-    /// The first refusal of this key since it was last allowed (in this process): the one worth
-    /// an audit event; the rest of a flood is only counted.
-    pub first_of_episode: bool,
+    /// Worth an audit event and a log line: the first refusal of this key in this process, then
+    /// one a minute while refusals go on; the rest of a flood is only counted.
+    pub report: bool,
 }
 
 #[derive(Debug)]
@@ -156,7 +156,7 @@ impl Throttle {
         i64::try_from(self.clock.now().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
     }
 
-    fn refuse<T>(&self, limit: Limit, key: &str, wait_ms: i64) -> Gate<T> {
+    fn refuse<T>(&self, limit: Limit, key: &str, now: i64, wait_ms: i64) -> Gate<T> {
         let endpoint = match limit {
             Limit::LoginPerIp | Limit::LoginPerAccount => "login",
             Limit::RegisterPerIp | Limit::RegisterPerEmail => "register",
@@ -166,7 +166,7 @@ impl Throttle {
         Gate::Closed(Refusal {
             limit,
             retry_after_secs: secs_ceil(wait_ms),
-            first_of_episode: self.memo.first_refusal(key),
+            report: self.memo.first_refusal(key, now),
         })
     }
 
@@ -180,10 +180,7 @@ impl Throttle {
             .take_rate(key, now, rate.interval_ms(), rate.window_ms())
             .await?
         {
-            None => {
-                self.memo.allowed(key);
-                Ok(None)
-            }
+            None => Ok(None),
             Some(tat) => {
                 self.memo.learn_tat(key, tat);
                 Ok(Some(rate.wait_ms(tat, now)))
@@ -201,11 +198,11 @@ impl Throttle {
         if let Some((key, rate)) = &ip
             && let Some(wait) = self.take(key, rate, now).await?
         {
-            return Ok(self.refuse(Limit::LoginPerIp, key, wait));
+            return Ok(self.refuse(Limit::LoginPerIp, key, now, wait));
         }
         let account = keys::key("login-account", &keys::account(email));
         if let Some(wait) = self.memo.locked_for(&account, now) {
-            return Ok(self.refuse(Limit::LoginPerAccount, &account, wait));
+            return Ok(self.refuse(Limit::LoginPerAccount, &account, now, wait));
         }
         match self
             .store
@@ -214,14 +211,13 @@ impl Throttle {
         {
             Counted::Locked { until_ms } => {
                 self.memo.learn_lock(&account, until_ms);
-                Ok(self.refuse(Limit::LoginPerAccount, &account, until_ms - now))
+                Ok(self.refuse(Limit::LoginPerAccount, &account, now, until_ms - now))
             }
             Counted::Counted { previous, counted } => {
                 if counted.locked_until_ms > now {
                     // Until this attempt's verdict, the next one is refused here already.
                     self.memo.learn_lock(&account, counted.locked_until_ms);
                 }
-                self.memo.allowed(&account);
                 Ok(Gate::Open(LoginAttempt {
                     account,
                     ip,
@@ -283,13 +279,13 @@ impl Throttle {
         if let Some(rate) = &self.policy.register_per_ip {
             let key = keys::key("register-ip", &keys::network(ip));
             if let Some(wait) = self.take(&key, rate, now).await? {
-                return Ok(self.refuse(Limit::RegisterPerIp, &key, wait));
+                return Ok(self.refuse(Limit::RegisterPerIp, &key, now, wait));
             }
         }
         if let Some(rate) = &self.policy.register_per_email {
             let key = keys::key("register-email", email.as_str());
             if let Some(wait) = self.take(&key, rate, now).await? {
-                return Ok(self.refuse(Limit::RegisterPerEmail, &key, wait));
+                return Ok(self.refuse(Limit::RegisterPerEmail, &key, now, wait));
             }
         }
         Ok(Gate::Open(()))

@@ -252,6 +252,17 @@ async fn failures_on_one_instance_lock_the_account_on_the_other() -> Result<()> 
     let r = a.login_raw(&acct.email, PASSWORD).await?;
     r.expect_problem(429, "account_locked")?;
     ensure!(crate::throttle::retry_after(&r)? >= 29, "{r:?}");
+    // The lock and the refusal are in the audit trail (the refusal names no user: looking the
+    // account up would make a locked account answer differently from an unknown one).
+    a.psql(
+        "DO $$ BEGIN \
+           IF (SELECT count(*) FROM audit_events WHERE kind = 'account_locked' AND user_id IS NOT NULL) <> 1 \
+           THEN RAISE EXCEPTION 'expected one account_locked event'; END IF; \
+           IF NOT EXISTS (SELECT 1 FROM audit_events WHERE kind = 'throttled' \
+             AND detail->>'limit' = 'login_per_account' AND ip IS NOT NULL) \
+           THEN RAISE EXCEPTION 'expected a throttled event'; END IF; END $$",
+    )
+    .await?;
     drop(b);
     Ok(())
 }
