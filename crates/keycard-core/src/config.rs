@@ -24,6 +24,9 @@ pub struct Policy {
     /// (changes are announced, so this only bounds what an unannounced change could cost; see
     /// `sessions::SessionCache`). Zero reads the database on every request.
     pub session_cache_ttl: std::time::Duration,
+    /// How long after a rotation presenting the just-spent refresh token again is a retry that
+    /// gets the same successor, instead of reuse that revokes the session. Zero: never.
+    pub refresh_reuse_grace: Duration,
     /// Limits on sign-in and sign-up attempts.
     pub throttle: ThrottlePolicy,
 }
@@ -41,6 +44,7 @@ impl Policy {
             password: PasswordPolicy::default(),
             hash: HashParams::default(),
             session_cache_ttl: std::time::Duration::from_secs(10),
+            refresh_reuse_grace: Duration::seconds(5),
             throttle: ThrottlePolicy::default(),
         }
     }

@@ -11,7 +11,9 @@ use crate::passwords::{PasswordHasher, Verification};
 use crate::sessions::{RevokeReason, Session, SessionCache, SessionKind, device_label};
 use crate::store::{ChangeNotice, NewRefreshToken, NextRefreshToken, Rotation, Store};
 use crate::throttle::{Gate, LoginAttempt, Refusal, Throttle};
-use crate::tokens::{AccessClaims, KeyStore, RefreshToken, SecretKey, TokenKind, TokenPair};
+use crate::tokens::{
+    AccessClaims, KeyStore, RefreshToken, SecretKey, Successors, TokenKind, TokenPair,
+};
 use std::sync::Arc;
 use time::OffsetDateTime;
 use tokio_util::task::AbortOnDropHandle;
@@ -46,6 +48,7 @@ pub struct Keycard {
     clock: Arc<dyn Clock>,
     hasher: PasswordHasher,
     keys: KeyStore,
+    successors: Successors,
     policy: Policy,
     sessions: Arc<SessionCache>,
     throttle: Throttle,
@@ -80,6 +83,7 @@ impl Keycard {
             clock,
             throttle,
             hasher,
+            successors: Successors::new(&kek),
             keys: KeyStore::new(kek),
             policy,
             sessions,
@@ -265,8 +269,25 @@ impl Keycard {
         })
     }
 
-    /// Creates an account with a password and signs it in.
+    /// Creates an account with a password and signs it in. Runs to its end even if the caller
+    /// goes away (see [`detached`]).
     pub async fn register(
+        self: &Arc<Self>,
+        email: &str,
+        password: &str,
+        name: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<SignedIn> {
+        let (this, email, password) = (self.clone(), email.to_owned(), password.to_owned());
+        let (name, client) = (name.map(str::to_owned), client.clone());
+        detached(async move {
+            this.register_inner(&email, &password, name.as_deref(), &client)
+                .await
+        })
+        .await
+    }
+
+    async fn register_inner(
         &self,
         email: &str,
         password: &str,
@@ -318,14 +339,18 @@ impl Keycard {
     }
 
     /// Password login. Unknown email and wrong password are indistinguishable, in answer and in
-    /// cost (a dummy hash is verified for unknown emails).
+    /// cost (a dummy hash is verified for unknown emails). Runs to its end even if the caller
+    /// goes away, so an attempt is never left counted as a failure half-way.
     pub async fn login(
-        &self,
+        self: &Arc<Self>,
         email: &str,
         password: &str,
         client: &ClientInfo,
     ) -> Result<SignedIn> {
-        let outcome = self.login_inner(email, password, client).await;
+        let (this, email, password) = (self.clone(), email.to_owned(), password.to_owned());
+        let client = client.clone();
+        let outcome =
+            detached(async move { this.login_inner(&email, &password, &client).await }).await;
         let label = match &outcome {
             Ok(_) => "success",
             Err(Error::InvalidCredentials) => "invalid_credentials",
@@ -441,18 +466,31 @@ impl Keycard {
         Ok(())
     }
 
-    /// Rotates a refresh token. A spent token revokes its whole session (reuse detection).
+    /// Rotates a refresh token. A spent token revokes its whole session (reuse detection),
+    /// unless it is a retry of its own rotation within the grace window, which gets the same
+    /// successor again (DESIGN.md §4). Runs to its end even if the caller goes away.
     pub async fn refresh(
+        self: &Arc<Self>,
+        presented: &RefreshToken,
+        client: &ClientInfo,
+    ) -> Result<(SessionId, TokenPair)> {
+        let (this, presented, client) = (self.clone(), presented.clone(), client.clone());
+        detached(async move { this.refresh_inner(&presented, &client).await }).await
+    }
+
+    async fn refresh_inner(
         &self,
         presented: &RefreshToken,
         client: &ClientInfo,
     ) -> Result<(SessionId, TokenPair)> {
         let now = self.now();
-        let secret = RefreshToken::generate()?;
+        let secret = self.successors.of(presented);
         let next = NextRefreshToken {
             id: RefreshTokenId::new(),
             hash: secret.hash(),
         };
+        let grace = self.policy.refresh_reuse_grace;
+        let replay_since = grace.is_positive().then(|| now - grace);
         let outcome = self
             .store
             .rotate_refresh_token(
@@ -460,11 +498,18 @@ impl Keycard {
                 &next,
                 now,
                 now + self.policy.session_idle_timeout,
+                replay_since,
             )
             .await?;
         match outcome {
             Rotation::Rotated(session) => {
                 metrics::counter!("keycard_refreshes_total", "outcome" => "success").increment(1);
+                let tokens = self.tokens_for(&session, secret)?;
+                Ok((session.id, tokens))
+            }
+            Rotation::Replayed(session) => {
+                metrics::counter!("keycard_refreshes_total", "outcome" => "replay").increment(1);
+                tracing::info!(session.id = %session.id, "refresh retried within the reuse grace: the same successor again");
                 let tokens = self.tokens_for(&session, secret)?;
                 Ok((session.id, tokens))
             }
@@ -713,4 +758,19 @@ async fn apply_notices(
     }
     // The store stopped listening for good: stay correct without the cache.
     sessions.deafened();
+}
+
+/// Runs a use case as a task of its own and waits for it. A request future is dropped when its
+/// client hangs up; a use case cut there could leave a sign-in attempt counted but not judged,
+/// or (PostgreSQL) a transaction whose COMMIT was sent but never acknowledged, rolled back by
+/// the dropped handle after the fact. As a task it completes as a unit, and the client that
+/// retries finds its result (for a refresh, the same successor within the grace window).
+async fn detached<T, Fut>(use_case: Fut) -> Result<T>
+where
+    T: Send + 'static,
+    Fut: Future<Output = Result<T>> + Send + 'static,
+{
+    tokio::spawn(use_case)
+        .await
+        .map_err(|e| Error::Internal(format!("use-case task failed: {e}")))?
 }

@@ -48,7 +48,13 @@ pub enum Rotation {
     /// The token was current: it is now spent, `next` is stored, and the session's idle deadline
     /// and last-used time moved forward. Carries the session as updated.
     Rotated(Session),
-    /// The token had already been spent: theft or a client bug. Nothing was issued.
+    /// The token was spent at or after `replay_since` by the rotation that issued `next`, which
+    /// is still its session's current token, and the session is active: a retry of that
+    /// rotation (its response was lost, or two requests raced). Nothing was written; the same
+    /// `next` stands.
+    Replayed(Session),
+    /// The token had already been spent (and is no replay): theft or a client bug. Nothing was
+    /// issued.
     Reused {
         session_id: SessionId,
         user_id: UserId,
@@ -128,13 +134,15 @@ pub trait SessionStore: Send + Sync {
     /// Spends `presented` and, if it was current and its session is active at `now`, stores
     /// `next` in that session and sets the session's `last_used_at = now` and
     /// `idle_expires_at = min(idle_expires_at, session.expires_at)`. Exactly one of any number
-    /// of concurrent calls with the same token can get `Rotated`.
+    /// of concurrent calls with the same token can get `Rotated`; with `replay_since`, the
+    /// others (and later retries) get `Replayed` while the conditions of that variant hold.
     async fn rotate_refresh_token(
         &self,
         presented: &TokenHash,
         next: &NextRefreshToken,
         now: OffsetDateTime,
         idle_expires_at: OffsetDateTime,
+        replay_since: Option<OffsetDateTime>,
     ) -> StoreResult<Rotation>;
 
     /// The user's sessions still active at `now`, newest first.

@@ -7,7 +7,7 @@ use keycard_core::ids::{RefreshTokenId, SessionId, UserId};
 use keycard_core::sessions::{RevokeReason, Session};
 use keycard_core::store::{NewRefreshToken, NextRefreshToken, Rotation, SessionStore, StoreResult};
 use keycard_core::tokens::TokenHash;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -141,6 +141,7 @@ impl SessionStore for PgStore {
         next: &NextRefreshToken,
         now: OffsetDateTime,
         idle_expires_at: OffsetDateTime,
+        replay_since: Option<OffsetDateTime>,
     ) -> StoreResult<Rotation> {
         let mut tx = self.begin().await?;
         // The conditional update is the race arbiter: a concurrent call blocks on the row lock,
@@ -155,21 +156,44 @@ impl SessionStore for PgStore {
         .map_err(db_err)?;
         let Some(spent) = spent else {
             let owner = sqlx::query(
-                "SELECT s.id, s.user_id FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id \
-                 WHERE r.token_hash = $1",
+                "SELECT s.id, s.user_id, r.spent_at FROM refresh_tokens r \
+                 JOIN sessions s ON s.id = r.session_id WHERE r.token_hash = $1",
             )
             .bind(&presented.0[..])
             .fetch_optional(&mut *tx)
             .await
             .map_err(db_err)?;
-            tx.commit().await.map_err(db_err)?;
-            return match owner {
-                Some(r) => Ok(Rotation::Reused {
-                    session_id: SessionId(rows::uuid_col(&r, "id")?),
-                    user_id: UserId(rows::uuid_col(&r, "user_id")?),
-                }),
-                None => Ok(Rotation::Unknown),
+            let Some(r) = owner else {
+                tx.commit().await.map_err(db_err)?;
+                return Ok(Rotation::Unknown);
             };
+            let session_id: Uuid = rows::uuid_col(&r, "id")?;
+            let spent_at: Option<OffsetDateTime> = r.try_get("spent_at").map_err(db_err)?;
+            let replay = match replay_since {
+                Some(since) if spent_at.is_some_and(|at| at >= since) => {
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SELECT {SESSION_COLS} FROM sessions WHERE id = $1 AND revoked_at IS NULL \
+                         AND expires_at > $2 AND idle_expires_at > $2 AND EXISTS (SELECT 1 FROM \
+                         refresh_tokens t WHERE t.token_hash = $3 AND t.session_id = $1 \
+                         AND t.spent_at IS NULL)"
+                    )))
+                    .bind(session_id)
+                    .bind(now)
+                    .bind(&next.hash.0[..])
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?
+                }
+                _ => None,
+            };
+            tx.commit().await.map_err(db_err)?;
+            if let Some(row) = replay {
+                return Ok(Rotation::Replayed(rows::session(&row)?));
+            }
+            return Ok(Rotation::Reused {
+                session_id: SessionId(session_id),
+                user_id: UserId(rows::uuid_col(&r, "user_id")?),
+            });
         };
         let session_id: Uuid = rows::uuid_col(&spent, "session_id")?;
         // Check and extend the session in one statement. It locks the row, so a concurrent

@@ -25,6 +25,7 @@ pub(crate) struct Job {
     pub next: NextRefreshToken,
     pub now: OffsetDateTime,
     pub idle_expires_at: OffsetDateTime,
+    pub replay_since: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone)]
@@ -102,20 +103,38 @@ async fn rotate_one(conn: &mut SqliteConnection, job: &Job) -> StoreResult<Rotat
     .map_err(db_err)?;
     let Some(spent) = spent else {
         let owner = sqlx::query(
-            "SELECT s.id, s.user_id FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id \
-             WHERE r.token_hash = $1",
+            "SELECT s.id, s.user_id, r.spent_at FROM refresh_tokens r \
+             JOIN sessions s ON s.id = r.session_id WHERE r.token_hash = $1",
         )
         .bind(&job.presented.0[..])
         .fetch_optional(&mut *conn)
         .await
         .map_err(db_err)?;
-        return match owner {
-            Some(r) => Ok(Rotation::Reused {
-                session_id: SessionId(rows::uuid_col(&r, "id")?),
-                user_id: UserId(rows::uuid_col(&r, "user_id")?),
-            }),
-            None => Ok(Rotation::Unknown),
+        let Some(r) = owner else {
+            return Ok(Rotation::Unknown);
         };
+        let session_id: String = r.try_get("id").map_err(db_err)?;
+        let spent_at: Option<i64> = r.try_get("spent_at").map_err(db_err)?;
+        if let Some(since) = job.replay_since
+            && spent_at.is_some_and(|at| at >= ts(since))
+            && let Some(row) = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {SESSION_COLS} FROM sessions WHERE id = $1 AND revoked_at IS NULL \
+                 AND expires_at > $2 AND idle_expires_at > $2 AND EXISTS (SELECT 1 FROM \
+                 refresh_tokens t WHERE t.token_hash = $3 AND t.session_id = $1 AND t.spent_at IS NULL)"
+            )))
+            .bind(&session_id)
+            .bind(ts(job.now))
+            .bind(&job.next.hash.0[..])
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?
+        {
+            return Ok(Rotation::Replayed(rows::session(&row)?));
+        }
+        return Ok(Rotation::Reused {
+            session_id: SessionId(rows::uuid_col(&r, "id")?),
+            user_id: UserId(rows::uuid_col(&r, "user_id")?),
+        });
     };
     let session_id: String = spent.try_get("session_id").map_err(db_err)?;
     // Check and extend the session in one statement: no row means it has ended.
@@ -205,7 +224,7 @@ mod tests {
         let later = NOW + Duration::hours(1);
         let second = next();
         let Rotation::Rotated(s) = store
-            .rotate_refresh_token(&first, &second, later, later + Duration::days(30))
+            .rotate_refresh_token(&first, &second, later, later + Duration::days(30), None)
             .await
             .unwrap()
         else {
@@ -215,19 +234,25 @@ mod tests {
         assert_eq!(s.last_used_at, later);
         assert_eq!(s.idle_expires_at, later + Duration::days(30));
         assert!(matches!(
-            store.rotate_refresh_token(&first, &next(), later, later).await.unwrap(),
+            store.rotate_refresh_token(&first, &next(), later, later, None).await.unwrap(),
             Rotation::Reused { session_id, .. } if session_id == session.id
         ));
         assert!(matches!(
             store
-                .rotate_refresh_token(&TokenHash([7; 32]), &next(), later, later)
+                .rotate_refresh_token(&TokenHash([7; 32]), &next(), later, later, None)
                 .await
                 .unwrap(),
             Rotation::Unknown
         ));
         // The idle deadline moves forward but never past the absolute end.
         let Rotation::Rotated(s) = store
-            .rotate_refresh_token(&second.hash, &next(), later, later + Duration::days(365))
+            .rotate_refresh_token(
+                &second.hash,
+                &next(),
+                later,
+                later + Duration::days(365),
+                None,
+            )
             .await
             .unwrap()
         else {
@@ -257,7 +282,7 @@ mod tests {
         );
         assert!(matches!(
             store
-                .rotate_refresh_token(&first, &next(), NOW, NOW + Duration::days(30))
+                .rotate_refresh_token(&first, &next(), NOW, NOW + Duration::days(30), None)
                 .await
                 .unwrap(),
             Rotation::SessionEnded
@@ -270,7 +295,13 @@ mod tests {
         let too_late = session.idle_expires_at;
         assert!(matches!(
             store
-                .rotate_refresh_token(&first, &next(), too_late, too_late + Duration::days(30))
+                .rotate_refresh_token(
+                    &first,
+                    &next(),
+                    too_late,
+                    too_late + Duration::days(30),
+                    None
+                )
                 .await
                 .unwrap(),
             Rotation::SessionEnded
@@ -285,7 +316,7 @@ mod tests {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
                 store
-                    .rotate_refresh_token(&first, &next(), NOW, NOW + Duration::days(30))
+                    .rotate_refresh_token(&first, &next(), NOW, NOW + Duration::days(30), None)
                     .await
                     .unwrap()
             }));

@@ -140,6 +140,7 @@ impl SessionStore for SqliteStore {
         next: &NextRefreshToken,
         now: OffsetDateTime,
         idle_expires_at: OffsetDateTime,
+        replay_since: Option<OffsetDateTime>,
     ) -> StoreResult<Rotation> {
         self.rotator
             .rotate(crate::rotation::Job {
@@ -147,6 +148,7 @@ impl SessionStore for SqliteStore {
                 next: next.clone(),
                 now,
                 idle_expires_at,
+                replay_since,
             })
             .await
     }

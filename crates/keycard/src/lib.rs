@@ -105,6 +105,7 @@ fn policy(settings: &Settings) -> Policy {
     p.session_absolute_lifetime = secs(settings.session_absolute_lifetime);
     p.key_retirement_grace = p.access_token_ttl + time::Duration::minutes(5);
     p.session_cache_ttl = settings.session_cache_ttl;
+    p.refresh_reuse_grace = secs(settings.refresh_reuse_grace);
     p.password = PasswordPolicy {
         min_chars: settings.password_min_length,
         max_bytes: settings.password_max_bytes,

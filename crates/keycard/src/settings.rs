@@ -53,6 +53,8 @@ pub struct Settings {
     /// How often a server re-reads signing keys, picking up `keycard keys rotate` run elsewhere.
     pub key_reload_interval: Duration,
     pub session_cache_ttl: Duration,
+    /// A retry of a refresh within this long after its rotation gets the same successor.
+    pub refresh_reuse_grace: Duration,
     /// Failed sign-ins per client network (IPv4 address or IPv6 /64); `None`: no limit.
     pub login_ip_limit: Option<Rate>,
     /// Sign-ups per client network.
@@ -99,6 +101,7 @@ impl Settings {
             db_max_connections: 16,
             key_reload_interval: Duration::from_secs(30),
             session_cache_ttl: Duration::from_secs(10),
+            refresh_reuse_grace: Duration::from_secs(5),
             login_ip_limit: Some(Rate::new(60, Duration::from_secs(60))),
             register_ip_limit: Some(Rate::new(30, Duration::from_secs(600))),
             register_email_limit: Some(Rate::new(5, Duration::from_secs(3600))),
@@ -236,6 +239,7 @@ impl Settings {
             "db_max_connections" => self.db_max_connections = parse_num(v)?,
             "key_reload_interval" => self.key_reload_interval = parse_duration(v)?,
             "session_cache_ttl" => self.session_cache_ttl = parse_duration(v)?,
+            "refresh_reuse_grace" => self.refresh_reuse_grace = parse_duration(v)?,
             "login_ip_limit" => self.login_ip_limit = parse_rate(v)?,
             "register_ip_limit" => self.register_ip_limit = parse_rate(v)?,
             "register_email_limit" => self.register_email_limit = parse_rate(v)?,
@@ -338,6 +342,12 @@ impl Settings {
         if self.db_max_connections == 0 {
             e.push("db_max_connections (KEYCARD_DB_MAX_CONNECTIONS): at least 1".into());
         }
+        if self.refresh_reuse_grace > Duration::from_secs(300) {
+            e.push(
+                "refresh_reuse_grace (KEYCARD_REFRESH_REUSE_GRACE): at most 5m (0s turns it off)"
+                    .into(),
+            );
+        }
         if !(1..=100).contains(&self.login_max_failures) {
             e.push("login_max_failures (KEYCARD_LOGIN_MAX_FAILURES): between 1 and 100 (NIST 800-63B allows at most 100 consecutive failures)".into());
         }
@@ -438,6 +448,10 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "session_cache_ttl",
         "how long a session check may be answered from memory, e.g. 10s (default); 0s turns it off",
+    ),
+    (
+        "refresh_reuse_grace",
+        "a refresh retried this soon after its rotation gets the same new token instead of revoking the session, e.g. 5s (default); 0s turns it off",
     ),
     (
         "login_ip_limit",

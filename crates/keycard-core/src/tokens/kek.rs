@@ -44,6 +44,15 @@ impl SecretKey {
         STANDARD.encode(self.0)
     }
 
+    /// A key for one purpose other than sealing (HMAC-SHA256 of the label under this key), so
+    /// no two uses share key material.
+    pub fn derive(&self, label: &str) -> [u8; 32] {
+        let k = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &self.0);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(aws_lc_rs::hmac::sign(&k, label.as_bytes()).as_ref());
+        out
+    }
+
     fn key(&self) -> Result<LessSafeKey> {
         UnboundKey::new(&AES_256_GCM, &self.0)
             .map(LessSafeKey::new)

@@ -9,7 +9,7 @@ mod refresh;
 pub use access::{AccessClaims, TokenKind};
 pub use kek::SecretKey;
 pub use keys::{KeyStore, StoredKey};
-pub use refresh::{RefreshToken, TokenHash};
+pub use refresh::{RefreshToken, Successors, TokenHash};
 
 /// The access token and refresh token handed to a client after sign-in or refresh.
 #[derive(Debug)]

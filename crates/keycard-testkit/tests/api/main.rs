@@ -49,6 +49,7 @@ mod keys;
 mod me;
 mod ops;
 mod outage;
+mod refresh_grace;
 mod sessions;
 mod throttle;
 mod tokens;
