@@ -105,7 +105,7 @@ fn throttled_message(limit: crate::throttle::Limit) -> &'static str {
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(m) => Self::Unavailable(m),
+            StoreError::Unavailable(m) | StoreError::Unreachable(m) => Self::Unavailable(m),
             StoreError::EmailTaken => Self::EmailTaken,
             StoreError::Corrupt(m) | StoreError::Other(m) => Self::Internal(m),
         }

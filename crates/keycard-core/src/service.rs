@@ -9,6 +9,7 @@ use crate::error::{AuthFailure, Error, Result};
 use crate::ids::{AuditId, RefreshTokenId, SessionId, UserId};
 use crate::passwords::{PasswordHasher, Verification};
 use crate::sessions::{RevokeReason, Session, SessionCache, SessionKind, device_label};
+use crate::store::fail_fast::{FailFast, Health};
 use crate::store::{ChangeNotice, NewRefreshToken, NextRefreshToken, Rotation, Store};
 use crate::throttle::{Gate, LoginAttempt, Refusal, Throttle};
 use crate::tokens::{
@@ -73,10 +74,14 @@ impl Keycard {
         kek: SecretKey,
         policy: Policy,
     ) -> Result<Self> {
+        let guarded = FailFast::new(store);
+        let health = guarded.health().clone();
+        let store: Arc<dyn Store> = Arc::new(guarded);
         let feed = store.change_notices();
         let sessions = Arc::new(SessionCache::new(policy.session_cache_ttl, feed.is_none()));
-        let notices = feed
-            .map(|rx| AbortOnDropHandle::new(tokio::spawn(apply_notices(rx, sessions.clone()))));
+        let notices = feed.map(|rx| {
+            AbortOnDropHandle::new(tokio::spawn(apply_notices(rx, sessions.clone(), health)))
+        });
         let throttle = Throttle::new(store.clone(), clock.clone(), policy.throttle);
         let kc = Self {
             store,
@@ -743,16 +748,21 @@ impl Keycard {
     }
 }
 
-/// Keeps the session cache true to changes other processes make.
+/// Keeps the session cache true to changes other processes make. A lost notice connection is
+/// also the earliest sign of a database outage: it sends the fail-fast prober to look.
 async fn apply_notices(
     mut notices: tokio::sync::mpsc::Receiver<ChangeNotice>,
     sessions: Arc<SessionCache>,
+    health: Arc<Health>,
 ) {
     while let Some(notice) = notices.recv().await {
         match notice {
             ChangeNotice::UserChanged(user) => sessions.forget_user(user),
             ChangeNotice::AllChanged => sessions.forget_all(),
-            ChangeNotice::Deaf => sessions.deafened(),
+            ChangeNotice::Deaf => {
+                sessions.deafened();
+                health.suspect();
+            }
             ChangeNotice::Listening => sessions.listening(),
         }
     }

@@ -2,6 +2,8 @@
 //! than one row is a single transaction in every backend, so a failure leaves nothing half-made.
 //! The audit events passed in are written in that same transaction.
 
+pub mod fail_fast;
+
 use crate::accounts::{Email, ProfileUpdate, User};
 use crate::audit::AuditEvent;
 use crate::ids::{RefreshTokenId, SessionId, UserId};
@@ -12,7 +14,13 @@ use time::OffsetDateTime;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// Connection refused, pool timed out, database restarting: retryable, maps to 503.
+    /// The database cannot be reached at all (connection refused or lost, server shutting
+    /// down): retryable, maps to 503, and makes Keycard fail fast until a probe reaches it again
+    /// (see [`fail_fast`]).
+    #[error("database unreachable: {0}")]
+    Unreachable(String),
+    /// Reached but momentarily unable to serve (busy, lock not granted, a serialisation
+    /// conflict): retryable, maps to 503, says nothing about the next request.
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("email already registered")]

@@ -56,7 +56,7 @@ impl PgStore {
                 // sqlx retries a refused connection until the deadline (the server may be
                 // starting) and then reports only the timeout, which alone tells an operator
                 // nothing about where to look.
-                sqlx::Error::PoolTimedOut => StoreError::Unavailable(format!(
+                sqlx::Error::PoolTimedOut => StoreError::Unreachable(format!(
                     "no connection to PostgreSQL within {}s: server down or refusing connections",
                     ACQUIRE_TIMEOUT.as_secs()
                 )),
@@ -86,7 +86,7 @@ impl Store for PgStore {
         MIGRATOR.run(&self.pool).await.map_err(|e| match e {
             // An unreachable server stays retryable; anything else is a broken migration.
             sqlx::migrate::MigrateError::Execute(inner) => match db_err(inner) {
-                unavailable @ StoreError::Unavailable(_) => unavailable,
+                retry @ (StoreError::Unavailable(_) | StoreError::Unreachable(_)) => retry,
                 other => StoreError::Other(format!("migration failed: {other}")),
             },
             e => StoreError::Other(format!("migration failed: {e}")),
@@ -102,15 +102,20 @@ impl Store for PgStore {
 /// conflict, the rest is a bug.
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     match &e {
+        // A pool that could not hand out a connection in 5 s has none that works: the server is
+        // down or refusing (a pool merely exhausted by load is the same for a caller).
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+        | sqlx::Error::WorkerCrashed => StoreError::Unreachable(e.to_string()),
         sqlx::Error::Database(d)
             if d.is_unique_violation() && d.constraint() == Some("users_email_key") =>
         {
             StoreError::EmailTaken
+        }
+        sqlx::Error::Database(d) if d.code().as_deref().is_some_and(unreachable_sqlstate) => {
+            StoreError::Unreachable(e.to_string())
         }
         sqlx::Error::Database(d) if d.code().as_deref().is_some_and(retryable_sqlstate) => {
             StoreError::Unavailable(e.to_string())
@@ -119,14 +124,18 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     }
 }
 
-/// SQLSTATEs after which the same request can succeed if simply tried again.
-fn retryable_sqlstate(code: &str) -> bool {
+/// SQLSTATEs that mean the server cannot be used at all for now.
+fn unreachable_sqlstate(code: &str) -> bool {
     // Class 08: connection exception.
     code.starts_with("08")
         // admin_shutdown, crash_shutdown, cannot_connect_now: the server is restarting.
         || matches!(code, "57P01" | "57P02" | "57P03")
-        // too_many_connections: another client holds the slots for now.
-        || code == "53300"
+}
+
+/// SQLSTATEs after which the same request can succeed if simply tried again.
+fn retryable_sqlstate(code: &str) -> bool {
+    // too_many_connections: another client holds the slots for now.
+    code == "53300"
         // serialization_failure, deadlock_detected: the transaction was rolled back whole and a
         // retry starts afresh; the counterpart of SQLite's BUSY.
         || matches!(code, "40001" | "40P01")

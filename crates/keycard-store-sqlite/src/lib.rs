@@ -107,10 +107,11 @@ impl Store for SqliteStore {
 /// conflict, the rest is a bug.
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     match &e {
-        sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+        sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
+            StoreError::Unreachable(e.to_string())
+        }
+        // Every connection busy for the whole wait: load, not an outage.
+        sqlx::Error::PoolTimedOut => StoreError::Unavailable(e.to_string()),
         sqlx::Error::Database(d)
             if d.is_unique_violation() && d.message().contains("users.email") =>
         {

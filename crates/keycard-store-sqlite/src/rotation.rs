@@ -72,6 +72,7 @@ impl Rotator {
 fn duplicate(e: &StoreError) -> StoreError {
     match e {
         StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+        StoreError::Unreachable(m) => StoreError::Unreachable(m.clone()),
         StoreError::EmailTaken => StoreError::EmailTaken,
         StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
         StoreError::Other(m) => StoreError::Other(m.clone()),

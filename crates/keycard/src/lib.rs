@@ -46,7 +46,9 @@ pub async fn open_store(settings: &Settings, patience: Duration) -> anyhow::Resu
         };
         match attempt {
             Ok(store) => return Ok(store),
-            Err(StoreError::Unavailable(e)) if tokio::time::Instant::now() < deadline => {
+            Err(StoreError::Unavailable(e) | StoreError::Unreachable(e))
+                if tokio::time::Instant::now() < deadline =>
+            {
                 tracing::warn!(error = %e, "database not reachable yet; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }

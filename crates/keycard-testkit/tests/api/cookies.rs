@@ -137,7 +137,20 @@ async fn cookie_refresh_requires_csrf_proof(app: TestApp) -> Result<()> {
     let access = body["access_token"].as_str().context("no access_token")?;
     assert_eq!(me_status(&app, access).await?, 200);
 
-    // And the successful one did: the old cookie is now a reused token.
+    // And the successful one did. Sent again at once (a tab that did not see the answer), the
+    // old cookie gets the same successor; once that one has been used, the old one is reuse.
+    let again = with_cookie(&app, "/v1/auth/refresh", &value, &[("keycard-csrf", "1")])
+        .await?
+        .expect_status(200)?;
+    assert_eq!(cookie_value(&refresh_cookie(&again)?), cookie_value(&next));
+    with_cookie(
+        &app,
+        "/v1/auth/refresh",
+        cookie_value(&next),
+        &[("keycard-csrf", "1")],
+    )
+    .await?
+    .expect_status(200)?;
     with_cookie(&app, "/v1/auth/refresh", &value, &[("keycard-csrf", "1")])
         .await?
         .expect_problem(401, "refresh_token_reused")?;

@@ -1,0 +1,611 @@
+//! Failing fast while the database is down.
+//!
+//! Without this, every request that needs an unreachable database waits the pool's whole
+//! connect timeout (5 s) before its 503, and piles up while it waits. [`FailFast`] wraps the store:
+//! the first call that finds the database unreachable ([`StoreError::Unreachable`]), or a lost
+//! change-notice connection, sends a prober to ping it; while the prober cannot reach it, every
+//! call is refused at once with `Unreachable` (503 + `Retry-After`, `/readyz` failing), and the
+//! first ping that answers (they run every 200 ms) lets calls through again. Busy-but-reachable
+//! errors ([`StoreError::Unavailable`]) trip nothing: they say nothing about the next request.
+
+use super::{
+    AccountStore, AuditStore, ChangeNotice, KeyRepository, NewRefreshToken, NextRefreshToken,
+    Rotation, SessionStore, Store, StoreError, StoreResult,
+};
+use crate::accounts::{Email, ProfileUpdate, User};
+use crate::audit::AuditEvent;
+use crate::ids::{SessionId, UserId};
+use crate::sessions::{RevokeReason, Session};
+use crate::throttle::{Counted, FailureRecord, Lockout, ThrottleStore};
+use crate::tokens::{StoredKey, TokenHash};
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+use tokio_util::task::AbortOnDropHandle;
+
+/// Pause between pings while the database is down: what a return may wait to be noticed.
+const PROBE_EVERY: Duration = Duration::from_millis(200);
+/// A ping not answered in this long counts as unreachable.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Whether the database is known to be down, shared with whoever may suspect it.
+#[derive(Debug, Default)]
+pub struct Health {
+    down: AtomicBool,
+    suspect: Notify,
+}
+
+impl Health {
+    pub fn is_down(&self) -> bool {
+        self.down.load(Ordering::Acquire)
+    }
+
+    /// Asks for a ping now (e.g. the change-notice connection was lost).
+    pub fn suspect(&self) {
+        self.suspect.notify_one();
+    }
+
+    fn went_down(&self, why: &str) {
+        if !self.down.swap(true, Ordering::AcqRel) {
+            tracing::warn!(error.cause = %why, "database unreachable: failing fast until a probe reaches it");
+            metrics::gauge!("keycard_database_up").set(0.0);
+        }
+        self.suspect.notify_one();
+    }
+
+    fn came_back(&self) {
+        if self.down.swap(false, Ordering::AcqRel) {
+            tracing::info!("database reachable again");
+        }
+        metrics::gauge!("keycard_database_up").set(1.0);
+    }
+}
+
+pub struct FailFast {
+    inner: Arc<dyn Store>,
+    health: Arc<Health>,
+    _prober: AbortOnDropHandle<()>,
+}
+
+impl FailFast {
+    /// Wraps `inner` and starts its prober on the current Tokio runtime; the prober ends with
+    /// the wrapper.
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        let health = Arc::new(Health::default());
+        metrics::gauge!("keycard_database_up").set(1.0);
+        let prober = tokio::spawn(probe(inner.clone(), health.clone()));
+        Self {
+            inner,
+            health,
+            _prober: AbortOnDropHandle::new(prober),
+        }
+    }
+
+    pub fn health(&self) -> &Arc<Health> {
+        &self.health
+    }
+
+    async fn guard<T>(&self, call: impl Future<Output = StoreResult<T>> + Send) -> StoreResult<T> {
+        if self.health.is_down() {
+            metrics::counter!("keycard_database_fast_failures_total").increment(1);
+            return Err(StoreError::Unreachable(
+                "the database is known to be down; a probe is retrying".into(),
+            ));
+        }
+        let out = call.await;
+        if let Err(StoreError::Unreachable(why)) = &out {
+            self.health.went_down(why);
+        }
+        out
+    }
+}
+
+/// Waits for a suspicion, then pings until the database answers.
+async fn probe(store: Arc<dyn Store>, health: Arc<Health>) {
+    loop {
+        health.suspect.notified().await;
+        loop {
+            match tokio::time::timeout(PROBE_TIMEOUT, store.ping()).await {
+                Ok(Ok(())) => {
+                    health.came_back();
+                    break;
+                }
+                Ok(Err(e)) => health.went_down(&e.to_string()),
+                Err(_) => health.went_down("ping not answered within 1 s"),
+            }
+            tokio::time::sleep(PROBE_EVERY).await;
+        }
+    }
+}
+
+#[async_trait]
+impl AccountStore for FailFast {
+    async fn create_account(
+        &self,
+        user: &User,
+        password_hash: &str,
+        session: &Session,
+        refresh: &NewRefreshToken,
+        audit: &[AuditEvent],
+    ) -> StoreResult<()> {
+        self.guard(
+            self.inner
+                .create_account(user, password_hash, session, refresh, audit),
+        )
+        .await
+    }
+
+    async fn find_login(&self, email: &Email) -> StoreResult<Option<(User, Option<String>)>> {
+        self.guard(self.inner.find_login(email)).await
+    }
+
+    async fn find_user(&self, id: UserId) -> StoreResult<Option<User>> {
+        self.guard(self.inner.find_user(id)).await
+    }
+
+    async fn find_password_hash(&self, id: UserId) -> StoreResult<Option<String>> {
+        self.guard(self.inner.find_password_hash(id)).await
+    }
+
+    async fn update_profile(
+        &self,
+        id: UserId,
+        update: &ProfileUpdate,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> StoreResult<Option<User>> {
+        self.guard(self.inner.update_profile(id, update, now, audit))
+            .await
+    }
+
+    async fn upgrade_password_hash(
+        &self,
+        id: UserId,
+        hash: &str,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        self.guard(self.inner.upgrade_password_hash(id, hash, audit))
+            .await
+    }
+
+    async fn change_password(
+        &self,
+        id: UserId,
+        hash: &str,
+        keep: SessionId,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> StoreResult<u64> {
+        self.guard(self.inner.change_password(id, hash, keep, now, audit))
+            .await
+    }
+}
+
+#[async_trait]
+impl SessionStore for FailFast {
+    async fn create_session(
+        &self,
+        session: &Session,
+        refresh: &NewRefreshToken,
+        audit: &[AuditEvent],
+    ) -> StoreResult<()> {
+        self.guard(self.inner.create_session(session, refresh, audit))
+            .await
+    }
+
+    async fn find_session_with_user(&self, id: SessionId) -> StoreResult<Option<(Session, User)>> {
+        self.guard(self.inner.find_session_with_user(id)).await
+    }
+
+    async fn find_session_by_refresh_token(
+        &self,
+        token: &TokenHash,
+    ) -> StoreResult<Option<Session>> {
+        self.guard(self.inner.find_session_by_refresh_token(token))
+            .await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        presented: &TokenHash,
+        next: &NextRefreshToken,
+        now: OffsetDateTime,
+        idle_expires_at: OffsetDateTime,
+        replay_since: Option<OffsetDateTime>,
+    ) -> StoreResult<Rotation> {
+        self.guard(self.inner.rotate_refresh_token(
+            presented,
+            next,
+            now,
+            idle_expires_at,
+            replay_since,
+        ))
+        .await
+    }
+
+    async fn list_active_sessions(
+        &self,
+        user: UserId,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<Session>> {
+        self.guard(self.inner.list_active_sessions(user, now)).await
+    }
+
+    async fn revoke_session(
+        &self,
+        user: UserId,
+        id: SessionId,
+        reason: RevokeReason,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> StoreResult<bool> {
+        self.guard(self.inner.revoke_session(user, id, reason, now, audit))
+            .await
+    }
+
+    async fn revoke_all_sessions(
+        &self,
+        user: UserId,
+        reason: RevokeReason,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> StoreResult<u64> {
+        self.guard(self.inner.revoke_all_sessions(user, reason, now, audit))
+            .await
+    }
+}
+
+#[async_trait]
+impl KeyRepository for FailFast {
+    async fn list_signing_keys(&self) -> StoreResult<Vec<StoredKey>> {
+        self.guard(self.inner.list_signing_keys()).await
+    }
+
+    async fn add_signing_key(
+        &self,
+        key: &StoredKey,
+        retire_others_at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.guard(self.inner.add_signing_key(key, retire_others_at))
+            .await
+    }
+}
+
+#[async_trait]
+impl AuditStore for FailFast {
+    async fn record_audit(&self, event: &AuditEvent) -> StoreResult<()> {
+        self.guard(self.inner.record_audit(event)).await
+    }
+
+    async fn list_audit(&self, user: UserId, limit: u32) -> StoreResult<Vec<AuditEvent>> {
+        self.guard(self.inner.list_audit(user, limit)).await
+    }
+}
+
+#[async_trait]
+impl ThrottleStore for FailFast {
+    async fn take_rate(
+        &self,
+        key: &str,
+        now_ms: i64,
+        interval_ms: i64,
+        window_ms: i64,
+    ) -> StoreResult<Option<i64>> {
+        self.guard(self.inner.take_rate(key, now_ms, interval_ms, window_ms))
+            .await
+    }
+
+    async fn give_back_rate(&self, key: &str, interval_ms: i64) -> StoreResult<()> {
+        self.guard(self.inner.give_back_rate(key, interval_ms))
+            .await
+    }
+
+    async fn count_login_failure(
+        &self,
+        account: &str,
+        now_ms: i64,
+        lockout: &Lockout,
+    ) -> StoreResult<Counted> {
+        self.guard(self.inner.count_login_failure(account, now_ms, lockout))
+            .await
+    }
+
+    async fn uncount_login_failure(
+        &self,
+        account: &str,
+        counted: &FailureRecord,
+        previous: Option<&FailureRecord>,
+    ) -> StoreResult<()> {
+        self.guard(self.inner.uncount_login_failure(account, counted, previous))
+            .await
+    }
+
+    async fn clear_login_failures(&self, account: &str) -> StoreResult<()> {
+        self.guard(self.inner.clear_login_failures(account)).await
+    }
+
+    async fn prune_throttles(&self, now_ms: i64, forget_before_ms: i64) -> StoreResult<u64> {
+        self.guard(self.inner.prune_throttles(now_ms, forget_before_ms))
+            .await
+    }
+}
+
+#[async_trait]
+impl Store for FailFast {
+    async fn ping(&self) -> StoreResult<()> {
+        self.guard(self.inner.ping()).await
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        self.inner.migrate().await
+    }
+
+    fn change_notices(&self) -> Option<tokio::sync::mpsc::Receiver<ChangeNotice>> {
+        self.inner.change_notices()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// A store whose database can be switched off; counts the calls that reach it.
+    #[derive(Default)]
+    struct Switch {
+        off: AtomicBool,
+        busy: AtomicBool,
+        calls: AtomicUsize,
+    }
+
+    impl Switch {
+        fn answer(&self) -> StoreResult<()> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            if self.busy.load(Ordering::SeqCst) {
+                Err(StoreError::Unavailable("database is locked".into()))
+            } else if self.off.load(Ordering::SeqCst) {
+                Err(StoreError::Unreachable("connection refused".into()))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    #[async_trait]
+    impl AuditStore for Switch {
+        async fn record_audit(&self, _: &AuditEvent) -> StoreResult<()> {
+            self.answer()
+        }
+        async fn list_audit(&self, _: UserId, _: u32) -> StoreResult<Vec<AuditEvent>> {
+            self.answer().map(|_| Vec::new())
+        }
+    }
+
+    // Only what the test calls answers; the rest is never reached.
+    macro_rules! unreached {
+        ($($t:tt)*) => {
+            Err(StoreError::Other("not used by this test".into()))
+        };
+    }
+
+    #[async_trait]
+    impl AccountStore for Switch {
+        async fn create_account(
+            &self,
+            _: &User,
+            _: &str,
+            _: &Session,
+            _: &NewRefreshToken,
+            _: &[AuditEvent],
+        ) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn find_login(&self, _: &Email) -> StoreResult<Option<(User, Option<String>)>> {
+            unreached!()
+        }
+        async fn find_user(&self, _: UserId) -> StoreResult<Option<User>> {
+            unreached!()
+        }
+        async fn find_password_hash(&self, _: UserId) -> StoreResult<Option<String>> {
+            unreached!()
+        }
+        async fn update_profile(
+            &self,
+            _: UserId,
+            _: &ProfileUpdate,
+            _: OffsetDateTime,
+            _: &AuditEvent,
+        ) -> StoreResult<Option<User>> {
+            unreached!()
+        }
+        async fn upgrade_password_hash(
+            &self,
+            _: UserId,
+            _: &str,
+            _: &AuditEvent,
+        ) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn change_password(
+            &self,
+            _: UserId,
+            _: &str,
+            _: SessionId,
+            _: OffsetDateTime,
+            _: &AuditEvent,
+        ) -> StoreResult<u64> {
+            unreached!()
+        }
+    }
+
+    #[async_trait]
+    impl SessionStore for Switch {
+        async fn create_session(
+            &self,
+            _: &Session,
+            _: &NewRefreshToken,
+            _: &[AuditEvent],
+        ) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn find_session_with_user(
+            &self,
+            _: SessionId,
+        ) -> StoreResult<Option<(Session, User)>> {
+            unreached!()
+        }
+        async fn find_session_by_refresh_token(
+            &self,
+            _: &TokenHash,
+        ) -> StoreResult<Option<Session>> {
+            unreached!()
+        }
+        async fn rotate_refresh_token(
+            &self,
+            _: &TokenHash,
+            _: &NextRefreshToken,
+            _: OffsetDateTime,
+            _: OffsetDateTime,
+            _: Option<OffsetDateTime>,
+        ) -> StoreResult<Rotation> {
+            unreached!()
+        }
+        async fn list_active_sessions(
+            &self,
+            _: UserId,
+            _: OffsetDateTime,
+        ) -> StoreResult<Vec<Session>> {
+            unreached!()
+        }
+        async fn revoke_session(
+            &self,
+            _: UserId,
+            _: SessionId,
+            _: RevokeReason,
+            _: OffsetDateTime,
+            _: &AuditEvent,
+        ) -> StoreResult<bool> {
+            unreached!()
+        }
+        async fn revoke_all_sessions(
+            &self,
+            _: UserId,
+            _: RevokeReason,
+            _: OffsetDateTime,
+            _: &AuditEvent,
+        ) -> StoreResult<u64> {
+            unreached!()
+        }
+    }
+
+    #[async_trait]
+    impl KeyRepository for Switch {
+        async fn list_signing_keys(&self) -> StoreResult<Vec<StoredKey>> {
+            unreached!()
+        }
+        async fn add_signing_key(&self, _: &StoredKey, _: OffsetDateTime) -> StoreResult<()> {
+            unreached!()
+        }
+    }
+
+    #[async_trait]
+    impl ThrottleStore for Switch {
+        async fn take_rate(&self, _: &str, _: i64, _: i64, _: i64) -> StoreResult<Option<i64>> {
+            unreached!()
+        }
+        async fn give_back_rate(&self, _: &str, _: i64) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn count_login_failure(&self, _: &str, _: i64, _: &Lockout) -> StoreResult<Counted> {
+            unreached!()
+        }
+        async fn uncount_login_failure(
+            &self,
+            _: &str,
+            _: &FailureRecord,
+            _: Option<&FailureRecord>,
+        ) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn clear_login_failures(&self, _: &str) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn prune_throttles(&self, _: i64, _: i64) -> StoreResult<u64> {
+            unreached!()
+        }
+    }
+
+    #[async_trait]
+    impl Store for Switch {
+        async fn ping(&self) -> StoreResult<()> {
+            self.answer()
+        }
+        async fn migrate(&self) -> StoreResult<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refuses_at_once_while_down_and_recovers_on_the_first_ping_that_answers() {
+        let db = Arc::new(Switch::default());
+        let store = FailFast::new(db.clone());
+        let user = UserId::new();
+        assert!(store.list_audit(user, 1).await.is_ok());
+
+        db.off.store(true, Ordering::SeqCst);
+        // The first call finds out, and reports the outage itself.
+        assert!(matches!(
+            store.list_audit(user, 1).await,
+            Err(StoreError::Unreachable(_))
+        ));
+        assert!(store.health().is_down());
+        let reached = db.calls.load(Ordering::SeqCst);
+        for _ in 0..100 {
+            assert!(matches!(
+                store.list_audit(user, 1).await,
+                Err(StoreError::Unreachable(_))
+            ));
+        }
+        assert_eq!(
+            db.calls.load(Ordering::SeqCst),
+            reached,
+            "no call may reach a database known to be down"
+        );
+
+        // The prober keeps pinging; the first answer after the return lets calls through.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(store.health().is_down());
+        db.off.store(false, Ordering::SeqCst);
+        tokio::time::sleep(PROBE_EVERY * 2).await;
+        assert!(!store.health().is_down());
+        assert!(store.list_audit(user, 1).await.is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_suspicion_is_checked_and_busy_errors_trip_nothing() {
+        let db = Arc::new(Switch::default());
+        let store = FailFast::new(db.clone());
+        db.busy.store(true, Ordering::SeqCst);
+        for _ in 0..3 {
+            assert!(matches!(
+                store.list_audit(UserId::new(), 1).await,
+                Err(StoreError::Unavailable(_))
+            ));
+        }
+        assert!(!store.health().is_down(), "busy is not down");
+        db.busy.store(false, Ordering::SeqCst);
+        store.health().suspect();
+        tokio::time::sleep(PROBE_EVERY).await;
+        assert!(
+            !store.health().is_down(),
+            "a ping that answers clears the suspicion"
+        );
+        db.off.store(true, Ordering::SeqCst);
+        store.health().suspect();
+        tokio::time::sleep(PROBE_EVERY).await;
+        assert!(store.health().is_down(), "a ping that fails confirms it");
+    }
+}
