@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 COMPOSE ?= docker compose
 
-.PHONY: help deps env run up down logs test test-local lint fmt bench clean
+.PHONY: help deps env run up down logs test test-local fuzz lint fmt bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ test: ## The whole black-box suite in its own container against Keycard + Postgr
 
 test-local: ## Unit tests + the black-box HTTP suite on the host, on SQLite and a throwaway PostgreSQL
 	$(CARGO) test --workspace --locked
+
+fuzz: ## Property-based fuzzing of every operation from /openapi.json (schemathesis, all checks) on SQLite and PostgreSQL
+	scripts/fuzz
 
 lint: ## rustfmt check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check

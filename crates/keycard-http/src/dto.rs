@@ -21,9 +21,11 @@ pub enum TokenDelivery {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
     pub email: String,
-    #[schema(example = "correct horse battery staple", format = Password)]
+    /// At least 8 characters (the deployment may ask for more) and at most 1024 bytes; no
+    /// composition rules, but not a common password and not containing the email's local part.
+    #[schema(example = "correct horse battery staple", format = Password, min_length = 8, max_length = 1024)]
     pub password: String,
     pub name: Option<String>,
     #[serde(default)]
@@ -66,13 +68,14 @@ fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProfileRequest {
-    /// `null` clears the name; absent leaves it.
+    /// `null` or blank clears the name; absent leaves it. No control characters; trimmed.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub name: Option<Option<String>>,
-    /// An absolute https URL; `null` clears it.
+    /// An absolute https URL (no whitespace, control characters, `"`, `<`, `>` or `\`); `null`
+    /// clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 2048, pattern = r#"^https://[^\s"<>\\\u0000-\u001F\u007F-\u009F]+$"#)]
     pub picture_url: Option<Option<String>>,
 }
 
@@ -81,7 +84,8 @@ pub struct UpdateProfileRequest {
 pub struct ChangePasswordRequest {
     #[schema(format = Password)]
     pub current_password: String,
-    #[schema(format = Password)]
+    /// The same rules as at sign-up.
+    #[schema(format = Password, min_length = 8, max_length = 1024)]
     pub new_password: String,
 }
 
@@ -217,6 +221,7 @@ pub struct EventList {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct EventsQuery {
     /// At most this many events (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 

@@ -19,6 +19,68 @@ pub enum ApiError {
     /// A cookie-authenticated state change came without the CSRF header or from another site.
     #[error("cross-site request rejected: {0}")]
     CsrfRejected(&'static str),
+    /// Refused by the HTTP machinery before any handler ran (body too large, method not
+    /// allowed, a timeout…); `detail` is the machinery's own, safe to show.
+    #[error("{detail}")]
+    Http { status: StatusCode, detail: String },
+}
+
+/// The stable code and title of an error the HTTP machinery produced, by status.
+fn http_parts(status: StatusCode) -> (&'static str, &'static str) {
+    match status.as_u16() {
+        400 => ("malformed_request", "Malformed request"),
+        404 => ("not_found", "Not found"),
+        405 => ("method_not_allowed", "Method not allowed"),
+        408 => ("request_timeout", "Request timeout"),
+        411 => ("length_required", "Length required"),
+        413 => ("payload_too_large", "Request body too large"),
+        415 => ("unsupported_media_type", "Unsupported media type"),
+        431 => ("headers_too_large", "Request headers too large"),
+        503 => ("unavailable", "Service unavailable"),
+        s if s < 500 => ("client_error", "Client error"),
+        _ => ("internal", "Internal error"),
+    }
+}
+
+/// Turns every error response that is not a problem yet into one: what tower-http's layers and
+/// axum's extractors and router answer by themselves (413 `length limit exceeded` as text, 405
+/// with no body, a query-string rejection…). The status and headers (`Allow`, `Retry-After`)
+/// stay; only 4xx texts are kept as the `detail`, since a 5xx text could say too much.
+pub async fn ensure_problem<B>(response: axum::http::Response<B>) -> Response
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    let response = response.map(axum::body::Body::new);
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if status.as_u16() < 400 || is_problem {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let detail = if status.is_client_error() && !text.is_empty() {
+        text
+    } else {
+        status
+            .canonical_reason()
+            .unwrap_or("request refused")
+            .to_owned()
+    };
+    let problem = ApiError::Http { status, detail }.into_response();
+    // Keep what the machinery said in headers (Allow on a 405, Retry-After), minus its body's.
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let (problem_parts, problem_body) = problem.into_parts();
+    for (name, value) in &problem_parts.headers {
+        parts.headers.insert(name.clone(), value.clone());
+    }
+    Response::from_parts(parts, problem_body)
 }
 
 /// RFC 9457 problem details, as served for every API error.
@@ -50,6 +112,10 @@ impl ApiError {
         match self {
             Self::Malformed(_) => (S::BAD_REQUEST, "malformed_request", "Malformed request"),
             Self::CsrfRejected(_) => (S::FORBIDDEN, "csrf_rejected", "Cross-site request rejected"),
+            Self::Http { status, .. } => {
+                let (code, title) = http_parts(*status);
+                (*status, code, title)
+            }
             Self::Domain(e) => {
                 let (status, title) = match e {
                     Error::Invalid { .. } => (S::UNPROCESSABLE_ENTITY, "Invalid input"),
@@ -124,6 +190,9 @@ impl IntoResponse for ApiError {
                 h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             Self::Domain(Error::Unavailable(_)) => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            Self::Http { status, .. } if *status == StatusCode::SERVICE_UNAVAILABLE => {
                 h.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             Self::Domain(Error::Unauthenticated(f)) => {

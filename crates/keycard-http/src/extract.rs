@@ -9,15 +9,41 @@ use axum::http::{HeaderMap, header};
 use keycard_core::error::AuthFailure;
 use keycard_core::service::Principal;
 use keycard_core::{ClientInfo, Error};
+use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
 
-/// `axum::Json`, but a bad body becomes a 400 problem instead of axum's plain-text rejection.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// `axum::Json`, but a bad body becomes a 400 problem instead of axum's plain-text rejection,
+/// and only a JSON *object* is a body (serde would also read a struct from an array).
 pub struct AppJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(req, state).await?;
+        body_object(value).map(AppJson)
+    }
+}
+
+/// Reads a request body that must be a JSON object into `T`.
+pub fn body_object<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    if !value.is_object() {
+        return Err(ApiError::Malformed("the body must be a JSON object".into()));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::Malformed(format!("invalid JSON body: {e}")))
+}
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
+        // A body cut off by the size limit while being read (sent chunked, so not refused up
+        // front by its Content-Length) is too large, not malformed.
+        if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::Http {
+                status: r.status(),
+                detail: r.body_text(),
+            };
+        }
         ApiError::Malformed(r.body_text())
     }
 }

@@ -40,7 +40,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The OpenAPI document of every route, as served at /openapi.json.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_routes().split_for_parts().1
+    let mut doc = api_routes().split_for_parts().1;
+    openapi::complete(&mut doc);
+    doc
 }
 
 fn api_routes() -> OpenApiRouter<AppState> {
@@ -64,7 +66,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
 
 /// The whole application, ready to serve.
 pub fn router(state: AppState) -> Router {
-    let (api, spec) = api_routes().split_for_parts();
+    let (api, mut spec) = api_routes().split_for_parts();
+    openapi::complete(&mut spec);
     let spec_json: Arc<str> = serde_json::to_string(&spec).unwrap_or_default().into();
     let config = state.config.clone();
 
@@ -144,6 +147,8 @@ pub fn router(state: AppState) -> Router {
             ))
             .option_layer(hsts)
             .option_layer(cors(&config))
+            // Outside the timeout and the body limit, so what they answer becomes a problem too.
+            .layer(axum::middleware::map_response(error::ensure_problem))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::SERVICE_UNAVAILABLE,
                 REQUEST_TIMEOUT,

@@ -1,5 +1,8 @@
 use utoipa::Modify;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::path::ParameterIn;
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
@@ -37,4 +40,78 @@ impl Modify for BearerAuth {
             ),
         );
     }
+}
+
+/// Adds to every operation the answers that come from what it shares with others rather than
+/// from its own handler, so the document lists every status the server can give:
+/// a JSON body or query string can be malformed (400) and a body too large (413); a bearer
+/// operation can be unauthenticated (401); whatever reads the database can find it down, and
+/// whatever hashes can find hashing saturated (503, with `Retry-After`).
+pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let reads_database = path.starts_with("/v1/") || path == "/readyz";
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let has_body = op.request_body.is_some();
+            let has_query = op.parameters.as_ref().is_some_and(|ps| {
+                ps.iter()
+                    .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Query))
+            });
+            let bearer = op
+                .security
+                .as_ref()
+                .is_some_and(|reqs| reqs.iter().any(|r| r != &SecurityRequirement::default()));
+            let r = &mut op.responses.responses;
+            if has_body || has_query {
+                add(
+                    r,
+                    "400",
+                    "The body or query string is not what this operation takes (`malformed_request`)",
+                );
+            }
+            if has_body {
+                add(r, "413", "The body is over 64 KiB (`payload_too_large`)");
+            }
+            if bearer {
+                add(
+                    r,
+                    "401",
+                    "No valid access token, or its session has ended (`unauthenticated`, `invalid_token`, `session_ended`); see WWW-Authenticate",
+                );
+            }
+            if reads_database {
+                add(
+                    r,
+                    "503",
+                    "The database is unreachable or password hashing is saturated (`unavailable`, `overloaded`); see Retry-After",
+                );
+            }
+        }
+    }
+}
+
+fn add(
+    responses: &mut std::collections::BTreeMap<String, RefOr<Response>>,
+    status: &str,
+    why: &str,
+) {
+    responses.entry(status.to_owned()).or_insert_with(|| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(why)
+                .content(
+                    "application/problem+json",
+                    Content::new(Some(Ref::from_schema_name("Problem"))),
+                )
+                .build(),
+        )
+    });
 }

@@ -41,12 +41,10 @@ impl ProfileUpdate {
     }
 }
 
-/// Display names: trimmed, no control characters, bounded. An empty name clears it.
+/// Display names: no control characters, bounded (both checked as sent, so the rule is exactly
+/// what the OpenAPI schema states), then trimmed. An empty name clears it.
 pub(crate) fn parse_name(raw: &str) -> Result<Option<String>, Error> {
-    let n = raw.trim();
-    if n.is_empty() {
-        return Ok(None);
-    }
+    let n = raw;
     if n.chars().count() > MAX_NAME_CHARS {
         return Err(Error::invalid(
             "name",
@@ -61,13 +59,14 @@ pub(crate) fn parse_name(raw: &str) -> Result<Option<String>, Error> {
             "name must not contain control characters",
         ));
     }
-    Ok(Some(n.to_owned()))
+    let n = n.trim();
+    Ok((!n.is_empty()).then(|| n.to_owned()))
 }
 
 /// Only absolute https URLs: a picture is rendered by other apps, and `javascript:` or `data:`
-/// URLs there would be an XSS vector.
+/// URLs there would be an XSS vector. Checked as sent (no trimming), as the schema states it.
 fn parse_picture_url(raw: &str) -> Result<String, Error> {
-    let u = raw.trim();
+    let u = raw;
     let bad = || {
         Error::invalid(
             "picture_url",
@@ -75,7 +74,8 @@ fn parse_picture_url(raw: &str) -> Result<String, Error> {
             "picture_url must be an absolute https URL",
         )
     };
-    if u.len() > MAX_URL_LEN || !u.starts_with("https://") || u.len() <= "https://".len() {
+    if u.chars().count() > MAX_URL_LEN || !u.starts_with("https://") || u.len() <= "https://".len()
+    {
         return Err(bad());
     }
     if u.chars()

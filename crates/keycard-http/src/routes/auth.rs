@@ -72,12 +72,19 @@ fn signed_in(jar: CookieJar, status: StatusCode, s: SignedIn, delivery: TokenDel
     token_response(jar, status, s.session_id, s.tokens, delivery, Some(s.user))
 }
 
-/// Bodies that may be empty (cookie clients often send none).
+/// Bodies that may be empty (cookie clients often send none). Read as bytes, so a body over the
+/// size limit is refused by the `Bytes` extractor (413) before this runs.
 fn optional_json<T: DeserializeOwned + Default>(body: &Bytes) -> ApiResult<T> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::Malformed(format!("invalid JSON body: {e}")))
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::Malformed(format!("invalid JSON body: {e}")))?;
+    // `null` is an absent body too.
+    if value.is_null() {
+        return Ok(T::default());
+    }
+    crate::extract::body_object(value)
 }
 
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth",
@@ -124,7 +131,7 @@ pub async fn login(
 }
 
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth",
-    request_body(content = RefreshRequest, description = "May be empty when the refresh token is in the cookie"),
+    request_body(content = Option<RefreshRequest>, description = "May be empty when the refresh token is in the cookie"),
     responses(
         (status = 200, description = "Rotated: new access and refresh token; the presented one is spent", body = TokenResponse),
         (status = 401, description = "Unknown, expired or reused refresh token (reuse revokes the session)", body = Problem, content_type = "application/problem+json"),
@@ -168,7 +175,7 @@ pub async fn refresh(
 }
 
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth",
-    request_body(content = LogoutRequest, description = "Only when no bearer token is sent"),
+    request_body(content = Option<LogoutRequest>, description = "Only when no bearer token is sent"),
     security((), ("bearer" = [])),
     responses(
         (status = 204, description = "The session has ended"),
@@ -181,11 +188,12 @@ pub async fn logout(
     jar: CookieJar,
     body: Bytes,
 ) -> ApiResult<Response> {
+    // Checked even when the bearer token decides: a malformed request is refused either way.
+    let req: LogoutRequest = optional_json(&body)?;
     if let Some(token) = bearer(&headers) {
         let who = state.keycard.authenticate(token).await?;
         state.keycard.logout(&who, &client).await?;
     } else {
-        let req: LogoutRequest = optional_json(&body)?;
         let token = match req.refresh_token {
             Some(t) => t,
             None => {

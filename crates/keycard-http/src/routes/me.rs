@@ -4,7 +4,7 @@ use crate::dto::{
     ChangePasswordRequest, EventList, EventsQuery, SessionsEnded, UpdateProfileRequest,
     UserResponse,
 };
-use crate::error::{ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{AppJson, Authenticated, Client};
 use crate::state::AppState;
 use axum::Json;
@@ -81,10 +81,13 @@ pub async fn list_events(
     Authenticated(who): Authenticated,
     Query(q): Query<EventsQuery>,
 ) -> ApiResult<Json<EventList>> {
-    let events = state
-        .keycard
-        .recent_events(&who, q.limit.unwrap_or(50))
-        .await?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::Malformed(format!(
+            "limit must be between 1 and 200, got {limit}"
+        )));
+    }
+    let events = state.keycard.recent_events(&who, limit).await?;
     Ok(Json(EventList {
         events: events.into_iter().map(Into::into).collect(),
     }))

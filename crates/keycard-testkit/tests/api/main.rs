@@ -43,6 +43,7 @@ macro_rules! backend_tests {
 }
 
 mod auth;
+mod contract;
 mod cookies;
 mod instances;
 mod keys;
