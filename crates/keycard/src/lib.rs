@@ -170,7 +170,12 @@ pub async fn serve(
         config: Arc::new(config),
         metrics,
     });
-    tracing::info!(address = %listener.local_addr()?, public_url = %settings.public_url(), "keycard listening");
+    let docs = if settings.docs_enabled {
+        format!("{}/docs/", settings.public_url())
+    } else {
+        "off (KEYCARD_DOCS_ENABLED=false)".to_owned()
+    };
+    tracing::info!(address = %listener.local_addr()?, public_url = %settings.public_url(), %docs, "keycard listening; API docs at {docs}");
     let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
