@@ -263,6 +263,61 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_replay_needs_the_window_and_the_same_successor_still_current() {
+        let (store, session, first) = store_with_session().await;
+        let second = next();
+        let since = Some(NOW - Duration::seconds(5));
+        assert!(matches!(
+            store
+                .rotate_refresh_token(&first, &second, NOW, NOW + Duration::days(30), since)
+                .await
+                .unwrap(),
+            Rotation::Rotated(_)
+        ));
+        // The same rotation again (the same successor): a replay, nothing written.
+        let Rotation::Replayed(s) = store
+            .rotate_refresh_token(&first, &second, NOW, NOW + Duration::days(30), since)
+            .await
+            .unwrap()
+        else {
+            panic!("a retry within the window must replay");
+        };
+        assert_eq!(s.id, session.id);
+        // Another successor than the one issued is no retry of that rotation.
+        assert!(matches!(
+            store
+                .rotate_refresh_token(&first, &next(), NOW, NOW + Duration::days(30), since)
+                .await
+                .unwrap(),
+            Rotation::Reused { .. }
+        ));
+        // Outside the window: reuse.
+        let late = Some(NOW + Duration::seconds(1));
+        assert!(matches!(
+            store
+                .rotate_refresh_token(&first, &second, NOW, NOW + Duration::days(30), late)
+                .await
+                .unwrap(),
+            Rotation::Reused { .. }
+        ));
+        // Once the successor has been used, the first token is older than the last one.
+        assert!(matches!(
+            store
+                .rotate_refresh_token(&second.hash, &next(), NOW, NOW + Duration::days(30), since)
+                .await
+                .unwrap(),
+            Rotation::Rotated(_)
+        ));
+        assert!(matches!(
+            store
+                .rotate_refresh_token(&first, &second, NOW, NOW + Duration::days(30), since)
+                .await
+                .unwrap(),
+            Rotation::Reused { .. }
+        ));
+    }
+
+    #[tokio::test]
     async fn ended_sessions_do_not_rotate() {
         let (store, session, first) = store_with_session().await;
         let ev = keycard_core::audit::AuditEvent {
