@@ -4,13 +4,13 @@ SHELL := /bin/bash
 CARGO ?= cargo
 COMPOSE ?= docker compose
 
-.PHONY: help deps env run up down logs test test-local fuzz lint fmt bench clean
+.PHONY: help deps env run up down logs test test-local fuzz readme lint fmt bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-deps: ## Check every development and runtime dependency; offers to install what is missing
-	@scripts/deps
+deps: ## Check every dependency; offers to install what is missing (YES=1: without asking)
+	@scripts/deps $(if $(YES),--yes)
 
 env: ## Create .env for docker compose with fresh secrets (never overwrites an existing one)
 	@scripts/env-file
@@ -19,17 +19,19 @@ run: ## Run Keycard locally on http://127.0.0.1:8080 (embedded SQLite in ./data)
 	$(CARGO) run --release -p keycard
 
 up: env ## Build and start Keycard + PostgreSQL in containers on http://localhost:8080
-	KEYCARD_REVISION=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) \
+	@scripts/preflight
+	. scripts/lib/containers.sh && KEYCARD_REVISION=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) \
 		$(COMPOSE) up --build --detach --wait
-	@echo "Keycard is up on http://$$($(COMPOSE) port keycard 8080 | sed 's/^127.0.0.1/localhost/') (API docs at /docs/; make logs, make down)"
+	@. scripts/lib/containers.sh && echo "Keycard is up on http://$$($(COMPOSE) port keycard 8080 | sed 's/^127.0.0.1/localhost/') (API docs at /docs/; make logs, make down)"
 
 down: env ## Stop the containers (the database volume stays; `docker compose down -v` deletes it)
-	$(COMPOSE) down --remove-orphans
+	. scripts/lib/containers.sh && $(COMPOSE) down --remove-orphans
 
 logs: env ## Follow the logs of the running stack
-	$(COMPOSE) logs --follow
+	. scripts/lib/containers.sh && $(COMPOSE) logs --follow
 
 test: ## The whole black-box suite in its own container against Keycard + PostgreSQL containers
+	@scripts/preflight
 	scripts/container-test
 
 test-local: ## Unit tests + the black-box HTTP suite on the host, on SQLite and a throwaway PostgreSQL
@@ -37,6 +39,9 @@ test-local: ## Unit tests + the black-box HTTP suite on the host, on SQLite and 
 
 fuzz: ## Property-based fuzzing of every operation from /openapi.json (schemathesis, all checks) on SQLite and PostgreSQL
 	scripts/fuzz
+
+readme: ## Run README's examples against a fresh local server (they must work as written)
+	scripts/readme-examples
 
 lint: ## rustfmt check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
