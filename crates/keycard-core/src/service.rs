@@ -82,7 +82,12 @@ impl Keycard {
         let notices = feed.map(|rx| {
             AbortOnDropHandle::new(tokio::spawn(apply_notices(rx, sessions.clone(), health)))
         });
-        let throttle = Throttle::new(store.clone(), clock.clone(), policy.throttle);
+        let throttle = Throttle::new(
+            store.clone(),
+            clock.clone(),
+            policy.throttle,
+            kek.derive("keycard throttle keys v1"),
+        );
         let kc = Self {
             store,
             clock,

@@ -223,6 +223,13 @@ pub trait Store:
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
 
+    /// Whether the database can be reached at all, for the fail-fast prober: by default a ping;
+    /// a pooled store should use a connection of its own, so that a pool exhausted by load is
+    /// not taken for an outage.
+    async fn probe(&self) -> StoreResult<()> {
+        self.ping().await
+    }
+
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
 

@@ -90,10 +90,20 @@ impl FromRequestParts<AppState> for Client {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip().to_string());
         // Only the rightmost hop was added by our proxy; anything left of it is client-supplied.
+        // A proxy may add a header line of its own rather than append to the client's: the last
+        // line then holds its hop, and the first one whatever the client sent.
         let forwarded = state
             .config
             .trust_forwarded_for
-            .then(|| parts.headers.get("x-forwarded-for")?.to_str().ok())
+            .then(|| {
+                parts
+                    .headers
+                    .get_all("x-forwarded-for")
+                    .iter()
+                    .next_back()?
+                    .to_str()
+                    .ok()
+            })
             .flatten()
             .and_then(|v| v.rsplit(',').next())
             .map(|s| s.trim().to_owned())

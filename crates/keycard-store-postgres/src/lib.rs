@@ -93,6 +93,21 @@ impl Store for PgStore {
         })
     }
 
+    /// A connection of its own, not one from the pool: an exhausted pool says nothing about
+    /// whether the server can be reached.
+    async fn probe(&self) -> StoreResult<()> {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect_with(&self.opts)
+            .await
+            .map_err(|e| StoreError::Unreachable(e.to_string()))?;
+        sqlx::query("SELECT 1")
+            .execute(&mut conn)
+            .await
+            .map_err(db_err)?;
+        let _ = conn.close().await;
+        Ok(())
+    }
+
     fn change_notices(&self) -> Option<tokio::sync::mpsc::Receiver<ChangeNotice>> {
         Some(notices::spawn(self.opts.clone(), self.pool.clone()))
     }
@@ -102,13 +117,14 @@ impl Store for PgStore {
 /// conflict, the rest is a bug.
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     match &e {
-        // A pool that could not hand out a connection in 5 s has none that works: the server is
-        // down or refusing (a pool merely exhausted by load is the same for a caller).
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
-        | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => StoreError::Unreachable(e.to_string()),
+        // No connection within the pool's wait: the server may be down, or every connection busy
+        // under load. Only a probe on a connection of its own can tell (see `probe`), so this
+        // alone trips nothing.
+        sqlx::Error::PoolTimedOut => StoreError::Unavailable(e.to_string()),
         sqlx::Error::Database(d)
             if d.is_unique_violation() && d.constraint() == Some("users_email_key") =>
         {

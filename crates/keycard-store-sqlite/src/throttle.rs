@@ -91,17 +91,24 @@ impl ThrottleStore for SqliteStore {
     ) -> StoreResult<()> {
         let q = match previous {
             Some(p) => sqlx::query(
-                "UPDATE login_failures SET failures = $3, last_failure_ms = $4, locked_until_ms = $5 \
-                 WHERE account = $1 AND failures = $2",
+                "UPDATE login_failures SET failures = $5, last_failure_ms = $6, locked_until_ms = $7 \
+                 WHERE account = $1 AND failures = $2 AND last_failure_ms = $3 AND locked_until_ms = $4",
             )
             .bind(account)
             .bind(i64::from(counted.failures))
+            .bind(counted.last_failure_ms)
+            .bind(counted.locked_until_ms)
             .bind(i64::from(p.failures))
             .bind(p.last_failure_ms)
             .bind(p.locked_until_ms),
-            None => sqlx::query("DELETE FROM login_failures WHERE account = $1 AND failures = $2")
-                .bind(account)
-                .bind(i64::from(counted.failures)),
+            None => sqlx::query(
+                "DELETE FROM login_failures WHERE account = $1 AND failures = $2 \
+                 AND last_failure_ms = $3 AND locked_until_ms = $4",
+            )
+            .bind(account)
+            .bind(i64::from(counted.failures))
+            .bind(counted.last_failure_ms)
+            .bind(counted.locked_until_ms),
         };
         q.execute(&self.writer).await.map_err(db_err)?;
         Ok(())
@@ -116,17 +123,24 @@ impl ThrottleStore for SqliteStore {
         Ok(())
     }
 
-    async fn prune_throttles(&self, now_ms: i64, forget_before_ms: i64) -> StoreResult<u64> {
+    async fn prune_throttles(
+        &self,
+        now_ms: i64,
+        forget_before_ms: i64,
+        free_failures: u32,
+    ) -> StoreResult<u64> {
         let rates = sqlx::query("DELETE FROM rate_limits WHERE tat_ms <= $1")
             .bind(now_ms)
             .execute(&self.writer)
             .await
             .map_err(db_err)?;
         let failures = sqlx::query(
-            "DELETE FROM login_failures WHERE locked_until_ms <= $1 AND last_failure_ms < $2",
+            "DELETE FROM login_failures WHERE locked_until_ms <= $1 AND last_failure_ms < $2 \
+             AND failures <= $3",
         )
         .bind(now_ms)
         .bind(forget_before_ms)
+        .bind(i64::from(free_failures))
         .execute(&self.writer)
         .await
         .map_err(db_err)?;

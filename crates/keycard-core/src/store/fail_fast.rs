@@ -3,9 +3,10 @@
 //! Without this, every request that needs an unreachable database waits the pool's whole
 //! connect timeout (5 s) before its 503, and piles up while it waits. [`FailFast`] wraps the store:
 //! the first call that finds the database unreachable ([`StoreError::Unreachable`]), or a lost
-//! change-notice connection, sends a prober to ping it; while the prober cannot reach it, every
-//! call is refused at once with `Unreachable` (503 + `Retry-After`, `/readyz` failing), and the
-//! first ping that answers (they run every 200 ms) lets calls through again. Busy-but-reachable
+//! change-notice connection, sends a prober to reach it (`Store::probe`: on PostgreSQL a
+//! connection of its own); while the prober cannot, every call is refused at once with
+//! `Unreachable` (503 + `Retry-After`, `/readyz` failing), and the first probe that answers (they
+//! run every 200 ms) lets calls through again. Busy-but-reachable
 //! errors ([`StoreError::Unavailable`]) trip nothing: they say nothing about the next request.
 
 use super::{
@@ -108,13 +109,13 @@ async fn probe(store: Arc<dyn Store>, health: Arc<Health>) {
     loop {
         health.suspect.notified().await;
         loop {
-            match tokio::time::timeout(PROBE_TIMEOUT, store.ping()).await {
+            match tokio::time::timeout(PROBE_TIMEOUT, store.probe()).await {
                 Ok(Ok(())) => {
                     health.came_back();
                     break;
                 }
                 Ok(Err(e)) => health.went_down(&e.to_string()),
-                Err(_) => health.went_down("ping not answered within 1 s"),
+                Err(_) => health.went_down("probe not answered within 1 s"),
             }
             tokio::time::sleep(PROBE_EVERY).await;
         }
@@ -327,9 +328,17 @@ impl ThrottleStore for FailFast {
         self.guard(self.inner.clear_login_failures(account)).await
     }
 
-    async fn prune_throttles(&self, now_ms: i64, forget_before_ms: i64) -> StoreResult<u64> {
-        self.guard(self.inner.prune_throttles(now_ms, forget_before_ms))
-            .await
+    async fn prune_throttles(
+        &self,
+        now_ms: i64,
+        forget_before_ms: i64,
+        free_failures: u32,
+    ) -> StoreResult<u64> {
+        self.guard(
+            self.inner
+                .prune_throttles(now_ms, forget_before_ms, free_failures),
+        )
+        .await
     }
 }
 
@@ -533,7 +542,7 @@ mod tests {
         async fn clear_login_failures(&self, _: &str) -> StoreResult<()> {
             unreached!()
         }
-        async fn prune_throttles(&self, _: i64, _: i64) -> StoreResult<u64> {
+        async fn prune_throttles(&self, _: i64, _: i64, _: u32) -> StoreResult<u64> {
             unreached!()
         }
     }

@@ -25,12 +25,17 @@ pub use store::{Counted, FailureRecord, ThrottleStore};
 use crate::accounts::Email;
 use crate::clock::Clock;
 use crate::error::Result;
+use keys::Keys;
 use local::LocalMemo;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Failure records untouched this long (and not locked) are forgotten.
+/// Failure records within the free allowance (typos, one-off guesses in a spray) and untouched
+/// this long are forgotten; records that impose waits are kept until a success clears them.
 const FAILURE_MEMORY_MS: i64 = 30 * 86_400 * 1_000;
+/// The memo trusts a lock it learned for at most this long before asking the database again, so
+/// a lock cleared elsewhere (a password change on another instance) is not kept here for hours.
+const MEMO_LOCK_MS: i64 = 30_000;
 
 /// The limits; each rate can be turned off (`None`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +106,8 @@ pub enum Gate<T> {
 #[derive(Debug)]
 pub struct LoginAttempt {
     account: String,
-    ip: Option<(String, Rate)>,
+    /// The network buckets this attempt took one from (given back on success).
+    networks: Vec<(String, Rate)>,
     previous: Option<FailureRecord>,
     counted: FailureRecord,
 }
@@ -124,6 +130,7 @@ pub struct Throttle {
     clock: Arc<dyn Clock>,
     policy: ThrottlePolicy,
     memo: LocalMemo,
+    keys: Keys,
 }
 
 impl std::fmt::Debug for Throttle {
@@ -139,17 +146,39 @@ fn secs_ceil(ms: i64) -> u64 {
 }
 
 impl Throttle {
+    /// `secret` keys the hashes counters are stored under (see `keys`).
     pub fn new(
         store: Arc<dyn ThrottleStore>,
         clock: Arc<dyn Clock>,
         policy: ThrottlePolicy,
+        secret: [u8; 32],
     ) -> Self {
         Self {
             store,
             clock,
             policy,
             memo: LocalMemo::default(),
+            keys: Keys::new(secret),
         }
+    }
+
+    /// The buckets of the client's networks under `scope` for `rate` (see `keys::networks`).
+    fn network_buckets(
+        &self,
+        scope: &str,
+        ip: Option<&str>,
+        rate: Option<Rate>,
+    ) -> Vec<(String, Rate)> {
+        let Some(rate) = rate else {
+            return Vec::new();
+        };
+        let (own, wide) = keys::networks(ip);
+        let mut out = vec![(self.keys.key(scope, &own), rate)];
+        if let Some(wide) = wide {
+            let wider = Rate::new(rate.count.saturating_mul(keys::WIDE_FACTOR), rate.period);
+            out.push((self.keys.key(scope, &wide), wider));
+        }
+        out
     }
 
     fn now_ms(&self) -> i64 {
@@ -175,11 +204,19 @@ impl Throttle {
         if let Err(wait) = self.memo.take(key, rate, now) {
             return Ok(Some(wait));
         }
-        match self
+        let taken = self
             .store
             .take_rate(key, now, rate.interval_ms(), rate.window_ms())
-            .await?
-        {
+            .await;
+        let taken = match taken {
+            Ok(t) => t,
+            Err(e) => {
+                // Not counted where it matters: not here either.
+                self.memo.give_back(key, rate);
+                return Err(e.into());
+            }
+        };
+        match taken {
             None => Ok(None),
             Some(tat) => {
                 self.memo.learn_tat(key, tat);
@@ -191,16 +228,14 @@ impl Throttle {
     /// Lets a sign-in attempt through, counted, or refuses it — before any hash is spent.
     pub async fn begin_login(&self, email: &str, ip: Option<&str>) -> Result<Gate<LoginAttempt>> {
         let now = self.now_ms();
-        let ip = self
-            .policy
-            .login_per_ip
-            .map(|rate| (keys::key("login-ip", &keys::network(ip)), rate));
-        if let Some((key, rate)) = &ip
-            && let Some(wait) = self.take(key, rate, now).await?
-        {
-            return Ok(self.refuse(Limit::LoginPerIp, key, now, wait));
+        let networks = self.network_buckets("login-ip", ip, self.policy.login_per_ip);
+        for (key, rate) in &networks {
+            if let Some(wait) = self.take(key, rate, now).await? {
+                // A refused attempt stays counted in the buckets it passed: it was an attempt.
+                return Ok(self.refuse(Limit::LoginPerIp, key, now, wait));
+            }
         }
-        let account = keys::key("login-account", &keys::account(email));
+        let account = self.keys.key("login-account", &keys::account(email));
         if let Some(wait) = self.memo.locked_for(&account, now) {
             return Ok(self.refuse(Limit::LoginPerAccount, &account, now, wait));
         }
@@ -210,17 +245,19 @@ impl Throttle {
             .await?
         {
             Counted::Locked { until_ms } => {
-                self.memo.learn_lock(&account, until_ms);
+                self.memo
+                    .learn_lock(&account, until_ms.min(now + MEMO_LOCK_MS));
                 Ok(self.refuse(Limit::LoginPerAccount, &account, now, until_ms - now))
             }
             Counted::Counted { previous, counted } => {
                 if counted.locked_until_ms > now {
                     // Until this attempt's verdict, the next one is refused here already.
-                    self.memo.learn_lock(&account, counted.locked_until_ms);
+                    self.memo
+                        .learn_lock(&account, counted.locked_until_ms.min(now + MEMO_LOCK_MS));
                 }
                 Ok(Gate::Open(LoginAttempt {
                     account,
-                    ip,
+                    networks,
                     previous,
                     counted,
                 }))
@@ -258,7 +295,7 @@ impl Throttle {
     }
 
     async fn give_back(&self, attempt: &LoginAttempt) {
-        if let Some((key, rate)) = &attempt.ip {
+        for (key, rate) in &attempt.networks {
             self.memo.give_back(key, rate);
             if let Err(e) = self.store.give_back_rate(key, rate.interval_ms()).await {
                 tracing::warn!(error = %e, "could not give back a network's sign-in attempt");
@@ -268,7 +305,7 @@ impl Throttle {
 
     /// The password changed: earlier failures against the account no longer mean anything.
     pub async fn forget_failures(&self, email: &Email) -> Result<()> {
-        let account = keys::key("login-account", email.as_str());
+        let account = self.keys.key("login-account", email.as_str());
         self.memo.forget_lock(&account);
         Ok(self.store.clear_login_failures(&account).await?)
     }
@@ -276,14 +313,13 @@ impl Throttle {
     /// Lets a sign-up through or refuses it — before its hash is spent.
     pub async fn begin_register(&self, email: &Email, ip: Option<&str>) -> Result<Gate<()>> {
         let now = self.now_ms();
-        if let Some(rate) = &self.policy.register_per_ip {
-            let key = keys::key("register-ip", &keys::network(ip));
-            if let Some(wait) = self.take(&key, rate, now).await? {
+        for (key, rate) in self.network_buckets("register-ip", ip, self.policy.register_per_ip) {
+            if let Some(wait) = self.take(&key, &rate, now).await? {
                 return Ok(self.refuse(Limit::RegisterPerIp, &key, now, wait));
             }
         }
         if let Some(rate) = &self.policy.register_per_email {
-            let key = keys::key("register-email", email.as_str());
+            let key = self.keys.key("register-email", email.as_str());
             if let Some(wait) = self.take(&key, rate, now).await? {
                 return Ok(self.refuse(Limit::RegisterPerEmail, &key, now, wait));
             }
@@ -296,7 +332,11 @@ impl Throttle {
         let now = self.now_ms();
         Ok(self
             .store
-            .prune_throttles(now, now - FAILURE_MEMORY_MS)
+            .prune_throttles(
+                now,
+                now - FAILURE_MEMORY_MS,
+                self.policy.lockout.free_failures,
+            )
             .await?)
     }
 }

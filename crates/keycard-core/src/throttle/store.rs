@@ -73,8 +73,8 @@ pub trait ThrottleStore: Send + Sync {
         lockout: &Lockout,
     ) -> StoreResult<Counted>;
 
-    /// Puts `previous` back (no record when `None`) if the record is still `counted`, i.e.
-    /// nothing was counted since.
+    /// Puts `previous` back (no record when `None`) if the record is still exactly `counted`
+    /// (all of it, not only its count), i.e. nothing was counted or cleared since.
     async fn uncount_login_failure(
         &self,
         account: &str,
@@ -84,9 +84,15 @@ pub trait ThrottleStore: Send + Sync {
 
     async fn clear_login_failures(&self, account: &str) -> StoreResult<()>;
 
-    /// Deletes rate keys whose TAT has passed (the same as absent) and failure records neither
-    /// locked at `now_ms` nor touched since `forget_before_ms`. Returns how many rows went.
-    async fn prune_throttles(&self, now_ms: i64, forget_before_ms: i64) -> StoreResult<u64>;
+    /// Deletes rate keys whose TAT has passed (the same as absent) and failure records of at most
+    /// `free_failures` failures neither locked at `now_ms` nor touched since `forget_before_ms`
+    /// (records that impose waits stay until a success clears them). Returns how many rows went.
+    async fn prune_throttles(
+        &self,
+        now_ms: i64,
+        forget_before_ms: i64,
+        free_failures: u32,
+    ) -> StoreResult<u64>;
 }
 
 #[cfg(test)]
