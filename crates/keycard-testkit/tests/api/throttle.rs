@@ -15,6 +15,7 @@ backend_tests!(
     failed_sign_ins_per_network_are_limited_and_successes_do_not_count,
     sign_ups_are_limited_per_network_and_per_address,
     default_limits_leave_a_person_who_mistypes_alone,
+    default_limits_lock_after_five_failures_and_refuse_a_sixth_sign_up,
 );
 
 /// Two free failures, then 2 s waits (the doubling starts at the cap), no network limit.
@@ -244,5 +245,34 @@ async fn default_limits_leave_a_person_who_mistypes_alone(app: TestApp) -> Resul
         .await?
         .expect_problem(401, "invalid_credentials")?;
     app.login(&acct.email, PASSWORD).await?;
+    Ok(())
+}
+
+/// The defaults, as any deployment has them (this one also runs against the container stack):
+/// five free failures, then a one-second wait; five sign-up attempts per address an hour.
+async fn default_limits_lock_after_five_failures_and_refuse_a_sixth_sign_up(
+    app: TestApp,
+) -> Result<()> {
+    let acct = app.new_account().await?;
+    for _ in 0..6 {
+        app.login_raw(&acct.email, "wrong password 123")
+            .await?
+            .expect_problem(401, "invalid_credentials")?;
+    }
+    let locked = app.login_raw(&acct.email, PASSWORD).await?;
+    locked.expect_problem(429, "account_locked")?;
+    ensure!(retry_after(&locked)? == 1, "{locked:?}");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    app.login(&acct.email, PASSWORD).await?;
+
+    // The account's address was tried once (its sign-up): four more, then refused unhashed.
+    for _ in 0..4 {
+        app.register_raw(&acct.email, PASSWORD)
+            .await?
+            .expect_problem(409, "email_taken")?;
+    }
+    app.register_raw(&acct.email, PASSWORD)
+        .await?
+        .expect_problem(429, "rate_limited")?;
     Ok(())
 }
