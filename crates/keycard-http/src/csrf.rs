@@ -43,6 +43,7 @@ mod tests {
             public_url: "https://id.example.com/".into(),
             allowed_origins: vec!["https://shop.example.com".into()],
             trust_forwarded_for: false,
+            trusted_proxy_hops: 1,
             docs_enabled: false,
         }
     }

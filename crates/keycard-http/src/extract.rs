@@ -73,6 +73,23 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// The client address in `X-Forwarded-For` behind `hops` trusted proxies: each appends the
+/// address it received the request from, so the client is the entry `hops` places from the
+/// right; everything left of it was written by the client and proves nothing. Several header
+/// lines are one list, in order (a proxy may add a line of its own instead of appending).
+fn forwarded_client(headers: &HeaderMap, hops: usize) -> Option<String> {
+    let mut entries = Vec::new();
+    for line in headers.get_all("x-forwarded-for") {
+        entries.extend(line.to_str().ok()?.split(',').map(str::trim));
+    }
+    let index = entries.len().checked_sub(hops.max(1))?;
+    let client = entries.get(index)?;
+    client
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| ip.to_string())
+}
+
 /// Client IP and User-Agent, for sessions and audit events.
 pub struct Client(pub ClientInfo);
 
@@ -89,25 +106,11 @@ impl FromRequestParts<AppState> for Client {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip().to_string());
-        // Only the rightmost hop was added by our proxy; anything left of it is client-supplied.
-        // A proxy may add a header line of its own rather than append to the client's: the last
-        // line then holds its hop, and the first one whatever the client sent.
         let forwarded = state
             .config
             .trust_forwarded_for
-            .then(|| {
-                parts
-                    .headers
-                    .get_all("x-forwarded-for")
-                    .iter()
-                    .next_back()?
-                    .to_str()
-                    .ok()
-            })
-            .flatten()
-            .and_then(|v| v.rsplit(',').next())
-            .map(|s| s.trim().to_owned())
-            .filter(|s| s.parse::<std::net::IpAddr>().is_ok());
+            .then(|| forwarded_client(&parts.headers, state.config.trusted_proxy_hops))
+            .flatten();
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -117,5 +120,35 @@ impl FromRequestParts<AppState> for Client {
             ip: forwarded.or(peer),
             user_agent,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(lines: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for l in lines {
+            h.append("x-forwarded-for", HeaderValue::from_str(l).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_client_is_as_many_entries_from_the_right_as_there_are_trusted_proxies() {
+        let h = headers(&["6.6.6.6, 203.0.113.9"]);
+        assert_eq!(forwarded_client(&h, 1).as_deref(), Some("203.0.113.9"));
+        // A CDN appended the client, the load balancer appended the CDN's edge.
+        let h = headers(&["6.6.6.6, 203.0.113.9, 198.51.100.1"]);
+        assert_eq!(forwarded_client(&h, 2).as_deref(), Some("203.0.113.9"));
+        // A proxy that adds a line of its own: the lines are one list.
+        let h = headers(&["6.6.6.6", "203.0.113.9"]);
+        assert_eq!(forwarded_client(&h, 1).as_deref(), Some("203.0.113.9"));
+        // Fewer entries than proxies, or garbage where the client should be: no address.
+        assert_eq!(forwarded_client(&headers(&["203.0.113.9"]), 2), None);
+        assert_eq!(forwarded_client(&headers(&["6.6.6.6, junk"]), 1), None);
+        assert_eq!(forwarded_client(&HeaderMap::new(), 1), None);
     }
 }

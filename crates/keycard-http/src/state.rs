@@ -9,8 +9,11 @@ pub struct HttpConfig {
     pub public_url: String,
     /// Further origins (browser apps) allowed to use cookie delivery and CORS.
     pub allowed_origins: Vec<String>,
-    /// Take the client IP from the rightmost X-Forwarded-For hop (only behind a trusted proxy).
+    /// Take the client IP from X-Forwarded-For (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// How many trusted proxies append to X-Forwarded-For (a CDN, then a load balancer: 2); the
+    /// client is the entry that many places from the right.
+    pub trusted_proxy_hops: usize,
     /// Serve the Swagger UI at /docs.
     pub docs_enabled: bool,
 }

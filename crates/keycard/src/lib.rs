@@ -157,6 +157,7 @@ pub async fn serve(
         public_url: settings.public_url(),
         allowed_origins: settings.allowed_origins.clone(),
         trust_forwarded_for: settings.trust_forwarded_for,
+        trusted_proxy_hops: settings.trusted_proxy_hops,
         docs_enabled: settings.docs_enabled,
     };
     // Aborted however serving ends, also when this future is dropped (an embedding test).

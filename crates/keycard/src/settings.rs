@@ -48,6 +48,8 @@ pub struct Settings {
     pub hash_queue: usize,
     pub allowed_origins: Vec<String>,
     pub trust_forwarded_for: bool,
+    /// Proxies that append to X-Forwarded-For in front of Keycard.
+    pub trusted_proxy_hops: usize,
     pub docs_enabled: bool,
     pub db_max_connections: u32,
     /// How often a server re-reads signing keys, picking up `keycard keys rotate` run elsewhere.
@@ -97,6 +99,7 @@ impl Settings {
             hash_queue: 1024,
             allowed_origins: Vec::new(),
             trust_forwarded_for: false,
+            trusted_proxy_hops: 1,
             docs_enabled: true,
             db_max_connections: 16,
             key_reload_interval: Duration::from_secs(30),
@@ -235,6 +238,7 @@ impl Settings {
                     .collect()
             }
             "trust_forwarded_for" => self.trust_forwarded_for = parse_bool(v)?,
+            "trusted_proxy_hops" => self.trusted_proxy_hops = parse_num(v)?,
             "docs_enabled" => self.docs_enabled = parse_bool(v)?,
             "db_max_connections" => self.db_max_connections = parse_num(v)?,
             "key_reload_interval" => self.key_reload_interval = parse_duration(v)?,
@@ -342,6 +346,9 @@ impl Settings {
         if self.db_max_connections == 0 {
             e.push("db_max_connections (KEYCARD_DB_MAX_CONNECTIONS): at least 1".into());
         }
+        if !(1..=5).contains(&self.trusted_proxy_hops) {
+            e.push("trusted_proxy_hops (KEYCARD_TRUSTED_PROXY_HOPS): between 1 and 5".into());
+        }
         if self.refresh_reuse_grace > Duration::from_secs(300) {
             e.push(
                 "refresh_reuse_grace (KEYCARD_REFRESH_REUSE_GRACE): at most 5m (0s turns it off)"
@@ -438,6 +445,10 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "trust_forwarded_for",
         "take the client IP from the rightmost X-Forwarded-For hop (default false)",
+    ),
+    (
+        "trusted_proxy_hops",
+        "how many proxies in front of Keycard append to X-Forwarded-For, e.g. 2 for a CDN and a load balancer (default 1)",
     ),
     ("docs_enabled", "serve Swagger UI at /docs (default true)"),
     ("db_max_connections", "database pool size (default 16)"),

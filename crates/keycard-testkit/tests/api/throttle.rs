@@ -16,6 +16,7 @@ backend_tests!(
     sign_ups_are_limited_per_network_and_per_address,
     default_limits_leave_a_person_who_mistypes_alone,
     default_limits_lock_after_five_failures_and_refuse_a_sixth_sign_up,
+    the_client_is_as_many_forwarded_entries_from_the_right_as_there_are_proxies,
 );
 
 /// Two free failures, then 2 s waits (the doubling starts at the cap), no network limit.
@@ -274,5 +275,39 @@ async fn default_limits_lock_after_five_failures_and_refuse_a_sixth_sign_up(
     app.register_raw(&acct.email, PASSWORD)
         .await?
         .expect_problem(429, "rate_limited")?;
+    Ok(())
+}
+
+/// Behind a CDN and a load balancer (two trusted hops), the client is the second entry from the
+/// right; what the client wrote further left is ignored.
+async fn the_client_is_as_many_forwarded_entries_from_the_right_as_there_are_proxies(
+    app: TestApp,
+) -> Result<()> {
+    let Some(app) = app
+        .reconfigure()
+        .setting("trust_forwarded_for", "true")
+        .setting("trusted_proxy_hops", "2")
+        .start()
+        .await?
+    else {
+        return Ok(());
+    };
+    let acct = app.new_account().await?;
+    let signed_in = app
+        .login_from("6.6.6.6, 203.0.113.50, 198.51.100.1", &acct.email, PASSWORD)
+        .await?
+        .expect_status(200)?
+        .json()?;
+    let token = signed_in["access_token"].as_str().unwrap_or_default();
+    let list = app
+        .bearer_get("/v1/me/sessions", token)
+        .await?
+        .expect_status(200)?
+        .json()?;
+    let current = list["sessions"]
+        .as_array()
+        .and_then(|l| l.iter().find(|s| s["current"] == true))
+        .context("no current session")?;
+    ensure!(current["ip"] == "203.0.113.50", "{current}");
     Ok(())
 }
