@@ -8,6 +8,8 @@ is 401 (schemathesis then replays the request with the new token).
 
 import json
 import os
+import time
+import urllib.error
 import urllib.request
 
 import schemathesis
@@ -22,14 +24,22 @@ ADDRESS = "198.18.0.1"
 @schemathesis.auth()
 class SignedIn:
     def get(self, case, context):
-        request = urllib.request.Request(
-            f"{BASE}/v1/auth/login",
-            data=json.dumps({"email": EMAIL, "password": PASSWORD}).encode(),
-            headers={"content-type": "application/json", "x-forwarded-for": ADDRESS},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.load(response)["access_token"]
+        for attempt in range(5):
+            request = urllib.request.Request(
+                f"{BASE}/v1/auth/login",
+                data=json.dumps({"email": EMAIL, "password": PASSWORD}).encode(),
+                headers={"content-type": "application/json", "x-forwarded-for": ADDRESS},
+                method="POST",
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return json.load(response)["access_token"]
+            except urllib.error.HTTPError as e:
+                # The fuzzer's own guesses at this account may have made it wait.
+                if e.code != 429 or attempt == 4:
+                    raise
+                time.sleep(min(int(e.headers.get("retry-after", "1")), 5))
+        raise RuntimeError("unreachable")
 
     def set(self, case, data, context):
         case.headers = case.headers or {}

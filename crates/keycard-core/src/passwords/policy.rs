@@ -67,7 +67,9 @@ impl PasswordPolicy {
     /// Checks a new password for `email`'s account. `field` names the input in errors.
     pub fn check(&self, raw: &str, email: &Email, field: &'static str) -> Result<Password, Error> {
         let pw = normalize(raw);
-        let chars = pw.chars().count();
+        // Both as typed and as normalised: NFKC can lengthen (`ﬁ` is `fi`) or shorten what was
+        // sent, and the documented limits are on what was sent.
+        let chars = pw.chars().count().min(raw.chars().count());
         if chars < self.min_chars {
             return Err(Error::invalid(
                 field,
@@ -75,7 +77,7 @@ impl PasswordPolicy {
                 format!("password must be at least {} characters", self.min_chars),
             ));
         }
-        if pw.len() > self.max_bytes {
+        if pw.len() > self.max_bytes || raw.len() > self.max_bytes {
             return Err(Error::invalid(
                 field,
                 "password_too_long",
@@ -207,6 +209,16 @@ mod tests {
             code(p.check("ｐａｓｓｗｏｒｄ", &email(), "password")),
             "password_too_common"
         );
+    }
+
+    #[test]
+    fn length_limits_hold_as_typed_and_as_normalised() {
+        let p = PasswordPolicy::default();
+        let email = Email::parse("someone@example.com").unwrap();
+        // Seven ligatures are fourteen letters once normalised, but seven characters as sent.
+        let err = p.check("ﬁﬂﬁﬂﬁﬂﬁ", &email, "password").unwrap_err();
+        assert_eq!(err.code(), "password_too_short");
+        assert!(p.check("ﬁﬂﬁﬂﬁﬂﬁﬂ zebra", &email, "password").is_ok());
     }
 
     #[test]
