@@ -72,6 +72,15 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Forgets requests, codes and tokens past their time, so a long-running demo does not grow
+/// without bound (they would be refused anyway).
+fn sweep(idp: &Idp) {
+    let now = Instant::now();
+    lock(&idp.pending).retain(|_, p| now.duration_since(p.created) < REQUEST_TTL);
+    lock(&idp.codes).retain(|_, g| g.expires > now);
+    lock(&idp.tokens).retain(|_, t| t.expires > now);
+}
+
 fn known(provider: &str) -> bool {
     PROVIDERS.contains(&provider)
 }
@@ -216,6 +225,7 @@ async fn authorize(
         (Some(c), Some("S256")) if c.len() == 43 && B64.decode(c).is_ok() => {}
         _ => return refuse("invalid_request"),
     }
+    sweep(&idp);
     let Ok(request) = random_token() else {
         return error_page(StatusCode::INTERNAL_SERVER_ERROR, "no randomness");
     };

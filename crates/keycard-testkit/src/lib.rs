@@ -343,18 +343,25 @@ impl TestApp {
 
     /// A sign-in claiming to come from `ip` (counts as such where forwarding is trusted).
     pub async fn login_from(&self, ip: &str, email: &str, password: &str) -> Result<Reply> {
-        send(
-            self.request(Method::POST, "/v1/auth/login")
-                .header("x-forwarded-for", ip)
-                .json(&json!({ "email": email, "password": password })),
-        )
-        .await
+        self.credentials_from(ip, "/v1/auth/login", email, password)
+            .await
     }
 
     /// A sign-up claiming to come from `ip`.
     pub async fn register_from(&self, ip: &str, email: &str, password: &str) -> Result<Reply> {
+        self.credentials_from(ip, "/v1/auth/register", email, password)
+            .await
+    }
+
+    async fn credentials_from(
+        &self,
+        ip: &str,
+        path: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<Reply> {
         send(
-            self.request(Method::POST, "/v1/auth/register")
+            self.request(Method::POST, path)
                 .header("x-forwarded-for", ip)
                 .json(&json!({ "email": email, "password": password })),
         )

@@ -1,0 +1,235 @@
+//! Sign-up and password sign-in: each attempt passes the throttle first (before any hash), is
+//! judged, and is recorded with what it did to the account's count.
+
+use super::{ClientInfo, Keycard, SignedIn, detached};
+use crate::accounts::{Email, User};
+use crate::audit::AuditKind;
+use crate::error::{Error, Result};
+use crate::ids::UserId;
+use crate::passwords::Verification;
+use crate::throttle::{Gate, LoginAttempt, Refusal};
+use std::sync::Arc;
+
+impl Keycard {
+    /// Turns a limit's refusal into the error the client sees; refusals worth reporting are
+    /// audited (the rest of a flood is only counted, so a flood cannot flood the trail).
+    async fn refused(&self, r: Refusal, client: &ClientInfo) -> Error {
+        if r.report {
+            tracing::warn!(
+                limit = r.limit.as_str(),
+                client.ip = client.ip.as_deref().unwrap_or("-"),
+                retry_after_secs = r.retry_after_secs,
+                "attempts throttled"
+            );
+            let mut ev = self.audit(AuditKind::Throttled, None, None, client);
+            ev.detail = serde_json::json!({
+                "limit": r.limit.as_str(),
+                "retry_after_secs": r.retry_after_secs,
+            });
+            if let Err(e) = self.store.record_audit(&ev).await {
+                tracing::warn!(error = %e, "could not record a throttling audit event");
+            }
+        }
+        Error::Throttled {
+            limit: r.limit,
+            retry_after_secs: r.retry_after_secs,
+        }
+    }
+
+    /// Creates an account with a password and signs it in. Runs to its end even if the caller
+    /// goes away (see [`detached`]).
+    pub async fn register(
+        self: &Arc<Self>,
+        email: &str,
+        password: &str,
+        name: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<SignedIn> {
+        let (this, email, password) = (self.clone(), email.to_owned(), password.to_owned());
+        let (name, client) = (name.map(str::to_owned), client.clone());
+        detached(async move {
+            this.register_inner(&email, &password, name.as_deref(), &client)
+                .await
+        })
+        .await
+    }
+
+    async fn register_inner(
+        &self,
+        email: &str,
+        password: &str,
+        name: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<SignedIn> {
+        let email = Email::parse(email)?;
+        let password = self.policy.password.check(password, &email, "password")?;
+        let name = name.map(crate::accounts::parse_name).transpose()?.flatten();
+        if let Gate::Closed(r) = self
+            .throttle
+            .begin_register(&email, client.ip.as_deref())
+            .await?
+        {
+            return Err(self.refused(r, client).await);
+        }
+        let hash = self.hasher.hash(&password).await?;
+        let now = self.now();
+        let user = User {
+            id: UserId::new(),
+            email,
+            email_verified: false,
+            name,
+            picture_url: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let session = self.new_session(user.id, client);
+        let (secret, refresh) = self.new_refresh(session.id)?;
+        let audit = [
+            self.audit(AuditKind::Registered, Some(user.id), None, client),
+            self.audit(
+                AuditKind::LoginSucceeded,
+                Some(user.id),
+                Some(session.id),
+                client,
+            ),
+        ];
+        self.store
+            .create_account(&user, &hash, &session, &refresh, &audit)
+            .await?;
+        metrics::counter!("keycard_registrations_total").increment(1);
+        let tokens = self.tokens_for(&session, secret)?;
+        Ok(SignedIn {
+            user,
+            session_id: session.id,
+            tokens,
+        })
+    }
+
+    /// Password login. Unknown email and wrong password are indistinguishable, in answer and in
+    /// cost (a dummy hash is verified for unknown emails). Runs to its end even if the caller
+    /// goes away, so an attempt is never left counted as a failure half-way.
+    pub async fn login(
+        self: &Arc<Self>,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<SignedIn> {
+        let (this, email, password) = (self.clone(), email.to_owned(), password.to_owned());
+        let client = client.clone();
+        let outcome =
+            detached(async move { this.login_inner(&email, &password, &client).await }).await;
+        let label = match &outcome {
+            Ok(_) => "success",
+            Err(Error::InvalidCredentials) => "invalid_credentials",
+            Err(Error::Overloaded { .. }) => "overloaded",
+            Err(Error::Throttled { .. }) => "throttled",
+            Err(_) => "error",
+        };
+        metrics::counter!("keycard_logins_total", "outcome" => label).increment(1);
+        outcome
+    }
+
+    async fn login_inner(
+        &self,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<SignedIn> {
+        let attempt = match self
+            .throttle
+            .begin_login(email, client.ip.as_deref())
+            .await?
+        {
+            Gate::Open(a) => a,
+            Gate::Closed(r) => return Err(self.refused(r, client).await),
+        };
+        match self.check_login(email, password, &attempt, client).await {
+            Ok(Some(signed_in)) => {
+                self.throttle.login_succeeded(attempt).await;
+                Ok(signed_in)
+            }
+            Ok(None) => Err(Error::InvalidCredentials),
+            Err(e) => {
+                self.throttle.login_abandoned(attempt).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The password check and, when it holds, the new session. `None`: wrong email or
+    /// password (recorded, with the lock it caused); `Err`: no verdict could be reached.
+    async fn check_login(
+        &self,
+        email: &str,
+        password: &str,
+        attempt: &LoginAttempt,
+        client: &ClientInfo,
+    ) -> Result<Option<SignedIn>> {
+        let found = match Email::parse(email) {
+            Ok(e) => self.store.find_login(&e).await?,
+            Err(_) => None,
+        };
+        let (user, stored) = match &found {
+            Some((u, h)) => (Some(u), h.as_deref()),
+            None => (None, None),
+        };
+        let attempt_ok = self.policy.password.is_plausible(password);
+        let verdict = if attempt_ok {
+            self.hasher.verify(password, stored).await?
+        } else {
+            // Still spend a hash so an oversized or empty attempt is not a timing oracle.
+            self.hasher.verify("", None).await?;
+            Verification::Invalid
+        };
+        let (user, rehash) = match (user, verdict) {
+            (Some(u), Verification::Valid { rehash }) => (u.clone(), rehash),
+            (u, _) => {
+                self.record_failure(u.map(|u| u.id), attempt, client)
+                    .await?;
+                return Ok(None);
+            }
+        };
+        if let Some(h) = rehash {
+            let ev = self.audit(AuditKind::PasswordRehashed, Some(user.id), None, client);
+            self.store.upgrade_password_hash(user.id, &h, &ev).await?;
+        }
+        let session = self.new_session(user.id, client);
+        let (secret, refresh) = self.new_refresh(session.id)?;
+        let ev = self.audit(
+            AuditKind::LoginSucceeded,
+            Some(user.id),
+            Some(session.id),
+            client,
+        );
+        self.store.create_session(&session, &refresh, &[ev]).await?;
+        let tokens = self.tokens_for(&session, secret)?;
+        Ok(Some(SignedIn {
+            user,
+            session_id: session.id,
+            tokens,
+        }))
+    }
+
+    /// Audits a failed sign-in and, when it made the account wait, the lock.
+    async fn record_failure(
+        &self,
+        user: Option<UserId>,
+        attempt: &LoginAttempt,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let mut ev = self.audit(AuditKind::LoginFailed, user, None, client);
+        ev.detail = serde_json::json!({ "consecutive_failures": attempt.failures() });
+        self.store.record_audit(&ev).await?;
+        let locked = attempt.locks_for();
+        if !locked.is_zero() {
+            metrics::counter!("keycard_account_locks_total").increment(1);
+            let mut ev = self.audit(AuditKind::AccountLocked, user, None, client);
+            ev.detail = serde_json::json!({
+                "consecutive_failures": attempt.failures(),
+                "locked_secs": u64::try_from(locked.as_millis().div_ceil(1000)).unwrap_or(u64::MAX),
+            });
+            self.store.record_audit(&ev).await?;
+        }
+        Ok(())
+    }
+}
