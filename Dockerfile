@@ -2,6 +2,8 @@
 #
 #   runtime      the service (default target): the binary, the four shared libraries it links
 #                and nothing else; non-root, no shell, works with a read-only root filesystem
+#   mock-idp     keycard-mock-idp, the stand-in of the identity providers, on the same base (for
+#                the test stack and the demo)
 #   test-runner  the black-box HTTP suite (crates/keycard-testkit/tests/api) as one executable on
 #                distroless, for the `tests` service of compose.yaml (profile `test`)
 #
@@ -40,9 +42,10 @@ RUN --mount=type=cache,id=keycard-cargo-registry,target=/usr/local/cargo/registr
     find crates Cargo.toml Cargo.lock -type f -print0 | sort -z | xargs -0 sha256sum > /tmp/sources.sha256 \
     && touch target/sources.sha256 \
     && { diff target/sources.sha256 /tmp/sources.sha256 | sed -n 's/^> [0-9a-f]*  //p' | xargs -r touch; } \
-    && cargo build --release --locked -p keycard --bin keycard \
+    && cargo build --release --locked -p keycard --bin keycard -p keycard-mock-idp --bin keycard-mock-idp \
     && cp /tmp/sources.sha256 target/sources.sha256 \
-    && install -D -s -m 0755 target/release/keycard /out/keycard
+    && install -D -s -m 0755 target/release/keycard /out/keycard \
+    && install -D -s -m 0755 target/release/keycard-mock-idp /out/keycard-mock-idp
 
 # ---------------------------------------------------------------------------------------------
 # The black-box suite as a test executable, in the release profile so it reuses the dependencies
@@ -100,7 +103,7 @@ RUN set -eu; \
     r=/rootfs; \
     mkdir -p $r/usr/local/bin $r/etc/ssl/certs $r/var/lib/dpkg/status.d $r/tmp $r/home/nonroot $r/data; \
     cp /out/keycard $r/usr/local/bin/keycard; \
-    for lib in $(ldd /out/keycard | grep -o '/[^ ]*'); do \
+    for lib in $(ldd /out/keycard /out/keycard-mock-idp | grep -o '/[^ ]*' | sort -u); do \
         cp -L --parents "$lib" $r/; \
         pkg=$(dpkg-query -S "$(readlink -f "$lib")" | head -n 1 | cut -d: -f1); \
         dpkg-query -s "$pkg" > "$r/var/lib/dpkg/status.d/$pkg"; \
@@ -113,6 +116,25 @@ RUN set -eu; \
     chmod 1777 $r/tmp; \
     chown 65532:65532 $r/home/nonroot $r/data; \
     chmod 0700 $r/data
+
+# ---------------------------------------------------------------------------------------------
+# The provider double, on the same root filesystem as the service (it links the same libraries).
+FROM scratch AS mock-idp
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="keycard-mock-idp" \
+      org.opencontainers.image.description="A strict stand-in of the identity providers Keycard signs in with, for tests and demos" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.vendor="Keycard"
+COPY --from=rootfs /rootfs/ /
+COPY --from=build /out/keycard-mock-idp /usr/local/bin/keycard-mock-idp
+USER 65532:65532
+ENV PATH=/usr/local/bin \
+    MOCK_IDP_LISTEN=0.0.0.0:9090
+EXPOSE 9090
+ENTRYPOINT ["/usr/local/bin/keycard-mock-idp"]
 
 # ---------------------------------------------------------------------------------------------
 # The service (last stage: the default target of a plain `docker build`).

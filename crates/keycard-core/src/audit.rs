@@ -21,6 +21,11 @@ pub enum AuditKind {
     Throttled,
     /// A failed sign-in made the account wait before its next attempt.
     AccountLocked,
+    /// A provider identity joined an account (by the person, or automatically by verified email).
+    IdentityLinked,
+    /// A sign-in through a provider was refused (state, nonce, issuer, signature…): the detail
+    /// says which rule.
+    SocialLoginFailed,
 }
 
 impl AuditKind {
@@ -38,6 +43,8 @@ impl AuditKind {
             Self::ProfileUpdated => "profile_updated",
             Self::SessionRevoked => "session_revoked",
             Self::Throttled => "throttled",
+            Self::IdentityLinked => "identity_linked",
+            Self::SocialLoginFailed => "social_login_failed",
             Self::AccountLocked => "account_locked",
         }
     }
@@ -57,6 +64,8 @@ impl AuditKind {
             Self::SessionRevoked,
             Self::Throttled,
             Self::AccountLocked,
+            Self::IdentityLinked,
+            Self::SocialLoginFailed,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

@@ -29,6 +29,12 @@ pub struct Policy {
     pub refresh_reuse_grace: Duration,
     /// Limits on sign-in and sign-up attempts.
     pub throttle: ThrottlePolicy,
+    /// A browser session (hosted pages, social sign-in) ends when unused for this long…
+    pub browser_idle_timeout: Duration,
+    /// …and this long after sign-in whatever its activity.
+    pub browser_absolute_lifetime: Duration,
+    /// How long a sign-in may stay away at a provider before its state expires.
+    pub social_flow_ttl: Duration,
 }
 
 impl Policy {
@@ -46,6 +52,9 @@ impl Policy {
             session_cache_ttl: std::time::Duration::from_secs(10),
             refresh_reuse_grace: Duration::seconds(5),
             throttle: ThrottlePolicy::default(),
+            browser_idle_timeout: Duration::days(3),
+            browser_absolute_lifetime: Duration::days(30),
+            social_flow_ttl: crate::social::FLOW_TTL,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The one domain error type. Each variant carries a stable machine-readable code; the HTTP layer
 //! maps variants to statuses in exactly one place.
 
+use crate::social::SocialFailure;
 use crate::store::StoreError;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -48,6 +49,9 @@ pub enum Error {
         limit: crate::throttle::Limit,
         retry_after_secs: u64,
     },
+    /// A sign-in through a provider did not complete; see [`SocialFailure`].
+    #[error("{0}")]
+    Social(#[from] SocialFailure),
     /// Password hashing is saturated; retry after the given number of seconds.
     #[error("the service is busy; retry shortly")]
     Overloaded { retry_after_secs: u64 },
@@ -81,6 +85,7 @@ impl Error {
             Self::InvalidRefreshToken => "invalid_refresh_token",
             Self::NotFound => "not_found",
             Self::Throttled { limit, .. } => limit.code(),
+            Self::Social(f) => f.code(),
             Self::Overloaded { .. } => "overloaded",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
@@ -107,6 +112,7 @@ impl From<StoreError> for Error {
         match e {
             StoreError::Unavailable(m) | StoreError::Unreachable(m) => Self::Unavailable(m),
             StoreError::EmailTaken => Self::EmailTaken,
+            StoreError::IdentityTaken => Self::Social(SocialFailure::IdentityInUse),
             StoreError::Corrupt(m) | StoreError::Other(m) => Self::Internal(m),
         }
     }

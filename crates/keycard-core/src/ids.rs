@@ -55,3 +55,7 @@ id_type!(
     /// One refresh token in a session's rotation chain.
     RefreshTokenId
 );
+id_type!(
+    /// One provider identity linked to an account.
+    IdentityId
+);

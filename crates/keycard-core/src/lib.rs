@@ -13,6 +13,7 @@ pub mod ids;
 pub mod passwords;
 pub mod service;
 pub mod sessions;
+pub mod social;
 pub mod store;
 pub mod throttle;
 pub mod tokens;

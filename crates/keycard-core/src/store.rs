@@ -25,6 +25,9 @@ pub enum StoreError {
     Unavailable(String),
     #[error("email already registered")]
     EmailTaken,
+    /// The (issuer, subject) of a provider identity is already linked to an account.
+    #[error("identity already linked")]
+    IdentityTaken,
     /// A row that cannot be mapped back to the domain (bad enum text, bad uuid).
     #[error("corrupt row: {0}")]
     Corrupt(String),
@@ -218,7 +221,12 @@ pub enum ChangeNotice {
 /// Everything Keycard stores, as one object the service holds.
 #[async_trait]
 pub trait Store:
-    AccountStore + SessionStore + KeyRepository + AuditStore + crate::throttle::ThrottleStore
+    AccountStore
+    + SessionStore
+    + KeyRepository
+    + AuditStore
+    + crate::throttle::ThrottleStore
+    + crate::social::SocialStore
 {
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> StoreResult<()>;

@@ -5,6 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use keycard_core::Error;
 use keycard_core::error::AuthFailure;
+use keycard_core::social::SocialFailure;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -53,10 +54,14 @@ where
 {
     let response = response.map(axum::body::Body::new);
     let status = response.status();
+    // Hosted pages answer their errors with a page of their own, made for people.
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+        .is_some_and(|v| {
+            v.as_bytes().starts_with(b"application/problem+json")
+                || v.as_bytes().starts_with(b"text/html")
+        });
     if status.as_u16() < 400 || is_problem {
         return response;
     }
@@ -107,7 +112,7 @@ pub struct FieldError {
 }
 
 impl ApiError {
-    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+    pub(crate) fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         use StatusCode as S;
         match self {
             Self::Malformed(_) => (S::BAD_REQUEST, "malformed_request", "Malformed request"),
@@ -126,6 +131,7 @@ impl ApiError {
                     Error::InvalidRefreshToken => (S::UNAUTHORIZED, "Invalid refresh token"),
                     Error::NotFound => (S::NOT_FOUND, "Not found"),
                     Error::Throttled { .. } => (S::TOO_MANY_REQUESTS, "Too many attempts"),
+                    Error::Social(f) => social_parts(f),
                     Error::Overloaded { .. } => (S::SERVICE_UNAVAILABLE, "Service busy"),
                     Error::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "Service unavailable"),
                     Error::Internal(_) => (S::INTERNAL_SERVER_ERROR, "Internal error"),
@@ -133,6 +139,22 @@ impl ApiError {
                 (status, e.code(), title)
             }
         }
+    }
+}
+
+/// Status and title of a social sign-in failure. A provider that fails is a bad gateway, not a
+/// fault of Keycard's (5xx without being 500) nor of the person's.
+pub(crate) fn social_parts(f: &SocialFailure) -> (StatusCode, &'static str) {
+    use StatusCode as S;
+    match f {
+        SocialFailure::UnknownProvider => (S::NOT_FOUND, "Unknown provider"),
+        SocialFailure::InvalidState => (S::BAD_REQUEST, "Sign-in expired"),
+        SocialFailure::Denied => (S::FORBIDDEN, "Sign-in cancelled"),
+        SocialFailure::ProviderUnavailable => (S::BAD_GATEWAY, "Provider unavailable"),
+        SocialFailure::ProviderRejected => (S::BAD_GATEWAY, "Provider answer refused"),
+        SocialFailure::AccountExists => (S::CONFLICT, "Account already exists"),
+        SocialFailure::IdentityInUse => (S::CONFLICT, "Provider account already linked"),
+        SocialFailure::EmailRequired => (S::UNPROCESSABLE_ENTITY, "Email address needed"),
     }
 }
 

@@ -4,11 +4,13 @@
 
 #![forbid(unsafe_code)]
 
+pub mod browser;
 pub mod csrf;
 pub mod dto;
 pub mod error;
 pub mod extract;
 mod openapi;
+pub mod pages;
 pub mod routes;
 mod state;
 mod telemetry;
@@ -46,13 +48,16 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 fn api_routes() -> OpenApiRouter<AppState> {
-    use routes::{auth, me, ops, sessions};
+    use routes::{auth, me, ops, sessions, social};
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(auth::register))
         .routes(routes!(auth::login))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::logout_all))
+        .routes(routes!(social::list_providers))
+        .routes(routes!(social::start))
+        .routes(routes!(social::callback))
         .routes(routes!(me::get_me, me::update_me))
         .routes(routes!(me::change_password))
         .routes(routes!(me::list_events))

@@ -16,6 +16,7 @@ use utoipa::openapi::{Content, Ref, RefOr};
     ),
     tags(
         (name = "auth", description = "Sign-up, login, refresh, logout"),
+        (name = "social", description = "Sign-in through Google and other identity providers"),
         (name = "me", description = "The signed-in user's profile and password"),
         (name = "sessions", description = "The signed-in user's devices"),
         (name = "operations", description = "Probes, metrics and public keys"),

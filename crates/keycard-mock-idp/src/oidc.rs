@@ -2,7 +2,7 @@
 //! choose a test user or deny), token (authorization code with PKCE) and userinfo, each refusing
 //! what the real providers refuse.
 
-use crate::users::{self, TestUser};
+use crate::users::{self, Person};
 use crate::{Idp, random_token};
 use aws_lc_rs::digest;
 use axum::extract::{Form, Path, Query, State};
@@ -38,17 +38,59 @@ pub(crate) struct Grant {
     provider: String,
     client_id: String,
     redirect_uri: String,
-    user: &'static TestUser,
+    user: Person,
     scope: String,
     nonce: Option<String>,
     challenge: Option<String>,
+    /// A failure the token endpoint simulates for this code (see [`Fault`]).
+    fault: Option<Fault>,
     expires: Instant,
+}
+
+/// Failures a tester can ask the token endpoint to simulate, chosen with the test user on the
+/// authorization page, so each flow carries its own and parallel tests do not interfere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// 500 with an HTML body.
+    ServerError,
+    /// Answers only after 30 seconds.
+    Slow,
+    /// 200 with a body that is not JSON.
+    Garbage,
+    BadSignature,
+    WrongNonce,
+    WrongIssuer,
+    WrongAudience,
+    Expired,
+    AlgNone,
+    HmacWithPublicKey,
+    UnknownKid,
+}
+
+impl Fault {
+    pub(crate) const ALL: &[(&str, Fault)] = &[
+        ("server_error", Fault::ServerError),
+        ("slow", Fault::Slow),
+        ("garbage", Fault::Garbage),
+        ("bad_signature", Fault::BadSignature),
+        ("wrong_nonce", Fault::WrongNonce),
+        ("wrong_issuer", Fault::WrongIssuer),
+        ("wrong_audience", Fault::WrongAudience),
+        ("expired", Fault::Expired),
+        ("alg_none", Fault::AlgNone),
+        ("hmac_with_public_key", Fault::HmacWithPublicKey),
+        ("unknown_kid", Fault::UnknownKid),
+    ];
+
+    fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(n, _)| *n == s).map(|(_, f)| *f)
+    }
 }
 
 /// An access token, good at userinfo.
 pub(crate) struct Issued {
     provider: String,
-    user: &'static TestUser,
+    user: Person,
     scope: String,
     expires: Instant,
 }
@@ -260,10 +302,16 @@ async fn authorize(
         "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Sign in with {p} (test double)</title>\
          <h1>Sign in with {p}</h1><p>Test double: choose who you are, or deny {c} access.</p>\
          <form method=\"post\" action=\"/{p}/authorize/decide\"><input type=\"hidden\" name=\"request\" value=\"{r}\">\
-         <ul>{choices}</ul><button name=\"deny\" value=\"1\" id=\"deny\">Deny</button></form></html>",
+         <ul>{choices}</ul><button name=\"deny\" value=\"1\" id=\"deny\">Deny</button>\
+         <p><label for=\"fault\">Simulate a provider failure at the token step</label> \
+         <select name=\"fault\" id=\"fault\"><option value=\"\">none</option>{faults}</select></p></form></html>",
         p = escape(&provider),
         c = escape(&client.id),
         r = escape(&request),
+        faults = Fault::ALL
+            .iter()
+            .map(|(n, _)| format!("<option>{n}</option>"))
+            .collect::<String>(),
     );
     ([(header::CACHE_CONTROL, "no-store")], Html(page)).into_response()
 }
@@ -273,6 +321,8 @@ struct Decision {
     request: String,
     user: Option<String>,
     deny: Option<String>,
+    /// Empty or absent: none.
+    fault: Option<String>,
 }
 
 async fn decide(
@@ -304,6 +354,13 @@ async fn decide(
     let Some(user) = d.user.as_deref().and_then(users::find) else {
         return error_page(StatusCode::BAD_REQUEST, "no such test user");
     };
+    let fault = match d.fault.as_deref().filter(|f| !f.is_empty()) {
+        None => None,
+        Some(f) => match Fault::parse(f) {
+            Some(f) => Some(f),
+            None => return error_page(StatusCode::BAD_REQUEST, "no such fault"),
+        },
+    };
     let Ok(code) = random_token() else {
         return error_page(StatusCode::INTERNAL_SERVER_ERROR, "no randomness");
     };
@@ -317,6 +374,7 @@ async fn decide(
             scope: p.scope,
             nonce: p.nonce,
             challenge: p.challenge,
+            fault,
             expires: Instant::now() + idp.config.code_ttl,
         },
     );
@@ -480,6 +538,24 @@ async fn token(
             );
         }
     }
+    match g.fault {
+        Some(Fault::ServerError) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html("<h1>Internal Server Error</h1>"),
+            )
+                .into_response();
+        }
+        Some(Fault::Slow) => tokio::time::sleep(std::time::Duration::from_secs(30)).await,
+        Some(Fault::Garbage) => {
+            return (
+                [(header::CONTENT_TYPE, "application/json")],
+                "<html>not json",
+            )
+                .into_response();
+        }
+        _ => {}
+    }
     let Ok(access_token) = random_token() else {
         return token_error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -491,13 +567,13 @@ async fn token(
         access_token.clone(),
         Issued {
             provider: provider.clone(),
-            user: g.user,
+            user: g.user.clone(),
             scope: g.scope.clone(),
             expires: Instant::now() + idp.config.token_ttl,
         },
     );
     let now = now_secs();
-    let mut claims = user_claims(&provider, g.user, &g.scope);
+    let mut claims = user_claims(&provider, &g.user, &g.scope);
     claims["iss"] = json!(idp.issuer(&provider));
     claims["aud"] = json!(client.id);
     claims["iat"] = json!(now);
@@ -506,7 +582,32 @@ async fn token(
     if let Some(n) = &g.nonce {
         claims["nonce"] = json!(n);
     }
-    let Ok(id_token) = idp.signer.sign(&claims) else {
+    match g.fault {
+        Some(Fault::WrongNonce) => claims["nonce"] = json!("not-the-nonce-that-was-sent"),
+        Some(Fault::WrongIssuer) => claims["iss"] = json!("https://evil.example"),
+        Some(Fault::WrongAudience) => claims["aud"] = json!("someone-else"),
+        Some(Fault::Expired) => {
+            claims["iat"] = json!(now - 7200);
+            claims["exp"] = json!(now - 3600);
+        }
+        _ => {}
+    }
+    let signed = match g.fault {
+        Some(Fault::AlgNone) => Ok(idp.signer.unsigned(&claims)),
+        Some(Fault::HmacWithPublicKey) => Ok(idp.signer.hmac_with_public_key(&claims)),
+        Some(Fault::UnknownKid) => idp.signer.sign_with_kid(&claims, "rotated-away"),
+        Some(Fault::BadSignature) => idp.signer.sign(&claims).map(|t| {
+            // Another valid-looking signature: the first signature byte flipped.
+            let (input, sig) = t.rsplit_once('.').unwrap_or((&t, ""));
+            let mut raw = B64.decode(sig).unwrap_or_default();
+            if let Some(b) = raw.first_mut() {
+                *b ^= 0x01;
+            }
+            format!("{input}.{}", B64.encode(raw))
+        }),
+        _ => idp.signer.sign(&claims),
+    };
+    let Ok(id_token) = signed else {
         return token_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",
@@ -527,18 +628,18 @@ async fn token(
 }
 
 /// What the user's claims are, as far as the granted scope lets them be told.
-fn user_claims(provider: &str, user: &TestUser, scope: &str) -> Value {
+fn user_claims(provider: &str, person: &Person, scope: &str) -> Value {
     let scopes: Vec<&str> = scope.split(' ').collect();
-    let mut c = json!({ "sub": user.subject(provider) });
+    let mut c = json!({ "sub": person.subject(provider) });
     if scopes.contains(&"profile") {
-        c["name"] = json!(user.name);
-        c["picture"] = json!(user.picture);
+        c["name"] = json!(person.user.name);
+        c["picture"] = json!(person.user.picture);
     }
     if scopes.contains(&"email")
-        && let Some(e) = user.email
+        && let Some(e) = person.email()
     {
         c["email"] = json!(e);
-        c["email_verified"] = json!(user.email_verified);
+        c["email_verified"] = json!(person.user.email_verified);
     }
     c
 }
@@ -559,10 +660,10 @@ async fn userinfo(
         lock(&idp.tokens)
             .get(t)
             .filter(|i| i.provider == provider && Instant::now() < i.expires)
-            .map(|i| (i.user, i.scope.clone()))
+            .map(|i| (i.user.clone(), i.scope.clone()))
     });
     match issued {
-        Some((user, scope)) => Json(user_claims(&provider, user, &scope)).into_response(),
+        Some((user, scope)) => Json(user_claims(&provider, &user, &scope)).into_response(),
         None => (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],

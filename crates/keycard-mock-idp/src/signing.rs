@@ -34,7 +34,12 @@ impl Signer {
 
     /// A compact JWS (RS256) of `claims`.
     pub fn sign(&self, claims: &Value) -> Result<String> {
-        let header = json!({ "alg": "RS256", "typ": "JWT", "kid": self.kid });
+        self.sign_with_kid(claims, &self.kid.clone())
+    }
+
+    /// Signed by this key, but naming another key id (a rotation the client has not seen).
+    pub fn sign_with_kid(&self, claims: &Value, kid: &str) -> Result<String> {
+        let header = json!({ "alg": "RS256", "typ": "JWT", "kid": kid });
         let input = format!(
             "{}.{}",
             B64.encode(header.to_string()),
@@ -50,5 +55,35 @@ impl Signer {
             )
             .map_err(|_| anyhow::anyhow!("RSA signing failed"))?;
         Ok(format!("{input}.{}", B64.encode(sig)))
+    }
+
+    /// Unsigned (`alg: none`): what an attacker sends hoping the client skips verification.
+    pub fn unsigned(&self, claims: &Value) -> String {
+        let header = json!({ "alg": "none", "typ": "JWT" });
+        format!(
+            "{}.{}.",
+            B64.encode(header.to_string()),
+            B64.encode(claims.to_string())
+        )
+    }
+
+    /// HS256 keyed with the public key's modulus: the key-confusion attack on clients that let
+    /// the token choose the algorithm.
+    pub fn hmac_with_public_key(&self, claims: &Value) -> String {
+        let header = json!({ "alg": "HS256", "typ": "JWT", "kid": self.kid });
+        let input = format!(
+            "{}.{}",
+            B64.encode(header.to_string()),
+            B64.encode(claims.to_string())
+        );
+        let key = aws_lc_rs::hmac::Key::new(
+            aws_lc_rs::hmac::HMAC_SHA256,
+            self.key
+                .public_key()
+                .modulus()
+                .big_endian_without_leading_zero(),
+        );
+        let tag = aws_lc_rs::hmac::sign(&key, input.as_bytes());
+        format!("{input}.{}", B64.encode(tag.as_ref()))
     }
 }

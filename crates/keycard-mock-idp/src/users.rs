@@ -34,8 +34,50 @@ pub const USERS: &[TestUser] = &[
     },
 ];
 
-pub fn find(id: &str) -> Option<&'static TestUser> {
-    USERS.iter().find(|u| u.id == id)
+/// A test user as chosen: `ada`, or `ada+TAG` — the same kind of person with a subject and an
+/// email address of their own (`ada+TAG@example.com`), so tests sharing one double (and one
+/// Keycard) never meet each other's accounts. TAG: 1–40 of `a-z`, `0-9`, `-`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub user: &'static TestUser,
+    pub tag: Option<String>,
+}
+
+impl Person {
+    pub fn subject(&self, provider: &str) -> String {
+        match &self.tag {
+            Some(t) => format!("{provider}-{}+{t}-0001", self.user.id),
+            None => self.user.subject(provider),
+        }
+    }
+
+    pub fn email(&self) -> Option<String> {
+        let email = self.user.email?;
+        Some(match (&self.tag, email.split_once('@')) {
+            (Some(t), Some((local, domain))) => format!("{local}+{t}@{domain}"),
+            _ => email.to_owned(),
+        })
+    }
+}
+
+pub fn find(id: &str) -> Option<Person> {
+    let (base, tag) = match id.split_once('+') {
+        Some((b, t)) => (b, Some(t)),
+        None => (id, None),
+    };
+    let valid_tag = |t: &str| {
+        (1..=40).contains(&t.len())
+            && t.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    if tag.is_some_and(|t| !valid_tag(t)) {
+        return None;
+    }
+    let user = USERS.iter().find(|u| u.id == base)?;
+    Some(Person {
+        user,
+        tag: tag.map(str::to_owned),
+    })
 }
 
 impl TestUser {

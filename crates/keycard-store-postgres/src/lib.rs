@@ -11,6 +11,7 @@ mod keys;
 mod notices;
 mod rows;
 mod sessions;
+mod social;
 mod throttle;
 
 use async_trait::async_trait;
@@ -129,6 +130,12 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
             if d.is_unique_violation() && d.constraint() == Some("users_email_key") =>
         {
             StoreError::EmailTaken
+        }
+        sqlx::Error::Database(d)
+            if d.is_unique_violation()
+                && d.constraint() == Some("identities_issuer_subject_key") =>
+        {
+            StoreError::IdentityTaken
         }
         sqlx::Error::Database(d) if d.code().as_deref().is_some_and(unreachable_sqlstate) => {
             StoreError::Unreachable(e.to_string())

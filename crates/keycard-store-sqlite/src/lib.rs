@@ -10,6 +10,7 @@ mod keys;
 mod rotation;
 mod rows;
 mod sessions;
+mod social;
 mod throttle;
 
 use async_trait::async_trait;
@@ -116,6 +117,11 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
             if d.is_unique_violation() && d.message().contains("users.email") =>
         {
             StoreError::EmailTaken
+        }
+        sqlx::Error::Database(d)
+            if d.is_unique_violation() && d.message().contains("identities.issuer") =>
+        {
+            StoreError::IdentityTaken
         }
         sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("5" | "6" | "517")) => {
             // SQLITE_BUSY / SQLITE_LOCKED: the write lock was not granted in time.

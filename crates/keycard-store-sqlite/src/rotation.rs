@@ -74,6 +74,7 @@ fn duplicate(e: &StoreError) -> StoreError {
         StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
         StoreError::Unreachable(m) => StoreError::Unreachable(m.clone()),
         StoreError::EmailTaken => StoreError::EmailTaken,
+        StoreError::IdentityTaken => StoreError::IdentityTaken,
         StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
         StoreError::Other(m) => StoreError::Other(m.clone()),
     }

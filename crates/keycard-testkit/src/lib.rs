@@ -16,6 +16,10 @@
 
 #![forbid(unsafe_code)]
 
+mod social;
+
+pub use social::{Browser, Cookie, SocialFlow, location, mock_idp_url_from_env};
+
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -198,6 +202,8 @@ pub struct TestApp {
     client_ip: String,
     /// `None` when targeting `KEYCARD_URL`. Dropping it stops the server and removes its data.
     server: Option<Server>,
+    /// The provider double Keycard signs in with, when it has one (see [`TestApp::start_social`]).
+    idp: Option<social::MockIdp>,
 }
 
 impl fmt::Debug for TestApp {
@@ -248,10 +254,39 @@ impl TestApp {
                     http: http_client(&client_ip)?,
                     client_ip,
                     server: None,
+                    idp: None,
                 })
             }
             None => Self::spawn_in_process(backend, &Overrides::default()).await,
         }
+    }
+
+    /// Keycard with sign-in through the provider double (`google` and `oidc`), in every mode:
+    /// in-process it starts a double of its own; against `KEYCARD_URL` it needs the double that
+    /// server signs in with at `KEYCARD_MOCK_IDP_URL` (the test stack runs one), and fails
+    /// without it rather than skip.
+    pub async fn start_social(backend: Backend) -> Result<Self> {
+        if external_url().is_some() {
+            let mut app = Self::start(backend).await?;
+            app.idp = Some(social::MockIdp::external(mock_idp_url_from_env().context(
+                "KEYCARD_MOCK_IDP_URL must name the provider double the server at KEYCARD_URL signs in with",
+            )?));
+            return Ok(app);
+        }
+        Self::builder(backend).mock_idp().start_in_process().await
+    }
+
+    /// The provider double's base URL (`…/google` and `…/oidc` are its issuers).
+    pub fn idp_url(&self) -> Result<&str> {
+        self.idp
+            .as_ref()
+            .map(|i| i.url.as_str())
+            .context("this Keycard has no provider double (use TestApp::start_social)")
+    }
+
+    /// A new browser (its own cookies and client address) for this Keycard.
+    pub fn browser(&self) -> Result<Browser> {
+        Browser::new(self.base_url.clone(), &random_client_ip())
     }
 
     pub fn builder(backend: Backend) -> TestAppBuilder {
@@ -504,6 +539,8 @@ struct Overrides {
     public_url: Option<String>,
     /// Further settings by name, applied last (`Settings::apply`).
     settings: Vec<(String, String)>,
+    /// Start a provider double and sign in with it.
+    mock_idp: bool,
 }
 
 /// Starts a Keycard with a changed configuration; only possible in-process.
@@ -558,6 +595,12 @@ impl TestAppBuilder {
     /// How long a session check may be answered from memory (zero: never).
     pub fn session_cache_ttl(mut self, ttl: Duration) -> Self {
         self.overrides.session_cache_ttl = Some(ttl);
+        self
+    }
+
+    /// Signs in through a provider double of its own (`google` and `oidc`).
+    pub fn mock_idp(mut self) -> Self {
+        self.overrides.mock_idp = true;
         self
     }
 
@@ -700,11 +743,16 @@ impl TestApp {
         if let Some(v) = o.session_cache_ttl {
             settings.session_cache_ttl = v;
         }
-        for (name, value) in &o.settings {
-            settings
-                .apply(name, value)
-                .map_err(|e| anyhow!("setting {name} = {value}: {e}"))?;
-        }
+        let idp = if o.mock_idp {
+            Some(social::MockIdp::start(&settings.public_url()).await?)
+        } else {
+            None
+        };
+        let mut named = idp.as_ref().map(|i| i.settings()).unwrap_or_default();
+        named.extend(o.settings.iter().cloned());
+        settings
+            .apply_all(named.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .map_err(|e| anyhow!("settings: {e}"))?;
 
         let (shutdown, stop) = oneshot::channel::<()>();
         let task = tokio::spawn(keycard::serve(settings.clone(), listener, async move {
@@ -723,6 +771,7 @@ impl TestApp {
                 _shutdown: shutdown,
                 _data: data,
             }),
+            idp,
         };
         app.wait_until_healthy().await?;
         app.wait_for_session_cache(Duration::from_secs(30)).await?;

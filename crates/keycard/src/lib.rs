@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod providers;
 mod settings;
 
 pub use settings::{ConfigErrors, Environment, KEYS, LogFormat, Settings};
@@ -124,6 +125,9 @@ fn policy(settings: &Settings) -> Policy {
             max_failures_lockout: settings.login_max_failures_lockout,
         },
     };
+    p.browser_idle_timeout = secs(settings.browser_session_idle_timeout);
+    p.browser_absolute_lifetime = secs(settings.browser_session_lifetime);
+    p.social_flow_ttl = secs(settings.social_flow_ttl);
     p.hash = HashParams {
         memory_kib: settings.argon2_memory_kib,
         iterations: settings.argon2_iterations,
@@ -141,7 +145,8 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Arc<Keycard>> {
     let kek = resolve_secret_key(settings)?;
     let keycard = Keycard::start(store, Arc::new(SystemClock), hasher, kek, policy)
         .await
-        .context("loading signing keys")?;
+        .context("loading signing keys")?
+        .with_providers(providers::enabled(settings)?);
     Ok(Arc::new(keycard))
 }
 
@@ -190,7 +195,7 @@ pub async fn serve(
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// Picks up keys rotated by another process, keeps histograms trimmed and prunes throttling
-/// counters.
+/// counters and abandoned social sign-ins.
 async fn maintenance(
     keycard: Arc<Keycard>,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
@@ -205,6 +210,10 @@ async fn maintenance(
             match keycard.prune_throttles().await {
                 Ok(n) => tracing::debug!(rows = n, "pruned throttling counters"),
                 Err(e) => tracing::warn!(error = %e, "pruning throttling counters failed"),
+            }
+            match keycard.social().prune().await {
+                Ok(n) => tracing::debug!(rows = n, "pruned expired social sign-in flows"),
+                Err(e) => tracing::warn!(error = %e, "pruning social sign-in flows failed"),
             }
         }
         metrics.run_upkeep();

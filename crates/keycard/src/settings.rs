@@ -73,6 +73,25 @@ pub struct Settings {
     pub login_max_failures: u32,
     /// …each failure locks the account's password sign-in for this long.
     pub login_max_failures_lockout: Duration,
+    /// A browser session ends when unused this long…
+    pub browser_session_idle_timeout: Duration,
+    /// …and this long after sign-in, whatever its activity.
+    pub browser_session_lifetime: Duration,
+    /// Every call to an identity provider gives up after this long.
+    pub provider_timeout: Duration,
+    /// How long a sign-in may stay at the provider before its state expires.
+    pub social_flow_ttl: Duration,
+    /// Sign in with Google (enabled by its client id and secret).
+    pub google_client_id: Option<String>,
+    pub google_client_secret: Option<String>,
+    /// Another issuer than Google's own (a stand-in such as keycard-mock-idp): read by discovery.
+    pub google_issuer: Option<String>,
+    /// Any OpenID Connect provider, by its issuer.
+    pub oidc_issuer: Option<String>,
+    pub oidc_client_id: Option<String>,
+    pub oidc_client_secret: Option<String>,
+    /// Its button label.
+    pub oidc_name: String,
 }
 
 impl Settings {
@@ -113,6 +132,17 @@ impl Settings {
             login_lockout: Duration::from_secs(15 * 60),
             login_max_failures: 100,
             login_max_failures_lockout: Duration::from_secs(24 * 3600),
+            browser_session_idle_timeout: Duration::from_secs(3 * 86_400),
+            browser_session_lifetime: Duration::from_secs(30 * 86_400),
+            provider_timeout: Duration::from_secs(10),
+            social_flow_ttl: Duration::from_secs(600),
+            google_client_id: None,
+            google_client_secret: None,
+            google_issuer: None,
+            oidc_issuer: None,
+            oidc_client_id: None,
+            oidc_client_secret: None,
+            oidc_name: "OpenID Connect".into(),
         }
     }
 
@@ -192,6 +222,22 @@ impl Settings {
         }
     }
 
+    /// Sets several settings, then checks them together (some only make sense in pairs, such
+    /// as a provider's client id and secret).
+    pub fn apply_all<'a>(
+        &mut self,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(), String> {
+        for (key, raw) in pairs {
+            self.set(key, raw)
+                .map_err(|e| format!("{key} = {raw}: {e}"))?;
+        }
+        match self.validate().into_iter().next() {
+            Some(problem) => Err(problem),
+            None => Ok(()),
+        }
+    }
+
     fn set(&mut self, key: &str, raw: &str) -> Result<(), String> {
         let v = raw.trim();
         match key {
@@ -252,6 +298,19 @@ impl Settings {
             "login_lockout" => self.login_lockout = parse_duration(v)?,
             "login_max_failures" => self.login_max_failures = parse_num(v)?,
             "login_max_failures_lockout" => self.login_max_failures_lockout = parse_duration(v)?,
+            "browser_session_idle_timeout" => {
+                self.browser_session_idle_timeout = parse_duration(v)?
+            }
+            "browser_session_lifetime" => self.browser_session_lifetime = parse_duration(v)?,
+            "provider_timeout" => self.provider_timeout = parse_duration(v)?,
+            "social_flow_ttl" => self.social_flow_ttl = parse_duration(v)?,
+            "google_client_id" => self.google_client_id = non_empty(v),
+            "google_client_secret" => self.google_client_secret = non_empty(v),
+            "google_issuer" => self.google_issuer = non_empty(v),
+            "oidc_issuer" => self.oidc_issuer = non_empty(v),
+            "oidc_client_id" => self.oidc_client_id = non_empty(v),
+            "oidc_client_secret" => self.oidc_client_secret = non_empty(v),
+            "oidc_name" => self.oidc_name = v.to_owned(),
             _ => return Err("unknown setting".into()),
         }
         Ok(())
@@ -367,6 +426,22 @@ impl Settings {
                     .into(),
             );
         }
+        if self.browser_session_idle_timeout < Duration::from_secs(60)
+            || self.browser_session_idle_timeout > self.browser_session_lifetime
+        {
+            e.push("browser_session_idle_timeout (KEYCARD_BROWSER_SESSION_IDLE_TIMEOUT): at least 1m and at most browser_session_lifetime".into());
+        }
+        if self.provider_timeout < Duration::from_millis(100)
+            || self.provider_timeout > Duration::from_secs(60)
+        {
+            e.push("provider_timeout (KEYCARD_PROVIDER_TIMEOUT): between 100ms and 60s".into());
+        }
+        if self.social_flow_ttl < Duration::from_secs(1)
+            || self.social_flow_ttl > Duration::from_secs(1800)
+        {
+            e.push("social_flow_ttl (KEYCARD_SOCIAL_FLOW_TTL): between 1s and 30m".into());
+        }
+        e.extend(self.validate_providers(prod));
         if self.login_lockout > self.login_max_failures_lockout {
             e.push(
                 "login_lockout (KEYCARD_LOGIN_LOCKOUT): at most login_max_failures_lockout".into(),
@@ -374,6 +449,54 @@ impl Settings {
         }
         e
     }
+}
+
+impl Settings {
+    /// A provider is enabled by its client id and secret together; its issuer must be https in
+    /// production (the ID token's keys are fetched from it).
+    fn validate_providers(&self, prod: bool) -> Vec<String> {
+        let mut e = Vec::new();
+        let pairs = [
+            (
+                "google",
+                &self.google_client_id,
+                &self.google_client_secret,
+                self.google_issuer.as_ref(),
+            ),
+            (
+                "oidc",
+                &self.oidc_client_id,
+                &self.oidc_client_secret,
+                self.oidc_issuer.as_ref(),
+            ),
+        ];
+        for (id, client, secret, issuer) in pairs {
+            let up = id.to_ascii_uppercase();
+            if client.is_some() != secret.is_some() {
+                e.push(format!("{id}_client_id and {id}_client_secret (KEYCARD_{up}_CLIENT_ID, KEYCARD_{up}_CLIENT_SECRET): set both or neither"));
+            }
+            if let Some(iss) = issuer {
+                let https = iss.starts_with("https://");
+                if !(https || iss.starts_with("http://")) {
+                    e.push(format!(
+                        "{id}_issuer (KEYCARD_{up}_ISSUER): `{iss}` must be an http(s) URL"
+                    ));
+                } else if prod && !https && !is_loopback_url(iss) {
+                    e.push(format!(
+                        "{id}_issuer (KEYCARD_{up}_ISSUER): production requires https"
+                    ));
+                }
+            }
+        }
+        if self.oidc_client_id.is_some() && self.oidc_issuer.is_none() {
+            e.push("oidc_issuer (KEYCARD_OIDC_ISSUER): required with oidc_client_id".into());
+        }
+        e
+    }
+}
+
+fn non_empty(v: &str) -> Option<String> {
+    (!v.is_empty()).then(|| v.to_owned())
 }
 
 /// Every setting, with the text `--help` shows for it.
@@ -495,6 +618,41 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "login_max_failures_lockout",
         "lock after each failure from login_max_failures on, e.g. 24h (default)",
+    ),
+    (
+        "browser_session_idle_timeout",
+        "browser session (hosted pages, social sign-in) ends when unused this long, e.g. 3d (default)",
+    ),
+    (
+        "browser_session_lifetime",
+        "browser session ends this long after sign-in, e.g. 30d (default)",
+    ),
+    (
+        "provider_timeout",
+        "each call to an identity provider gives up after this long, e.g. 10s (default)",
+    ),
+    (
+        "social_flow_ttl",
+        "a sign-in may stay at the provider this long, e.g. 10m (default)",
+    ),
+    (
+        "google_client_id",
+        "Sign in with Google: OAuth client id (with google_client_secret)",
+    ),
+    ("google_client_secret", "Sign in with Google: client secret"),
+    (
+        "google_issuer",
+        "another issuer than https://accounts.google.com (a stand-in), read by discovery",
+    ),
+    (
+        "oidc_issuer",
+        "any OpenID Connect provider: its issuer URL (endpoints by discovery)",
+    ),
+    ("oidc_client_id", "that provider's client id"),
+    ("oidc_client_secret", "that provider's client secret"),
+    (
+        "oidc_name",
+        "that provider's button label (default OpenID Connect)",
     ),
 ];
 

@@ -56,6 +56,7 @@ pub struct Keycard {
     policy: Policy,
     sessions: Arc<SessionCache>,
     throttle: Throttle,
+    providers: crate::social::Providers,
     /// Applies the store's change notices to `sessions`; ends with the service.
     _notices: Option<AbortOnDropHandle<()>>,
 }
@@ -100,6 +101,7 @@ impl Keycard {
             keys: KeyStore::new(kek),
             policy,
             sessions,
+            providers: crate::social::Providers::default(),
             _notices: notices,
         };
         kc.reload_keys().await?;
@@ -112,6 +114,16 @@ impl Keycard {
 
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// Enables sign-in through these providers (none by default).
+    pub fn with_providers(mut self, providers: crate::social::Providers) -> Self {
+        self.providers = providers;
+        self
+    }
+
+    pub fn providers(&self) -> &crate::social::Providers {
+        &self.providers
     }
 
     pub fn now(&self) -> OffsetDateTime {
@@ -157,6 +169,16 @@ impl Keycard {
         self.keys.jwks_json()
     }
 
+    pub(crate) fn audit_event(
+        &self,
+        kind: AuditKind,
+        user: Option<UserId>,
+        session: Option<SessionId>,
+        client: &ClientInfo,
+    ) -> AuditEvent {
+        self.audit(kind, user, session, client)
+    }
+
     fn audit(
         &self,
         kind: AuditKind,
@@ -181,7 +203,7 @@ impl Keycard {
     /// forgetting follows its commit — even when the request that asked for it is dropped
     /// half-way by a client that hung up. (Forgetting before a commit that still lands would let
     /// a concurrent read cache the old state again.)
-    async fn changing_user<T, F, Fut>(&self, user: UserId, write: F) -> Result<T>
+    pub(crate) async fn changing_user<T, F, Fut>(&self, user: UserId, write: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(Arc<dyn Store>) -> Fut,
@@ -203,7 +225,7 @@ impl Keycard {
         }
     }
 
-    fn new_session(&self, user: UserId, client: &ClientInfo) -> Session {
+    pub(crate) fn new_session(&self, user: UserId, client: &ClientInfo) -> Session {
         let now = self.now();
         let expires_at = now + self.policy.session_absolute_lifetime;
         Session {
@@ -222,7 +244,10 @@ impl Keycard {
         }
     }
 
-    fn new_refresh(&self, session: SessionId) -> Result<(RefreshToken, NewRefreshToken)> {
+    pub(crate) fn new_refresh(
+        &self,
+        session: SessionId,
+    ) -> Result<(RefreshToken, NewRefreshToken)> {
         let secret = RefreshToken::generate()?;
         let row = NewRefreshToken {
             id: RefreshTokenId::new(),
@@ -233,7 +258,7 @@ impl Keycard {
         Ok((secret, row))
     }
 
-    fn tokens_for(&self, session: &Session, refresh: RefreshToken) -> Result<TokenPair> {
+    pub(crate) fn tokens_for(&self, session: &Session, refresh: RefreshToken) -> Result<TokenPair> {
         let now = self.now();
         let exp = (now + self.policy.access_token_ttl).min(session.expires_at);
         let claims = AccessClaims {
@@ -481,7 +506,7 @@ async fn apply_notices(
 /// or (PostgreSQL) a transaction whose COMMIT was sent but never acknowledged, rolled back by
 /// the dropped handle after the fact. As a task it completes as a unit, and the client that
 /// retries finds its result (for a refresh, the same successor within the grace window).
-async fn detached<T, Fut>(use_case: Fut) -> Result<T>
+pub(crate) async fn detached<T, Fut>(use_case: Fut) -> Result<T>
 where
     T: Send + 'static,
     Fut: Future<Output = Result<T>> + Send + 'static,

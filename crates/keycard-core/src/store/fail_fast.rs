@@ -17,6 +17,7 @@ use crate::accounts::{Email, ProfileUpdate, User};
 use crate::audit::AuditEvent;
 use crate::ids::{SessionId, UserId};
 use crate::sessions::{RevokeReason, Session};
+use crate::social::{Identity, NewBrowserSession, PendingFlow, SocialStore};
 use crate::throttle::{Counted, FailureRecord, Lockout, ThrottleStore};
 use crate::tokens::{StoredKey, TokenHash};
 use async_trait::async_trait;
@@ -343,6 +344,67 @@ impl ThrottleStore for FailFast {
 }
 
 #[async_trait]
+impl SocialStore for FailFast {
+    async fn save_flow(&self, flow: &PendingFlow) -> StoreResult<()> {
+        self.guard(self.inner.save_flow(flow)).await
+    }
+
+    async fn take_flow(&self, state_hash: &TokenHash) -> StoreResult<Option<PendingFlow>> {
+        self.guard(self.inner.take_flow(state_hash)).await
+    }
+
+    async fn prune_flows(&self, now: OffsetDateTime) -> StoreResult<u64> {
+        self.guard(self.inner.prune_flows(now)).await
+    }
+
+    async fn find_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> StoreResult<Option<(Identity, User)>> {
+        self.guard(self.inner.find_identity(issuer, subject)).await
+    }
+
+    async fn list_identities(&self, user: UserId) -> StoreResult<Vec<Identity>> {
+        self.guard(self.inner.list_identities(user)).await
+    }
+
+    async fn create_social_account(
+        &self,
+        user: &User,
+        identity: &Identity,
+        session: &NewBrowserSession,
+        audit: &[AuditEvent],
+    ) -> StoreResult<()> {
+        self.guard(
+            self.inner
+                .create_social_account(user, identity, session, audit),
+        )
+        .await
+    }
+
+    async fn sign_in_identity(
+        &self,
+        identity: &Identity,
+        session: &NewBrowserSession,
+        audit: &[AuditEvent],
+    ) -> StoreResult<()> {
+        self.guard(self.inner.sign_in_identity(identity, session, audit))
+            .await
+    }
+
+    async fn link_identity(
+        &self,
+        identity: &Identity,
+        session: Option<&NewBrowserSession>,
+        audit: &[AuditEvent],
+    ) -> StoreResult<()> {
+        self.guard(self.inner.link_identity(identity, session, audit))
+            .await
+    }
+}
+
+#[async_trait]
 impl Store for FailFast {
     async fn ping(&self) -> StoreResult<()> {
         self.guard(self.inner.ping()).await
@@ -543,6 +605,50 @@ mod tests {
             unreached!()
         }
         async fn prune_throttles(&self, _: i64, _: i64, _: u32) -> StoreResult<u64> {
+            unreached!()
+        }
+    }
+
+    #[async_trait]
+    impl SocialStore for Switch {
+        async fn save_flow(&self, _: &PendingFlow) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn take_flow(&self, _: &TokenHash) -> StoreResult<Option<PendingFlow>> {
+            unreached!()
+        }
+        async fn prune_flows(&self, _: OffsetDateTime) -> StoreResult<u64> {
+            unreached!()
+        }
+        async fn find_identity(&self, _: &str, _: &str) -> StoreResult<Option<(Identity, User)>> {
+            unreached!()
+        }
+        async fn list_identities(&self, _: UserId) -> StoreResult<Vec<Identity>> {
+            unreached!()
+        }
+        async fn create_social_account(
+            &self,
+            _: &User,
+            _: &Identity,
+            _: &NewBrowserSession,
+            _: &[AuditEvent],
+        ) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn sign_in_identity(
+            &self,
+            _: &Identity,
+            _: &NewBrowserSession,
+            _: &[AuditEvent],
+        ) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn link_identity(
+            &self,
+            _: &Identity,
+            _: Option<&NewBrowserSession>,
+            _: &[AuditEvent],
+        ) -> StoreResult<()> {
             unreached!()
         }
     }

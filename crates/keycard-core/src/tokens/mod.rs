@@ -4,11 +4,13 @@
 mod access;
 mod kek;
 mod keys;
+mod opaque;
 mod refresh;
 
 pub use access::{AccessClaims, TokenKind};
 pub use kek::SecretKey;
 pub use keys::{KeyStore, StoredKey};
+pub use opaque::{pkce_challenge, random_secret};
 pub use refresh::{RefreshToken, Successors, TokenHash};
 
 /// The access token and refresh token handed to a client after sign-in or refresh.

@@ -2,7 +2,6 @@
 
 use super::SecretKey;
 use crate::error::{Error, Result};
-use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::hmac;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine;
@@ -51,10 +50,7 @@ impl RefreshToken {
     }
 
     pub fn hash(&self) -> TokenHash {
-        let d = digest(&SHA256, self.0.as_bytes());
-        let mut out = [0u8; 32];
-        out.copy_from_slice(d.as_ref());
-        TokenHash(out)
+        TokenHash::of(&self.0)
     }
 }
 

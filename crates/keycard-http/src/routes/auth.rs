@@ -24,7 +24,7 @@ use serde::de::DeserializeOwned;
 /// `__Host-`: Secure, Path=/, no Domain — the browser will not let a subdomain overwrite it.
 pub const REFRESH_COOKIE: &str = "__Host-keycard_refresh";
 
-fn refresh_cookie(value: String, max_age_secs: i64) -> Cookie<'static> {
+pub(crate) fn refresh_cookie(value: String, max_age_secs: i64) -> Cookie<'static> {
     Cookie::build((REFRESH_COOKIE, value))
         .http_only(true)
         .secure(true)

@@ -52,6 +52,7 @@ mod ops;
 mod outage;
 mod refresh_grace;
 mod sessions;
+mod social;
 mod throttle;
 mod tokens;
 
@@ -64,6 +65,21 @@ where
     let app = match TestApp::start(backend).await {
         Ok(app) => app,
         Err(e) => panic!("could not start Keycard on {backend:?}: {e:#}"),
+    };
+    if let Err(e) = test(app).await {
+        panic!("{e:#}");
+    }
+}
+
+/// Starts Keycard with sign-in through the provider double for one test; fails, never skips.
+async fn run_social<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    let app = match TestApp::start_social(backend).await {
+        Ok(app) => app,
+        Err(e) => panic!("could not start Keycard with the provider double on {backend:?}: {e:#}"),
     };
     if let Err(e) = test(app).await {
         panic!("{e:#}");

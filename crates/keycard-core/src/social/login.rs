@@ -1,0 +1,431 @@
+//! The social sign-in use case: `start` sends the browser to the provider with a one-time state,
+//! a nonce and a PKCE challenge, kept server-side and bound to the browser; `callback` takes that
+//! flow back exactly once, has the provider verify the person, then finds, links or creates the
+//! account and opens a browser session.
+
+use super::{
+    Authorization, Callback, Identity, IdentityProvider, NewBrowserSession, PendingFlow,
+    ProviderError, ProviderInfo, ProviderProfile, SocialFailure,
+};
+use crate::accounts::{Email, User};
+use crate::audit::{AuditEvent, AuditKind};
+use crate::error::{Error, Result};
+use crate::ids::{IdentityId, SessionId, UserId};
+use crate::service::{ClientInfo, Keycard};
+use crate::sessions::SessionKind;
+use crate::store::StoreError;
+use crate::tokens::{TokenHash, TokenPair, pkce_challenge, random_secret};
+use std::sync::Arc;
+
+/// Prefix of browser-session cookie values, so a leaked one is recognisable to secret scanners.
+const SESSION_PREFIX: &str = "kcss_";
+/// A flow cookie is a browser's binding to the flows it started; reused across flows so two
+/// tabs signing in at once do not undo each other.
+const FLOW_PREFIX: &str = "kcfl_";
+
+/// The use case, borrowed from the service: `keycard.social().start(…)`.
+pub struct SocialLogin<'a> {
+    kc: &'a Arc<Keycard>,
+}
+
+/// Where to send the browser, and the flow cookie to set (the one it had, or a new one).
+#[derive(Debug)]
+pub struct Started {
+    pub location: String,
+    pub flow_cookie: String,
+}
+
+/// The query (or, for `form_post`, the form) the provider sent back.
+#[derive(Debug, Clone, Default)]
+pub struct CallbackParams {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    /// RFC 9207: the issuer that answered, when the provider says.
+    pub iss: Option<String>,
+}
+
+/// A completed social sign-in.
+#[derive(Debug)]
+pub struct SocialSignedIn {
+    pub user: User,
+    pub session_id: SessionId,
+    /// The `__Host-keycard_session` cookie value; stored only hashed.
+    pub session_secret: String,
+    /// For a single-page app's cookie refresh.
+    pub tokens: TokenPair,
+    pub return_to: String,
+    /// The account was created by this sign-in.
+    pub created: bool,
+}
+
+impl Keycard {
+    pub fn social(self: &Arc<Self>) -> SocialLogin<'_> {
+        SocialLogin { kc: self }
+    }
+}
+
+impl SocialLogin<'_> {
+    pub fn providers(&self) -> Vec<ProviderInfo> {
+        self.kc.providers().list().cloned().collect()
+    }
+
+    /// Deletes sign-ins that never came back from their provider.
+    pub async fn prune(&self) -> Result<u64> {
+        Ok(self.kc.store().prune_flows(self.kc.now()).await?)
+    }
+
+    fn provider(&self, id: &str) -> Result<Arc<dyn IdentityProvider>> {
+        self.kc
+            .providers()
+            .get(id)
+            .cloned()
+            .ok_or(Error::Social(SocialFailure::UnknownProvider))
+    }
+
+    /// Begins a sign-in (or, with `link_user`, the linking of a provider to that account).
+    /// `return_to` must already be one of the allowed destinations.
+    pub async fn start(
+        &self,
+        provider: &str,
+        return_to: &str,
+        link_user: Option<UserId>,
+        flow_cookie: Option<&str>,
+    ) -> Result<Started> {
+        let p = self.provider(provider)?;
+        let flow_cookie = match flow_cookie {
+            Some(c) if c.starts_with(FLOW_PREFIX) && c.len() == FLOW_PREFIX.len() + 43 => {
+                c.to_owned()
+            }
+            _ => random_secret(FLOW_PREFIX)?,
+        };
+        let state = random_secret("")?;
+        let nonce = random_secret("")?;
+        let verifier = random_secret("")?;
+        let redirect_uri = self.kc.social_redirect_uri(provider);
+        let location = p
+            .authorization_url(&Authorization {
+                state: &state,
+                nonce: &nonce,
+                pkce_challenge: &pkce_challenge(&verifier),
+                redirect_uri: &redirect_uri,
+            })
+            .await
+            .map_err(|e| self.provider_error(provider, &e))?;
+        let now = self.kc.now();
+        self.kc
+            .store()
+            .save_flow(&PendingFlow {
+                state_hash: TokenHash::of(&state),
+                provider: provider.to_owned(),
+                issuer: p.issuer().to_owned(),
+                browser_hash: TokenHash::of(&flow_cookie),
+                nonce,
+                pkce_verifier: verifier,
+                return_to: return_to.to_owned(),
+                link_user,
+                created_at: now,
+                expires_at: now + self.kc.policy().social_flow_ttl,
+            })
+            .await?;
+        Ok(Started {
+            location,
+            flow_cookie,
+        })
+    }
+
+    /// Completes a sign-in the provider sent back. Runs to its end even if the browser goes
+    /// away, so a flow taken is never left half-done.
+    pub async fn callback(
+        &self,
+        provider: &str,
+        params: CallbackParams,
+        flow_cookie: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<SocialSignedIn> {
+        let (kc, provider) = (self.kc.clone(), provider.to_owned());
+        let (flow_cookie, client) = (flow_cookie.map(str::to_owned), client.clone());
+        crate::service::detached(async move {
+            let social = SocialLogin { kc: &kc };
+            let outcome = social
+                .callback_inner(&provider, &params, flow_cookie.as_deref(), &client)
+                .await;
+            social.record_outcome(&provider, &outcome, &client).await;
+            outcome
+        })
+        .await
+    }
+
+    async fn callback_inner(
+        &self,
+        provider: &str,
+        params: &CallbackParams,
+        flow_cookie: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<SocialSignedIn> {
+        let p = self.provider(provider)?;
+        let refuse = || Error::Social(SocialFailure::InvalidState);
+        let state = params
+            .state
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(refuse)?;
+        // Taken before anything else is checked: whatever happens next, this state is spent.
+        let flow = self
+            .kc
+            .store()
+            .take_flow(&TokenHash::of(state))
+            .await?
+            .ok_or_else(refuse)?;
+        let bound = flow_cookie.is_some_and(|c| TokenHash::of(c) == flow.browser_hash);
+        if flow.provider != provider || !bound || self.kc.now() >= flow.expires_at {
+            return Err(refuse());
+        }
+        if let Some(error) = params.error.as_deref() {
+            tracing::info!(provider, error, "the provider returned an error");
+            return Err(Error::Social(if error == "access_denied" {
+                SocialFailure::Denied
+            } else {
+                SocialFailure::ProviderRejected
+            }));
+        }
+        // RFC 9207: an answer from another issuer than the one this flow went to is a mix-up.
+        if params.iss.as_deref().is_some_and(|iss| iss != flow.issuer) || p.issuer() != flow.issuer
+        {
+            return Err(self.provider_error(
+                provider,
+                &ProviderError::Rejected("issuer differs from the one the flow went to".into()),
+            ));
+        }
+        let code = params
+            .code
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| {
+                self.provider_error(provider, &ProviderError::Rejected("no code".into()))
+            })?;
+        let redirect_uri = self.kc.social_redirect_uri(provider);
+        let profile = p
+            .finish(&Callback {
+                code,
+                redirect_uri: &redirect_uri,
+                pkce_verifier: &flow.pkce_verifier,
+                nonce: &flow.nonce,
+            })
+            .await
+            .map_err(|e| self.provider_error(provider, &e))?;
+        self.settle(provider, &flow, profile, client).await
+    }
+
+    /// Finds, links or creates the account the verified profile belongs to.
+    async fn settle(
+        &self,
+        provider: &str,
+        flow: &PendingFlow,
+        profile: ProviderProfile,
+        client: &ClientInfo,
+    ) -> Result<SocialSignedIn> {
+        let store = self.kc.store();
+        let now = self.kc.now();
+        let detail = serde_json::json!({ "method": "social", "provider": provider });
+        let event = |kind, user, session| {
+            let mut ev = self.kc.audit_event(kind, Some(user), session, client);
+            ev.detail = detail.clone();
+            ev
+        };
+        let email = profile.email.as_deref().and_then(|e| Email::parse(e).ok());
+        let mut identity = Identity {
+            id: IdentityId::new(),
+            user_id: UserId::new(),
+            provider: provider.to_owned(),
+            issuer: flow.issuer.clone(),
+            subject: profile.subject.clone(),
+            email: email.as_ref().map(|e| e.as_str().to_owned()),
+            email_verified: profile.email_verified && email.is_some(),
+            name: profile
+                .name
+                .as_deref()
+                .and_then(|n| crate::accounts::parse_name(n).ok().flatten()),
+            picture_url: profile
+                .picture_url
+                .as_deref()
+                .and_then(|u| crate::accounts::ProfileUpdate::parse(None, Some(Some(u))).ok())
+                .and_then(|u| u.picture_url.flatten()),
+            linked_at: now,
+            last_used_at: now,
+        };
+
+        // Known identity: sign in (or, when linking, it must already be this account's).
+        if let Some((known, user)) = store
+            .find_identity(&identity.issuer, &identity.subject)
+            .await?
+        {
+            if flow.link_user.is_some_and(|u| u != user.id) {
+                return Err(Error::Social(SocialFailure::IdentityInUse));
+            }
+            identity.id = known.id;
+            identity.user_id = user.id;
+            identity.linked_at = known.linked_at;
+            let (secret, session, tokens) = self.kc.open_browser_session(user.id, client)?;
+            let ev = event(AuditKind::LoginSucceeded, user.id, Some(session.session.id));
+            let sid = session.session.id;
+            self.kc
+                .changing_user(user.id, move |store| async move {
+                    store.sign_in_identity(&identity, &session, &[ev]).await
+                })
+                .await?;
+            return Ok(self.signed_in(user, sid, secret, tokens, flow, false));
+        }
+
+        // Linking, asked for by a signed-in person.
+        let target = if let Some(owner) = flow.link_user {
+            Some(store.find_user(owner).await?.ok_or(Error::NotFound)?)
+        } else if let Some(email) = &email {
+            // An account with this email: linked automatically only when both sides verified
+            // the address. Otherwise whoever controls the provider account could take over an
+            // account they never proved to own (DESIGN.md, "Linking").
+            match store.find_login(email).await? {
+                Some((user, _)) if user.email_verified && identity.email_verified => Some(user),
+                Some(_) => return Err(Error::Social(SocialFailure::AccountExists)),
+                None => None,
+            }
+        } else {
+            None
+        };
+        if let Some(user) = target {
+            identity.user_id = user.id;
+            let (secret, session, tokens) = self.kc.open_browser_session(user.id, client)?;
+            let sid = session.session.id;
+            let evs = vec![
+                event(AuditKind::IdentityLinked, user.id, Some(sid)),
+                event(AuditKind::LoginSucceeded, user.id, Some(sid)),
+            ];
+            self.kc
+                .changing_user(user.id, move |store| async move {
+                    store.link_identity(&identity, Some(&session), &evs).await
+                })
+                .await?;
+            return Ok(self.signed_in(user, sid, secret, tokens, flow, false));
+        }
+
+        // Nobody yet: a new account, filled from the provider's profile.
+        let email = email.ok_or(Error::Social(SocialFailure::EmailRequired))?;
+        let user = User {
+            id: identity.user_id,
+            email,
+            email_verified: identity.email_verified,
+            name: identity.name.clone(),
+            picture_url: identity.picture_url.clone(),
+            created_at: now,
+            updated_at: now,
+        };
+        let (secret, session, tokens) = self.kc.open_browser_session(user.id, client)?;
+        let sid = session.session.id;
+        let evs = vec![
+            event(AuditKind::Registered, user.id, None),
+            event(AuditKind::LoginSucceeded, user.id, Some(sid)),
+        ];
+        match store
+            .create_social_account(&user, &identity, &session, &evs)
+            .await
+        {
+            Ok(()) => Ok(self.signed_in(user, sid, secret, tokens, flow, true)),
+            // A sign-up with this email won a race since the lookup: same rule as above.
+            Err(StoreError::EmailTaken) => Err(Error::Social(SocialFailure::AccountExists)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn signed_in(
+        &self,
+        user: User,
+        session_id: SessionId,
+        session_secret: String,
+        tokens: TokenPair,
+        flow: &PendingFlow,
+        created: bool,
+    ) -> SocialSignedIn {
+        SocialSignedIn {
+            user,
+            session_id,
+            session_secret,
+            tokens,
+            return_to: flow.return_to.clone(),
+            created,
+        }
+    }
+
+    /// Logs why a provider's answer failed (the person only sees the failure's kind).
+    fn provider_error(&self, provider: &str, e: &ProviderError) -> Error {
+        tracing::warn!(provider, error = %e, "social sign-in failed at the provider");
+        Error::Social(match e {
+            ProviderError::Unreachable(_) => SocialFailure::ProviderUnavailable,
+            ProviderError::Rejected(_) => SocialFailure::ProviderRejected,
+        })
+    }
+
+    /// Counts every outcome; audits refusals that may be an attack (a forged or replayed state,
+    /// an answer that does not verify).
+    async fn record_outcome(
+        &self,
+        provider: &str,
+        outcome: &Result<SocialSignedIn>,
+        client: &ClientInfo,
+    ) {
+        let label = match outcome {
+            Ok(s) if s.created => "signed_up",
+            Ok(_) => "signed_in",
+            Err(e) => e.code(),
+        };
+        metrics::counter!("keycard_social_logins_total", "provider" => provider.to_owned(), "outcome" => label)
+            .increment(1);
+        if let Err(Error::Social(
+            f @ (SocialFailure::InvalidState | SocialFailure::ProviderRejected),
+        )) = outcome
+        {
+            let mut ev: AuditEvent =
+                self.kc
+                    .audit_event(AuditKind::SocialLoginFailed, None, None, client);
+            ev.detail = serde_json::json!({ "provider": provider, "reason": f.code() });
+            if let Err(e) = self.kc.store().record_audit(&ev).await {
+                tracing::warn!(error = %e, "could not record a social sign-in failure");
+            }
+        }
+    }
+}
+
+impl Keycard {
+    /// `{public_url}/v1/auth/social/{provider}/callback`: what to register at the provider.
+    pub fn social_redirect_uri(&self, provider: &str) -> String {
+        format!(
+            "{}/v1/auth/social/{provider}/callback",
+            self.policy().issuer
+        )
+    }
+
+    /// A new browser session for `user`: the cookie secret, the rows to store, and its tokens.
+    pub(crate) fn open_browser_session(
+        &self,
+        user: UserId,
+        client: &ClientInfo,
+    ) -> Result<(String, NewBrowserSession, TokenPair)> {
+        let mut session = self.new_session(user, client);
+        let now = session.created_at;
+        session.kind = SessionKind::Browser;
+        session.expires_at = now + self.policy().browser_absolute_lifetime;
+        session.idle_expires_at =
+            (now + self.policy().browser_idle_timeout).min(session.expires_at);
+        let secret = random_secret(SESSION_PREFIX)?;
+        let (refresh_secret, refresh) = self.new_refresh(session.id)?;
+        let tokens = self.tokens_for(&session, refresh_secret)?;
+        Ok((
+            secret.clone(),
+            NewBrowserSession {
+                session,
+                secret_hash: TokenHash::of(&secret),
+                refresh,
+            },
+            tokens,
+        ))
+    }
+}

@@ -1,0 +1,71 @@
+//! What social sign-in needs from storage. Each method that writes more than one row is one
+//! transaction, with its audit events.
+
+use super::{Identity, PendingFlow};
+use crate::accounts::User;
+use crate::audit::AuditEvent;
+use crate::ids::UserId;
+use crate::sessions::Session;
+use crate::store::{NewRefreshToken, StoreResult};
+use crate::tokens::TokenHash;
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+/// A browser session to open: the session row, the hash of its cookie secret, and the first
+/// refresh token (for a single-page app's cookie refresh).
+#[derive(Debug, Clone)]
+pub struct NewBrowserSession {
+    pub session: Session,
+    pub secret_hash: TokenHash,
+    pub refresh: NewRefreshToken,
+}
+
+#[async_trait]
+pub trait SocialStore: Send + Sync {
+    async fn save_flow(&self, flow: &PendingFlow) -> StoreResult<()>;
+
+    /// Deletes the flow and returns it: of any number of concurrent callers with the same state,
+    /// at most one gets it.
+    async fn take_flow(&self, state_hash: &TokenHash) -> StoreResult<Option<PendingFlow>>;
+
+    /// Deletes flows that expired before `now`; returns how many.
+    async fn prune_flows(&self, now: OffsetDateTime) -> StoreResult<u64>;
+
+    /// The identity with this key and its account.
+    async fn find_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> StoreResult<Option<(Identity, User)>>;
+
+    /// The account's identities, oldest first.
+    async fn list_identities(&self, user: UserId) -> StoreResult<Vec<Identity>>;
+
+    /// Creates the user, their first identity and a browser session, atomically. `EmailTaken`
+    /// when the email is registered (a concurrent sign-up won the race).
+    async fn create_social_account(
+        &self,
+        user: &User,
+        identity: &Identity,
+        session: &NewBrowserSession,
+        audit: &[AuditEvent],
+    ) -> StoreResult<()>;
+
+    /// Stores what the provider now says about an existing identity (email, name, picture, last
+    /// use) and opens a browser session, atomically.
+    async fn sign_in_identity(
+        &self,
+        identity: &Identity,
+        session: &NewBrowserSession,
+        audit: &[AuditEvent],
+    ) -> StoreResult<()>;
+
+    /// Adds an identity to an existing account, and opens a browser session when given,
+    /// atomically. `IdentityTaken` if the (issuer, subject) is already linked.
+    async fn link_identity(
+        &self,
+        identity: &Identity,
+        session: Option<&NewBrowserSession>,
+        audit: &[AuditEvent],
+    ) -> StoreResult<()>;
+}

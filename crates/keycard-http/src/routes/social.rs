@@ -1,0 +1,190 @@
+//! Sign-in through identity providers: the list of buttons, the start that sends the browser
+//! away, and the callback that brings it back signed in. Browser navigations get pages on
+//! failure; API clients get problem+json.
+
+use crate::browser::{self, FLOW_COOKIE};
+use crate::error::{ApiError, Problem};
+use crate::extract::Client;
+use crate::pages::{ErrorPage, wants_page};
+use crate::routes::auth::refresh_cookie;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use keycard_core::social::CallbackParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderView {
+    /// Stable id, as used in the start URL.
+    #[schema(example = "google")]
+    pub id: String,
+    /// The button label.
+    #[schema(example = "Google")]
+    pub name: String,
+    /// Which icon to draw: `google`, `facebook`, `x`, `github`, `apple` or `openid`.
+    #[schema(example = "google")]
+    pub icon: String,
+    /// Where the button sends the browser (add `?return_to=…`).
+    pub start_url: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderList {
+    pub providers: Vec<ProviderView>,
+}
+
+#[utoipa::path(get, path = "/v1/auth/providers", tag = "social",
+    responses((status = 200, description = "The enabled providers, in button order", body = ProviderList)))]
+pub async fn list_providers(State(state): State<AppState>) -> Json<ProviderList> {
+    let public = state.config.public_url.trim_end_matches('/');
+    let providers = state
+        .keycard
+        .social()
+        .providers()
+        .into_iter()
+        .map(|p| ProviderView {
+            start_url: format!("{public}/v1/auth/social/{}/start", p.id),
+            id: p.id,
+            name: p.name,
+            icon: p.icon,
+        })
+        .collect();
+    Json(ProviderList { providers })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StartQuery {
+    /// Where to land once signed in: a path on Keycard or a URL on an allowed app origin.
+    pub return_to: Option<String>,
+}
+
+/// A failure shown as a page to a browser and as a problem to anything else.
+fn failure(headers: &HeaderMap, state: &AppState, e: impl Into<ApiError>) -> Response {
+    let e = e.into();
+    if wants_page(headers) {
+        let back_href = format!("{}/login", state.config.public_url.trim_end_matches('/'));
+        ErrorPage {
+            error: e,
+            back_href,
+        }
+        .into_response()
+    } else {
+        e.into_response()
+    }
+}
+
+#[utoipa::path(get, path = "/v1/auth/social/{provider}/start", tag = "social",
+    params(("provider" = String, Path, description = "Provider id from /v1/auth/providers"), StartQuery),
+    responses(
+        (status = 303, description = "To the provider's authorization page, with a one-time `state`, a `nonce` and a PKCE S256 challenge; sets the `__Host-keycard_flow` cookie that binds the sign-in to this browser"),
+        (status = 400, description = "`return_to` is not Keycard's origin nor an allowed app origin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such provider is enabled (`unknown_provider`)", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The provider's discovery document could not be read", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn start(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    Query(q): Query<StartQuery>,
+    headers: HeaderMap,
+    jar: CookieJar,
+) -> Response {
+    let return_to = match browser::return_to(q.return_to.as_deref(), &state.config) {
+        Ok(r) => r,
+        Err(why) => {
+            return failure(
+                &headers,
+                &state,
+                keycard_core::Error::invalid("return_to", "invalid_return_to", why),
+            );
+        }
+    };
+    let bound = jar.get(FLOW_COOKIE).map(|c| c.value().to_owned());
+    match state
+        .keycard
+        .social()
+        .start(&provider, &return_to, None, bound.as_deref())
+        .await
+    {
+        Ok(s) => (
+            jar.add(browser::flow_cookie(
+                s.flow_cookie,
+                state.keycard.policy().social_flow_ttl,
+            )),
+            Redirect::to(&s.location),
+        )
+            .into_response(),
+        Err(e) => failure(&headers, &state, e),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CallbackQuery {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    /// Set instead of `code` when the person cancelled or the provider refused.
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+    /// RFC 9207: the issuer that answered.
+    pub iss: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/auth/social/{provider}/callback", tag = "social",
+    params(("provider" = String, Path, description = "Provider id"), CallbackQuery),
+    responses(
+        (status = 303, description = "Signed in: sets `__Host-keycard_session` (the browser session) and `__Host-keycard_refresh` (for a single-page app's cookie refresh), clears the flow cookie, and goes to the `return_to` given at the start"),
+        (status = 400, description = "Missing, unknown, replayed or expired `state`, or a state started in another browser (`invalid_state`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The person cancelled at the provider (`access_denied`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An account with this email exists and cannot be linked automatically (`account_exists`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The provider shared no email address (`email_required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The provider could not be reached (`provider_unavailable`) or its answer did not verify (`provider_rejected`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn callback(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    Query(q): Query<CallbackQuery>,
+    Client(client): Client,
+    headers: HeaderMap,
+    jar: CookieJar,
+) -> Response {
+    let bound = jar.get(FLOW_COOKIE).map(|c| c.value().to_owned());
+    if let Some(why) = q.error_description.as_deref() {
+        tracing::info!(
+            provider,
+            error_description = why,
+            "provider error description"
+        );
+    }
+    let params = CallbackParams {
+        code: q.code,
+        state: q.state,
+        error: q.error,
+        iss: q.iss,
+    };
+    let outcome = state
+        .keycard
+        .social()
+        .callback(&provider, params, bound.as_deref(), &client)
+        .await;
+    match outcome {
+        Ok(s) => {
+            let lifetime = state.keycard.policy().browser_absolute_lifetime;
+            // The flow cookie stays after a failure: a forged callback the person was lured to
+            // must not break the sign-in they have under way in another tab.
+            let jar = jar
+                .add(browser::expired(FLOW_COOKIE))
+                .add(browser::session_cookie(s.session_secret, lifetime))
+                .add(refresh_cookie(
+                    s.tokens.refresh_token.expose().to_owned(),
+                    s.tokens.refresh_expires_in,
+                ));
+            (jar, Redirect::to(&s.return_to)).into_response()
+        }
+        Err(e) => failure(&headers, &state, e),
+    }
+}

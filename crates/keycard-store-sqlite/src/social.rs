@@ -1,0 +1,255 @@
+//! Social sign-in: pending flows, identities, and the accounts and browser sessions they open.
+
+use crate::rows::{self, opt_text, text, time_col, ts, uuid_col};
+use crate::sessions::insert_signed_in;
+use crate::{SqliteStore, db_err};
+use async_trait::async_trait;
+use keycard_core::accounts::User;
+use keycard_core::audit::AuditEvent;
+use keycard_core::ids::{IdentityId, UserId};
+use keycard_core::social::{Identity, NewBrowserSession, PendingFlow, SocialStore};
+use keycard_core::store::{StoreError, StoreResult};
+use keycard_core::tokens::TokenHash;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+use time::OffsetDateTime;
+
+const IDENTITY_COLS: &str = "id, user_id, provider, issuer, subject, email, email_verified, \
+     name, picture_url, linked_at, last_used_at";
+
+fn hash_col(row: &SqliteRow, col: &str) -> StoreResult<TokenHash> {
+    let b: Vec<u8> = row.try_get(col).map_err(db_err)?;
+    b.try_into()
+        .map(TokenHash)
+        .map_err(|_| StoreError::Corrupt(col.to_owned()))
+}
+
+fn identity(row: &SqliteRow) -> StoreResult<Identity> {
+    Ok(Identity {
+        id: IdentityId(uuid_col(row, "id")?),
+        user_id: UserId(uuid_col(row, "user_id")?),
+        provider: text(row, "provider")?,
+        issuer: text(row, "issuer")?,
+        subject: text(row, "subject")?,
+        email: opt_text(row, "email")?,
+        email_verified: row.try_get("email_verified").map_err(db_err)?,
+        name: opt_text(row, "name")?,
+        picture_url: opt_text(row, "picture_url")?,
+        linked_at: time_col(row, "linked_at")?,
+        last_used_at: time_col(row, "last_used_at")?,
+    })
+}
+
+async fn insert_identity(conn: &mut SqliteConnection, i: &Identity) -> StoreResult<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO identities ({IDENTITY_COLS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    )))
+    .bind(i.id.to_string())
+    .bind(i.user_id.to_string())
+    .bind(&i.provider)
+    .bind(&i.issuer)
+    .bind(&i.subject)
+    .bind(i.email.as_deref())
+    .bind(i.email_verified)
+    .bind(i.name.as_deref())
+    .bind(i.picture_url.as_deref())
+    .bind(ts(i.linked_at))
+    .bind(ts(i.last_used_at))
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+async fn insert_browser_session(
+    conn: &mut SqliteConnection,
+    s: &NewBrowserSession,
+    events: &[AuditEvent],
+) -> StoreResult<()> {
+    insert_signed_in(&mut *conn, &s.session, &s.refresh, events).await?;
+    sqlx::query("UPDATE sessions SET secret_hash = $1 WHERE id = $2")
+        .bind(&s.secret_hash.0[..])
+        .bind(s.session.id.to_string())
+        .execute(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+#[async_trait]
+impl SocialStore for SqliteStore {
+    async fn save_flow(&self, f: &PendingFlow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO social_flows (state_hash, provider, issuer, browser_hash, nonce, \
+             pkce_verifier, return_to, link_user_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&f.state_hash.0[..])
+        .bind(&f.provider)
+        .bind(&f.issuer)
+        .bind(&f.browser_hash.0[..])
+        .bind(&f.nonce)
+        .bind(&f.pkce_verifier)
+        .bind(&f.return_to)
+        .bind(f.link_user.map(|u| u.to_string()))
+        .bind(ts(f.created_at))
+        .bind(ts(f.expires_at))
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn take_flow(&self, state_hash: &TokenHash) -> StoreResult<Option<PendingFlow>> {
+        let row = sqlx::query(
+            "DELETE FROM social_flows WHERE state_hash = $1 \
+             RETURNING state_hash, provider, issuer, browser_hash, nonce, pkce_verifier, \
+             return_to, link_user_id, created_at, expires_at",
+        )
+        .bind(&state_hash.0[..])
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| {
+            let link: Option<String> = opt_text(&r, "link_user_id")?;
+            Ok(PendingFlow {
+                state_hash: hash_col(&r, "state_hash")?,
+                provider: text(&r, "provider")?,
+                issuer: text(&r, "issuer")?,
+                browser_hash: hash_col(&r, "browser_hash")?,
+                nonce: text(&r, "nonce")?,
+                pkce_verifier: text(&r, "pkce_verifier")?,
+                return_to: text(&r, "return_to")?,
+                link_user: link
+                    .map(|u| {
+                        u.parse()
+                            .map_err(|_| StoreError::Corrupt("link_user_id".into()))
+                    })
+                    .transpose()?,
+                created_at: time_col(&r, "created_at")?,
+                expires_at: time_col(&r, "expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn prune_flows(&self, now: OffsetDateTime) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM social_flows WHERE expires_at < $1")
+            .bind(ts(now))
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn find_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> StoreResult<Option<(Identity, User)>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {IDENTITY_COLS} FROM identities WHERE issuer = $1 AND subject = $2"
+        )))
+        .bind(issuer)
+        .bind(subject)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let identity = identity(&row)?;
+        let user = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM users WHERE id = $1",
+            rows::USER_COLS
+        )))
+        .bind(identity.user_id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        match user {
+            Some(u) => Ok(Some((identity, rows::user(&u)?))),
+            None => Ok(None),
+        }
+    }
+
+    async fn list_identities(&self, user: UserId) -> StoreResult<Vec<Identity>> {
+        let found = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {IDENTITY_COLS} FROM identities WHERE user_id = $1 ORDER BY linked_at, id"
+        )))
+        .bind(user.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        found.iter().map(identity).collect()
+    }
+
+    async fn create_social_account(
+        &self,
+        user: &User,
+        identity: &Identity,
+        session: &NewBrowserSession,
+        events: &[AuditEvent],
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO users (id, email, email_verified, name, picture_url, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(user.id.to_string())
+        .bind(user.email.as_str())
+        .bind(user.email_verified)
+        .bind(user.name.as_deref())
+        .bind(user.picture_url.as_deref())
+        .bind(ts(user.created_at))
+        .bind(ts(user.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        insert_identity(&mut tx, identity).await?;
+        insert_browser_session(&mut tx, session, events).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn sign_in_identity(
+        &self,
+        i: &Identity,
+        session: &NewBrowserSession,
+        events: &[AuditEvent],
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE identities SET email = $1, email_verified = $2, name = $3, picture_url = $4, \
+             last_used_at = $5 WHERE id = $6",
+        )
+        .bind(i.email.as_deref())
+        .bind(i.email_verified)
+        .bind(i.name.as_deref())
+        .bind(i.picture_url.as_deref())
+        .bind(ts(i.last_used_at))
+        .bind(i.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        insert_browser_session(&mut tx, session, events).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn link_identity(
+        &self,
+        identity: &Identity,
+        session: Option<&NewBrowserSession>,
+        events: &[AuditEvent],
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        insert_identity(&mut tx, identity).await?;
+        match session {
+            Some(s) => insert_browser_session(&mut tx, s, events).await?,
+            None => {
+                for e in events {
+                    crate::audit::insert(&mut tx, e).await?;
+                }
+            }
+        }
+        tx.commit().await.map_err(db_err)
+    }
+}

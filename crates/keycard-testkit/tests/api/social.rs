@@ -1,0 +1,512 @@
+//! Sign-in through identity providers, end to end through the provider double: a browser presses
+//! the button, chooses a test user at the double, and comes back signed in — or is refused, with
+//! nothing half-written, when any rule is broken.
+
+use crate::{event_kinds, me_status};
+use anyhow::{Context, Result, ensure};
+use keycard_testkit::{Browser, PASSWORD, TestApp, location};
+use serde_json::Value;
+
+/// Generates one test per backend, each with a Keycard that signs in through the double.
+macro_rules! social_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    crate::run_social(keycard_testkit::Backend::Sqlite, super::$name).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    crate::run_social(keycard_testkit::Backend::Postgres, super::$name).await;
+                }
+            )+
+        }
+    };
+}
+
+social_tests!(
+    providers_are_listed_in_button_order,
+    first_sign_in_creates_the_account_and_the_next_finds_it,
+    the_browser_session_is_a_session_like_any_other,
+    the_callback_cannot_be_replayed,
+    the_state_is_bound_to_the_browser_that_started,
+    a_missing_or_forged_state_is_refused,
+    concurrent_callbacks_with_one_state_sign_in_once,
+    a_cancelled_sign_in_says_so,
+    an_answer_from_another_issuer_is_refused,
+    id_tokens_that_do_not_verify_are_refused,
+    a_failing_provider_ends_with_a_clear_error,
+    verified_emails_on_both_sides_link_automatically,
+    an_unverified_side_never_links_automatically,
+    an_unverified_provider_email_makes_an_unverified_account,
+    return_to_is_only_keycard_or_an_allowed_origin,
+    a_browser_gets_a_page_and_an_api_client_a_problem,
+);
+
+/// A test user of the double no other test uses: `ada+TAG` is `ada+TAG@example.com`.
+fn person(base: &str) -> String {
+    format!(
+        "{base}+{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+fn email_of(person: &str) -> String {
+    let (base, tag) = person.split_once('+').unwrap_or((person, ""));
+    format!("{base}+{tag}@example.com")
+}
+
+/// Signs `who` in at `provider` in `browser`; expects the redirect to `return_to`.
+async fn sign_in(app: &TestApp, browser: &Browser, provider: &str, who: &str) -> Result<()> {
+    let flow = browser.social_start(provider, Some("/signed-in")).await?;
+    let callback = browser.choose(&flow, who, None).await?;
+    let reply = browser.navigate(&callback).await?;
+    ensure!(
+        reply.status.as_u16() == 303,
+        "expected 303 after sign-in, got {reply}"
+    );
+    ensure!(
+        location(&reply)? == app.url("/signed-in"),
+        "landed elsewhere: {reply:?}"
+    );
+    Ok(())
+}
+
+/// An access token for the browser's session, through the single-page app's cookie refresh.
+async fn access_token(browser: &Browser) -> Result<String> {
+    let r = browser.refresh().await?.expect_status(200)?;
+    r.json()?["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("no access token")
+}
+
+async fn me(app: &TestApp, browser: &Browser) -> Result<Value> {
+    let token = access_token(browser).await?;
+    app.bearer_get("/v1/me", &token)
+        .await?
+        .expect_status(200)?
+        .json()
+}
+
+/// Runs the flow up to the callback URL the double sends back, with an optional fault.
+async fn callback_url(browser: &Browser, who: &str, fault: Option<&str>) -> Result<String> {
+    let flow = browser.social_start("google", None).await?;
+    browser.choose(&flow, who, fault).await
+}
+
+async fn providers_are_listed_in_button_order(app: TestApp) -> Result<()> {
+    let list = app
+        .get("/v1/auth/providers")
+        .await?
+        .expect_status(200)?
+        .json()?;
+    let providers = list["providers"].as_array().context("providers array")?;
+    let ids: Vec<&str> = providers.iter().filter_map(|p| p["id"].as_str()).collect();
+    assert_eq!(ids, ["google", "oidc"], "{list}");
+    assert_eq!(providers[0]["name"], "Google");
+    assert_eq!(providers[0]["icon"], "google");
+    assert_eq!(
+        providers[0]["start_url"],
+        app.url("/v1/auth/social/google/start").as_str()
+    );
+    Ok(())
+}
+
+async fn first_sign_in_creates_the_account_and_the_next_finds_it(app: TestApp) -> Result<()> {
+    let who = person("ada");
+    let browser = app.browser()?;
+    let flow = browser.social_start("google", Some("/signed-in")).await?;
+    // The authorization request carries a fresh state, a nonce and a PKCE S256 challenge.
+    let auth = reqwest::Url::parse(&flow.authorize_url)?;
+    let q: std::collections::HashMap<_, _> = auth.query_pairs().into_owned().collect();
+    ensure!(
+        q["response_type"] == "code" && q["client_id"] == "keycard",
+        "{q:?}"
+    );
+    ensure!(q["code_challenge_method"] == "S256", "{q:?}");
+    ensure!(q["state"].len() >= 43 && q["nonce"].len() >= 43, "{q:?}");
+    ensure!(q["code_challenge"].len() == 43, "{q:?}");
+    ensure!(
+        q["redirect_uri"] == app.url("/v1/auth/social/google/callback"),
+        "{q:?}"
+    );
+    let flow_cookie = browser
+        .cookie("__Host-keycard_flow")
+        .context("flow cookie")?;
+    for attr in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+        ensure!(
+            flow_cookie.has(attr),
+            "flow cookie lacks {attr}: {flow_cookie:?}"
+        );
+    }
+
+    let callback = browser.choose(&flow, &who, None).await?;
+    let reply = browser.navigate(&callback).await?;
+    ensure!(reply.status.as_u16() == 303, "{reply}");
+    assert_eq!(location(&reply)?, app.url("/signed-in"));
+    let session = browser
+        .cookie("__Host-keycard_session")
+        .context("session cookie")?;
+    for attr in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+        ensure!(
+            session.has(attr),
+            "session cookie lacks {attr}: {session:?}"
+        );
+    }
+    ensure!(session.value.starts_with("kcss_") && session.value.len() == 48);
+    ensure!(
+        browser.cookie("__Host-keycard_flow").is_none(),
+        "the flow cookie outlived its flow"
+    );
+
+    let profile = me(&app, &browser).await?;
+    assert_eq!(profile["email"], email_of(&who).as_str(), "{profile}");
+    assert_eq!(profile["email_verified"], true);
+    assert_eq!(profile["name"], "Ada Lovelace");
+    assert_eq!(
+        profile["picture_url"],
+        "https://pictures.example.com/ada.png"
+    );
+    let token = access_token(&browser).await?;
+    let kinds = event_kinds(&app, &token).await?;
+    ensure!(
+        kinds.contains(&"registered".to_owned()) && kinds.contains(&"login_succeeded".to_owned()),
+        "{kinds:?}"
+    );
+
+    // Another browser, the same person: the same account, no new one.
+    let other = app.browser()?;
+    sign_in(&app, &other, "google", &who).await?;
+    let again = me(&app, &other).await?;
+    assert_eq!(again["id"], profile["id"]);
+    // The account has no password: signing up with its email is a conflict, not a second account.
+    app.register_raw(&email_of(&who), PASSWORD)
+        .await?
+        .expect_problem(409, "email_taken")?;
+    Ok(())
+}
+
+async fn the_browser_session_is_a_session_like_any_other(app: TestApp) -> Result<()> {
+    let browser = app.browser()?;
+    sign_in(&app, &browser, "google", &person("ada")).await?;
+    let token = access_token(&browser).await?;
+    let list = app
+        .bearer_get("/v1/me/sessions", &token)
+        .await?
+        .expect_status(200)?
+        .json()?;
+    let sessions = list["sessions"].as_array().context("sessions")?;
+    ensure!(
+        sessions.iter().any(|s| s["kind"] == "browser"),
+        "no browser session listed: {list}"
+    );
+    // "Log out everywhere" ends it: the cookie refresh stops working.
+    app.bearer_post("/v1/auth/logout-all", &token, &serde_json::json!({}))
+        .await?
+        .expect_status(200)?;
+    browser
+        .refresh()
+        .await?
+        .expect_problem(401, "invalid_refresh_token")?;
+    assert_eq!(me_status(&app, &token).await?, 401);
+    Ok(())
+}
+
+async fn the_callback_cannot_be_replayed(app: TestApp) -> Result<()> {
+    let browser = app.browser()?;
+    let flow = browser.social_start("google", None).await?;
+    let callback = browser.choose(&flow, &person("ada"), None).await?;
+    browser.navigate(&callback).await?.expect_status(303)?;
+    // The same state again, even from the same browser with its flow cookie restored.
+    let fresh = app.browser()?;
+    let flow2 = fresh.social_start("google", None).await?;
+    let _ = flow2;
+    let cookie = fresh.cookie("__Host-keycard_flow").context("flow cookie")?;
+    browser.set_cookie("__Host-keycard_flow", &cookie.value);
+    browser
+        .get_json(&callback)
+        .await?
+        .expect_problem(400, "invalid_state")?;
+    Ok(())
+}
+
+async fn the_state_is_bound_to_the_browser_that_started(app: TestApp) -> Result<()> {
+    // A victim is sent a callback URL made in the attacker's browser (login CSRF): refused.
+    let attacker = app.browser()?;
+    let callback = callback_url(&attacker, &person("ada"), None).await?;
+    let victim = app.browser()?;
+    victim
+        .get_json(&callback)
+        .await?
+        .expect_problem(400, "invalid_state")?;
+    // And the state is spent by that attempt: the attacker cannot use it afterwards either.
+    attacker
+        .get_json(&callback)
+        .await?
+        .expect_problem(400, "invalid_state")?;
+    // A victim with a flow cookie of their own is refused the same way.
+    let victim2 = app.browser()?;
+    let _ = victim2.social_start("google", None).await?;
+    let callback = callback_url(&attacker, &person("ada"), None).await?;
+    victim2
+        .get_json(&callback)
+        .await?
+        .expect_problem(400, "invalid_state")?;
+    Ok(())
+}
+
+async fn a_missing_or_forged_state_is_refused(app: TestApp) -> Result<()> {
+    let browser = app.browser()?;
+    let callback = callback_url(&browser, &person("ada"), None).await?;
+    let mut url = reqwest::Url::parse(&callback)?;
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    for forged in [None, Some(""), Some("forged-state-value")] {
+        let mut u = url.clone();
+        {
+            let mut q = u.query_pairs_mut();
+            q.clear();
+            for (k, v) in &pairs {
+                if k != "state" {
+                    q.append_pair(k, v);
+                }
+            }
+            if let Some(s) = forged {
+                q.append_pair("state", s);
+            }
+        }
+        browser
+            .get_json(u.as_str())
+            .await?
+            .expect_problem(400, "invalid_state")?;
+    }
+    // The real state still works: forgeries did not spend it.
+    url.set_fragment(None);
+    browser.navigate(url.as_str()).await?.expect_status(303)?;
+    Ok(())
+}
+
+async fn concurrent_callbacks_with_one_state_sign_in_once(app: TestApp) -> Result<()> {
+    let browser = app.browser()?;
+    let callback = callback_url(&browser, &person("ada"), None).await?;
+    let attempts = (0..8).map(|_| browser.get_json(&callback));
+    let replies = futures::future::join_all(attempts).await;
+    let mut ok = 0;
+    for r in replies {
+        let r = r?;
+        match r.status.as_u16() {
+            303 => ok += 1,
+            400 => {
+                r.expect_problem(400, "invalid_state")?;
+            }
+            _ => anyhow::bail!("unexpected {r}"),
+        }
+    }
+    assert_eq!(ok, 1, "exactly one of the concurrent callbacks signs in");
+    Ok(())
+}
+
+async fn a_cancelled_sign_in_says_so(app: TestApp) -> Result<()> {
+    let browser = app.browser()?;
+    let flow = browser.social_start("google", None).await?;
+    let callback = browser.deny(&flow).await?;
+    browser
+        .get_json(&callback)
+        .await?
+        .expect_problem(403, "access_denied")?;
+    ensure!(browser.cookie("__Host-keycard_session").is_none());
+    Ok(())
+}
+
+async fn an_answer_from_another_issuer_is_refused(app: TestApp) -> Result<()> {
+    // RFC 9207: the callback names an issuer other than the one the flow went to (mix-up).
+    let browser = app.browser()?;
+    let who = person("ada");
+    let callback = callback_url(&browser, &who, None).await?;
+    let mut url = reqwest::Url::parse(&callback)?;
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    {
+        let mut q = url.query_pairs_mut();
+        q.clear();
+        for (k, v) in &pairs {
+            q.append_pair(
+                k,
+                if k == "iss" {
+                    "https://evil.example"
+                } else {
+                    v
+                },
+            );
+        }
+    }
+    browser
+        .get_json(url.as_str())
+        .await?
+        .expect_problem(502, "provider_rejected")?;
+    // Nothing was created: the address is still free.
+    app.register_raw(&email_of(&who), PASSWORD)
+        .await?
+        .expect_status(201)?;
+    Ok(())
+}
+
+async fn id_tokens_that_do_not_verify_are_refused(app: TestApp) -> Result<()> {
+    for fault in [
+        "bad_signature",
+        "wrong_nonce",
+        "wrong_issuer",
+        "wrong_audience",
+        "expired",
+        "alg_none",
+        "hmac_with_public_key",
+        "unknown_kid",
+        "garbage",
+    ] {
+        let browser = app.browser()?;
+        let who = person("ada");
+        let callback = callback_url(&browser, &who, Some(fault)).await?;
+        let r = browser.get_json(&callback).await?;
+        r.expect_problem(502, "provider_rejected")
+            .with_context(|| format!("fault {fault}"))?;
+        ensure!(
+            browser.cookie("__Host-keycard_session").is_none(),
+            "{fault}"
+        );
+        // Nothing half-written: no account holds the address.
+        app.register_raw(&email_of(&who), PASSWORD)
+            .await?
+            .expect_status(201)
+            .with_context(|| format!("fault {fault} left an account behind"))?;
+    }
+    Ok(())
+}
+
+async fn a_failing_provider_ends_with_a_clear_error(app: TestApp) -> Result<()> {
+    let browser = app.browser()?;
+    let who = person("ada");
+    let callback = callback_url(&browser, &who, Some("server_error")).await?;
+    browser
+        .get_json(&callback)
+        .await?
+        .expect_problem(502, "provider_unavailable")?;
+    app.register_raw(&email_of(&who), PASSWORD)
+        .await?
+        .expect_status(201)?;
+    Ok(())
+}
+
+async fn verified_emails_on_both_sides_link_automatically(app: TestApp) -> Result<()> {
+    // Google asserts the address verified, so the account made from it is verified; the other
+    // provider asserts the same verified address: one account, two identities.
+    let who = person("ada");
+    let first = app.browser()?;
+    sign_in(&app, &first, "google", &who).await?;
+    let account = me(&app, &first).await?;
+    let second = app.browser()?;
+    sign_in(&app, &second, "oidc", &who).await?;
+    let linked = me(&app, &second).await?;
+    assert_eq!(
+        linked["id"], account["id"],
+        "linked to the existing account"
+    );
+    let token = access_token(&second).await?;
+    let kinds = event_kinds(&app, &token).await?;
+    ensure!(kinds.contains(&"identity_linked".to_owned()), "{kinds:?}");
+    Ok(())
+}
+
+async fn an_unverified_side_never_links_automatically(app: TestApp) -> Result<()> {
+    // An account made with a password has an unverified email: a provider asserting the same
+    // address must not take it over.
+    let who = person("ada");
+    app.register(&email_of(&who), PASSWORD).await?;
+    let browser = app.browser()?;
+    let callback = callback_url(&browser, &who, None).await?;
+    browser
+        .get_json(&callback)
+        .await?
+        .expect_problem(409, "account_exists")?;
+    // A provider that does not vouch for the address it gives: not linked either.
+    let who = person("grace");
+    let first = app.browser()?;
+    sign_in(&app, &first, "google", &person("ada")).await?;
+    let _ = first;
+    let owner = app.browser()?;
+    sign_in(&app, &owner, "oidc", &who).await?; // creates grace (unverified)
+    let other = app.browser()?;
+    let callback = callback_url(&other, &who, None).await?;
+    other
+        .get_json(&callback)
+        .await?
+        .expect_problem(409, "account_exists")?;
+    Ok(())
+}
+
+async fn an_unverified_provider_email_makes_an_unverified_account(app: TestApp) -> Result<()> {
+    let browser = app.browser()?;
+    sign_in(&app, &browser, "google", &person("grace")).await?;
+    let profile = me(&app, &browser).await?;
+    assert_eq!(profile["email_verified"], false, "{profile}");
+    assert_eq!(profile["name"], "Grace Hopper");
+    Ok(())
+}
+
+async fn return_to_is_only_keycard_or_an_allowed_origin(app: TestApp) -> Result<()> {
+    let browser = app.browser()?;
+    for bad in [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+        "javascript:alert(1)",
+    ] {
+        let mut url = reqwest::Url::parse(&app.url("/v1/auth/social/google/start"))?;
+        url.query_pairs_mut().append_pair("return_to", bad);
+        let r = browser.get_json(url.as_str()).await?;
+        r.expect_invalid("return_to", "invalid_return_to")
+            .with_context(|| format!("return_to={bad}"))?;
+        ensure!(r.header("location").is_none(), "redirected for {bad}");
+    }
+    // Unknown providers are 404.
+    browser
+        .get_json(&app.url("/v1/auth/social/myspace/start"))
+        .await?
+        .expect_problem(404, "unknown_provider")?;
+    Ok(())
+}
+
+async fn a_browser_gets_a_page_and_an_api_client_a_problem(app: TestApp) -> Result<()> {
+    let browser = app.browser()?;
+    let callback = callback_url(&browser, &person("ada"), None).await?;
+    let stranger = app.browser()?;
+    let page = stranger.navigate(&callback).await?;
+    assert_eq!(page.status.as_u16(), 400, "{page}");
+    let ctype = page.header("content-type").unwrap_or_default();
+    ensure!(ctype.starts_with("text/html"), "{ctype}");
+    ensure!(page.text.contains("start again"), "{page}");
+    ensure!(page.text.contains("invalid_state"), "{page}");
+    let csp = page.header("content-security-policy").unwrap_or_default();
+    ensure!(
+        csp.contains("'nonce-")
+            && csp.contains("frame-ancestors 'none'")
+            && csp.contains("base-uri 'none'")
+            && csp.contains("object-src 'none'")
+            && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|s| s.split('\'').next())
+        .unwrap_or_default();
+    ensure!(
+        page.text.contains(&format!("nonce=\"{nonce}\"")),
+        "style without this response's nonce"
+    );
+    ensure!(page.header("x-content-type-options") == Some("nosniff"));
+    Ok(())
+}

@@ -1,0 +1,36 @@
+//! The identity providers the settings enable, each an adapter from keycard-providers.
+
+use crate::Settings;
+use anyhow::Context;
+use keycard_core::social::Providers;
+use keycard_providers::{OidcConfig, OidcProvider, outbound_client};
+use std::sync::Arc;
+
+/// The enabled providers, in button order. Nothing is fetched here: a provider that is down at
+/// start-up only fails the sign-ins that need it.
+pub fn enabled(settings: &Settings) -> anyhow::Result<Providers> {
+    let http = outbound_client(settings.provider_timeout).context("building the HTTP client")?;
+    let mut providers = Providers::default();
+    if let (Some(id), Some(secret)) = (&settings.google_client_id, &settings.google_client_secret) {
+        let config = OidcConfig::google(id.clone(), secret.clone(), settings.google_issuer.clone());
+        providers.add(Arc::new(OidcProvider::new(config, http.clone())));
+    }
+    if let (Some(issuer), Some(id), Some(secret)) = (
+        &settings.oidc_issuer,
+        &settings.oidc_client_id,
+        &settings.oidc_client_secret,
+    ) {
+        let config = OidcConfig::generic(
+            "oidc".into(),
+            settings.oidc_name.clone(),
+            issuer.clone(),
+            id.clone(),
+            secret.clone(),
+        );
+        providers.add(Arc::new(OidcProvider::new(config, http)));
+    }
+    if !providers.is_empty() {
+        tracing::info!(providers = ?providers, "social sign-in enabled");
+    }
+    Ok(providers)
+}
