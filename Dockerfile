@@ -103,7 +103,7 @@ RUN set -eu; \
     r=/rootfs; \
     mkdir -p $r/usr/local/bin $r/etc/ssl/certs $r/var/lib/dpkg/status.d $r/tmp $r/home/nonroot $r/data; \
     cp /out/keycard $r/usr/local/bin/keycard; \
-    for lib in $(ldd /out/keycard /out/keycard-mock-idp | grep -o '/[^ ]*' | sort -u); do \
+    for lib in $(for bin in /out/keycard /out/keycard-mock-idp; do ldd "$bin"; done | grep -o '/[^ ]*' | sort -u); do \
         cp -L --parents "$lib" $r/; \
         pkg=$(dpkg-query -S "$(readlink -f "$lib")" | head -n 1 | cut -d: -f1); \
         dpkg-query -s "$pkg" > "$r/var/lib/dpkg/status.d/$pkg"; \

@@ -23,6 +23,7 @@ pub enum AuditKind {
     AccountLocked,
     /// A provider identity joined an account (by the person, or automatically by verified email).
     IdentityLinked,
+    IdentityUnlinked,
     /// A sign-in through a provider was refused (state, nonce, issuer, signature…): the detail
     /// says which rule.
     SocialLoginFailed,
@@ -44,6 +45,7 @@ impl AuditKind {
             Self::SessionRevoked => "session_revoked",
             Self::Throttled => "throttled",
             Self::IdentityLinked => "identity_linked",
+            Self::IdentityUnlinked => "identity_unlinked",
             Self::SocialLoginFailed => "social_login_failed",
             Self::AccountLocked => "account_locked",
         }
@@ -65,6 +67,7 @@ impl AuditKind {
             Self::Throttled,
             Self::AccountLocked,
             Self::IdentityLinked,
+            Self::IdentityUnlinked,
             Self::SocialLoginFailed,
         ]
         .into_iter()

@@ -48,7 +48,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 fn api_routes() -> OpenApiRouter<AppState> {
-    use routes::{auth, me, ops, sessions, social};
+    use routes::{auth, identities, me, ops, sessions, social};
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(auth::register))
         .routes(routes!(auth::login))
@@ -61,6 +61,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(me::get_me, me::update_me))
         .routes(routes!(me::change_password))
         .routes(routes!(me::list_events))
+        .routes(routes!(identities::list_identities))
+        .routes(routes!(identities::link_identity))
+        .routes(routes!(identities::unlink_identity))
         .routes(routes!(sessions::list_sessions))
         .routes(routes!(sessions::delete_session))
         .routes(routes!(ops::healthz))

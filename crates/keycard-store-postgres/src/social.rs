@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use keycard_core::accounts::User;
 use keycard_core::audit::AuditEvent;
 use keycard_core::ids::{IdentityId, UserId};
-use keycard_core::social::{Identity, NewBrowserSession, PendingFlow, SocialStore};
+use keycard_core::social::{Identity, NewBrowserSession, PendingFlow, SocialStore, Unlinked};
 use keycard_core::store::{StoreError, StoreResult};
 use keycard_core::tokens::TokenHash;
 use sqlx::postgres::PgRow;
@@ -246,5 +246,51 @@ impl SocialStore for PgStore {
             }
         }
         tx.commit().await.map_err(db_err)
+    }
+
+    async fn unlink_identity(
+        &self,
+        user: UserId,
+        id: IdentityId,
+        event: &AuditEvent,
+    ) -> StoreResult<Unlinked> {
+        let mut tx = self.begin().await?;
+        // The user row is locked first, so concurrent unlinks of one account take turns.
+        let owner = sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+            .bind(user.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if owner.is_none() {
+            return Ok(Unlinked::NotFound);
+        }
+        let ways: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM identities WHERE user_id = $1) \
+             + (SELECT COUNT(*) FROM password_credentials WHERE user_id = $1)",
+        )
+        .bind(user.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let mine = sqlx::query("SELECT id FROM identities WHERE id = $1 AND user_id = $2")
+            .bind(id.0)
+            .bind(user.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if mine.is_none() {
+            return Ok(Unlinked::NotFound);
+        }
+        if ways <= 1 {
+            return Ok(Unlinked::LastWay);
+        }
+        sqlx::query("DELETE FROM identities WHERE id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        crate::audit::insert(&mut tx, event).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Unlinked::Removed)
     }
 }

@@ -182,6 +182,30 @@ impl Browser {
         Ok(reply)
     }
 
+    /// A request from this browser, to send with [`Browser::send`] (which adds the cookies).
+    pub fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, url)
+    }
+
+    /// Follows a link-start answer: the provider's page, then the chosen `user`; returns
+    /// Keycard's answer at the callback.
+    pub async fn link_with(&self, authorization_url: &str, user: &str) -> Result<Reply> {
+        let page = self.navigate(authorization_url).await?.expect_status(200)?;
+        let request = between(&page.text, "name=\"request\" value=\"", "\"")
+            .context("no request id in the authorization page")?;
+        let action = between(&page.text, "action=\"", "\"").context("no form action")?;
+        let decide_url = reqwest::Url::parse(authorization_url)?
+            .join(&action)?
+            .to_string();
+        let flow = SocialFlow {
+            authorize_url: authorization_url.to_owned(),
+            request,
+            decide_url,
+        };
+        let callback = self.choose(&flow, user, None).await?;
+        self.navigate(&callback).await
+    }
+
     /// A top-level navigation (accepts HTML, as browsers do).
     pub async fn navigate(&self, url: &str) -> Result<Reply> {
         self.send(

@@ -5,13 +5,13 @@
 
 use super::{
     Authorization, Callback, Identity, IdentityProvider, NewBrowserSession, PendingFlow,
-    ProviderError, ProviderInfo, ProviderProfile, SocialFailure,
+    ProviderError, ProviderInfo, ProviderProfile, SocialFailure, Unlinked,
 };
 use crate::accounts::{Email, User};
 use crate::audit::{AuditEvent, AuditKind};
 use crate::error::{Error, Result};
 use crate::ids::{IdentityId, SessionId, UserId};
-use crate::service::{ClientInfo, Keycard};
+use crate::service::{ClientInfo, Keycard, Principal};
 use crate::sessions::SessionKind;
 use crate::store::StoreError;
 use crate::tokens::{TokenHash, TokenPair, pkce_challenge, random_secret};
@@ -68,6 +68,46 @@ impl Keycard {
 impl SocialLogin<'_> {
     pub fn providers(&self) -> Vec<ProviderInfo> {
         self.kc.providers().list().cloned().collect()
+    }
+
+    /// The signed-in person's identities, oldest first.
+    pub async fn identities(&self, who: &Principal) -> Result<Vec<Identity>> {
+        Ok(self.kc.store().list_identities(who.user_id).await?)
+    }
+
+    /// Begins linking another provider to the signed-in person's account: the same flow as a
+    /// sign-in, which comes back to this account only.
+    pub async fn start_link(
+        &self,
+        who: &Principal,
+        provider: &str,
+        return_to: &str,
+        flow_cookie: Option<&str>,
+    ) -> Result<Started> {
+        self.start(provider, return_to, Some(who.user_id), flow_cookie)
+            .await
+    }
+
+    /// Removes one of the person's identities, unless it is their last way to sign in.
+    pub async fn unlink(&self, who: &Principal, id: IdentityId, client: &ClientInfo) -> Result<()> {
+        let ev = self.kc.audit_event(
+            AuditKind::IdentityUnlinked,
+            Some(who.user_id),
+            Some(who.session_id),
+            client,
+        );
+        let user = who.user_id;
+        let outcome = self
+            .kc
+            .changing_user(user, move |store| async move {
+                store.unlink_identity(user, id, &ev).await
+            })
+            .await?;
+        match outcome {
+            Unlinked::Removed => Ok(()),
+            Unlinked::NotFound => Err(Error::NotFound),
+            Unlinked::LastWay => Err(Error::Social(SocialFailure::LastSignInMethod)),
+        }
     }
 
     /// Deletes sign-ins that never came back from their provider.

@@ -16,7 +16,7 @@ pub use provider::{
     Authorization, Callback, IdentityProvider, ProviderError, ProviderInfo, ProviderProfile,
     Providers,
 };
-pub use store::{NewBrowserSession, SocialStore};
+pub use store::{NewBrowserSession, SocialStore, Unlinked};
 
 /// Why a social sign-in ended without one. Each has a stable code; none is a server fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,6 +46,11 @@ pub enum SocialFailure {
     /// The provider shared no email address, and Keycard accounts need one.
     #[error("the provider did not share an email address")]
     EmailRequired,
+    /// Unlinking would leave the account without any way to sign in.
+    #[error(
+        "this is the account's only way to sign in; set a password or link another provider first"
+    )]
+    LastSignInMethod,
 }
 
 impl SocialFailure {
@@ -59,6 +64,7 @@ impl SocialFailure {
             Self::AccountExists => "account_exists",
             Self::IdentityInUse => "identity_in_use",
             Self::EmailRequired => "email_required",
+            Self::LastSignInMethod => "last_sign_in_method",
         }
     }
 }

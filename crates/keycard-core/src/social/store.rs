@@ -4,7 +4,7 @@
 use super::{Identity, PendingFlow};
 use crate::accounts::User;
 use crate::audit::AuditEvent;
-use crate::ids::UserId;
+use crate::ids::{IdentityId, UserId};
 use crate::sessions::Session;
 use crate::store::{NewRefreshToken, StoreResult};
 use crate::tokens::TokenHash;
@@ -18,6 +18,16 @@ pub struct NewBrowserSession {
     pub session: Session,
     pub secret_hash: TokenHash,
     pub refresh: NewRefreshToken,
+}
+
+/// What unlinking an identity did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlinked {
+    Removed,
+    /// The account has no such identity.
+    NotFound,
+    /// It is the account's last way to sign in (no password, no other identity): kept.
+    LastWay,
 }
 
 #[async_trait]
@@ -68,4 +78,13 @@ pub trait SocialStore: Send + Sync {
         session: Option<&NewBrowserSession>,
         audit: &[AuditEvent],
     ) -> StoreResult<()>;
+
+    /// Removes one of `user`'s identities unless it is their last way to sign in, deciding and
+    /// deleting in one transaction (two concurrent unlinks cannot remove both of the last two).
+    async fn unlink_identity(
+        &self,
+        user: UserId,
+        id: IdentityId,
+        audit: &AuditEvent,
+    ) -> StoreResult<Unlinked>;
 }

@@ -15,9 +15,10 @@ use super::{
 };
 use crate::accounts::{Email, ProfileUpdate, User};
 use crate::audit::AuditEvent;
+use crate::ids::IdentityId;
 use crate::ids::{SessionId, UserId};
 use crate::sessions::{RevokeReason, Session};
-use crate::social::{Identity, NewBrowserSession, PendingFlow, SocialStore};
+use crate::social::{Identity, NewBrowserSession, PendingFlow, SocialStore, Unlinked};
 use crate::throttle::{Counted, FailureRecord, Lockout, ThrottleStore};
 use crate::tokens::{StoredKey, TokenHash};
 use async_trait::async_trait;
@@ -402,6 +403,16 @@ impl SocialStore for FailFast {
         self.guard(self.inner.link_identity(identity, session, audit))
             .await
     }
+
+    async fn unlink_identity(
+        &self,
+        user: UserId,
+        id: IdentityId,
+        audit: &AuditEvent,
+    ) -> StoreResult<Unlinked> {
+        self.guard(self.inner.unlink_identity(user, id, audit))
+            .await
+    }
 }
 
 #[async_trait]
@@ -649,6 +660,14 @@ mod tests {
             _: Option<&NewBrowserSession>,
             _: &[AuditEvent],
         ) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn unlink_identity(
+            &self,
+            _: UserId,
+            _: IdentityId,
+            _: &AuditEvent,
+        ) -> StoreResult<Unlinked> {
             unreached!()
         }
     }

@@ -78,6 +78,7 @@ fn words(e: &ApiError) -> (StatusCode, &'static str, String) {
                 SocialFailure::IdentityInUse => "This provider account is already linked to another account.",
                 SocialFailure::EmailRequired => "The provider did not share an email address with us, and we need one to create your account.",
                 SocialFailure::UnknownProvider => "This sign-in provider is not available.",
+                SocialFailure::LastSignInMethod => "This is your account's only way to sign in. Set a password or link another provider first.",
             };
             (status, title, message.to_owned())
         }

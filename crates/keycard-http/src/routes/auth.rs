@@ -74,7 +74,7 @@ fn signed_in(jar: CookieJar, status: StatusCode, s: SignedIn, delivery: TokenDel
 
 /// Bodies that may be empty (cookie clients often send none). Read as bytes, so a body over the
 /// size limit is refused by the `Bytes` extractor (413) before this runs.
-fn optional_json<T: DeserializeOwned + Default>(body: &Bytes) -> ApiResult<T> {
+pub(crate) fn optional_json<T: DeserializeOwned + Default>(body: &Bytes) -> ApiResult<T> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }

@@ -1,4 +1,5 @@
 pub mod auth;
+pub mod identities;
 pub mod me;
 pub mod ops;
 pub mod sessions;

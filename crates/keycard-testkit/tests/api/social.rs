@@ -4,8 +4,10 @@
 
 use crate::{event_kinds, me_status};
 use anyhow::{Context, Result, ensure};
-use keycard_testkit::{Browser, PASSWORD, TestApp, location};
+use keycard_testkit::{Browser, PASSWORD, Reply, TestApp, location};
+use reqwest::Method;
 use serde_json::Value;
+use serde_json::json;
 
 /// Generates one test per backend, each with a Keycard that signs in through the double.
 macro_rules! social_tests {
@@ -46,6 +48,11 @@ social_tests!(
     an_unverified_provider_email_makes_an_unverified_account,
     return_to_is_only_keycard_or_an_allowed_origin,
     a_browser_gets_a_page_and_an_api_client_a_problem,
+    an_expired_state_is_refused,
+    a_slow_provider_times_out,
+    a_signed_in_person_links_and_unlinks_providers,
+    an_identity_of_another_account_cannot_be_linked,
+    a_password_account_may_unlink_its_only_identity,
 );
 
 /// A test user of the double no other test uses: `ada+TAG` is `ada+TAG@example.com`.
@@ -508,5 +515,189 @@ async fn a_browser_gets_a_page_and_an_api_client_a_problem(app: TestApp) -> Resu
         "style without this response's nonce"
     );
     ensure!(page.header("x-content-type-options") == Some("nosniff"));
+    Ok(())
+}
+
+async fn an_expired_state_is_refused(app: TestApp) -> Result<()> {
+    let Some(app) = app
+        .reconfigure()
+        .mock_idp()
+        .setting("social_flow_ttl", "1s")
+        .start()
+        .await?
+    else {
+        return Ok(());
+    };
+    let browser = app.browser()?;
+    let who = person("ada");
+    let callback = callback_url(&browser, &who, None).await?;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    browser
+        .get_json(&callback)
+        .await?
+        .expect_problem(400, "invalid_state")?;
+    app.register_raw(&email_of(&who), PASSWORD)
+        .await?
+        .expect_status(201)?;
+    Ok(())
+}
+
+async fn a_slow_provider_times_out(app: TestApp) -> Result<()> {
+    let Some(app) = app
+        .reconfigure()
+        .mock_idp()
+        .setting("provider_timeout", "1s")
+        .start()
+        .await?
+    else {
+        return Ok(());
+    };
+    let browser = app.browser()?;
+    // The double answers after 30 s (and would sign in): only the timeout makes this a 502.
+    let callback = callback_url(&browser, &person("ada"), Some("slow")).await?;
+    browser
+        .get_json(&callback)
+        .await?
+        .expect_problem(502, "provider_unavailable")?;
+    Ok(())
+}
+
+/// `POST /v1/me/identities/{provider}` from `browser` (which keeps the flow cookie it sets).
+async fn start_link(
+    app: &TestApp,
+    browser: &Browser,
+    token: &str,
+    provider: &str,
+) -> Result<Reply> {
+    let url = app.url(&format!("/v1/me/identities/{provider}"));
+    browser
+        .send(
+            browser
+                .request(Method::POST, &url)
+                .bearer_auth(token)
+                .json(&json!({ "return_to": "/linked" })),
+            &url,
+        )
+        .await
+}
+
+async fn identities(app: &TestApp, token: &str) -> Result<Vec<Value>> {
+    let list = app
+        .bearer_get("/v1/me/identities", token)
+        .await?
+        .expect_status(200)?
+        .json()?;
+    Ok(list["identities"].as_array().context("identities")?.clone())
+}
+
+/// Links `provider` as `who` to the account signed in in `browser`; returns the callback reply.
+async fn link(app: &TestApp, browser: &Browser, provider: &str, who: &str) -> Result<Reply> {
+    let token = access_token(browser).await?;
+    let started = start_link(app, browser, &token, provider)
+        .await?
+        .expect_status(200)?;
+    let url = started.json()?["authorization_url"]
+        .as_str()
+        .context("authorization_url")?
+        .to_owned();
+    browser.link_with(&url, who).await
+}
+
+async fn a_signed_in_person_links_and_unlinks_providers(app: TestApp) -> Result<()> {
+    let browser = app.browser()?;
+    sign_in(&app, &browser, "google", &person("ada")).await?;
+    let account = me(&app, &browser).await?;
+    let token = access_token(&browser).await?;
+    let mine = identities(&app, &token).await?;
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    assert_eq!(mine[0]["provider"], "google");
+    assert_eq!(mine[0]["name"], "Ada Lovelace");
+    crate::assert_rfc3339(&mine[0]["linked_at"], "linked_at");
+
+    // Another person at the other provider (another, unverified email): linked because the
+    // account holder asked, not because of any email.
+    let grace = person("grace");
+    let back = link(&app, &browser, "oidc", &grace).await?;
+    ensure!(back.status.as_u16() == 303, "{back}");
+    assert_eq!(location(&back)?, app.url("/linked"));
+    let token = access_token(&browser).await?;
+    let mine = identities(&app, &token).await?;
+    let providers: Vec<_> = mine.iter().map(|i| i["provider"].clone()).collect();
+    assert_eq!(providers, [json!("google"), json!("oidc")]);
+    assert_eq!(mine[1]["email"], email_of(&grace).as_str());
+    assert_eq!(mine[1]["email_verified"], false);
+
+    // Signing in with the linked identity reaches the same account.
+    let elsewhere = app.browser()?;
+    sign_in(&app, &elsewhere, "oidc", &grace).await?;
+    assert_eq!(me(&app, &elsewhere).await?["id"], account["id"]);
+
+    // Unlink one; the last one stays, since the account has no password.
+    let google = mine[0]["id"].as_str().context("id")?;
+    let oidc = mine[1]["id"].as_str().context("id")?;
+    app.bearer_delete(&format!("/v1/me/identities/{google}"), &token)
+        .await?
+        .expect_status(204)?;
+    app.bearer_delete(&format!("/v1/me/identities/{google}"), &token)
+        .await?
+        .expect_problem(404, "not_found")?;
+    app.bearer_delete(&format!("/v1/me/identities/{oidc}"), &token)
+        .await?
+        .expect_problem(409, "last_sign_in_method")?;
+    assert_eq!(identities(&app, &token).await?.len(), 1);
+    let kinds = event_kinds(&app, &token).await?;
+    ensure!(
+        kinds.contains(&"identity_linked".to_owned())
+            && kinds.contains(&"identity_unlinked".to_owned()),
+        "{kinds:?}"
+    );
+    // Unknown providers cannot be linked.
+    start_link(&app, &browser, &token, "myspace")
+        .await?
+        .expect_problem(404, "unknown_provider")?;
+    Ok(())
+}
+
+async fn an_identity_of_another_account_cannot_be_linked(app: TestApp) -> Result<()> {
+    let ada = person("ada");
+    let owner = app.browser()?;
+    sign_in(&app, &owner, "google", &ada).await?;
+    let other = app.browser()?;
+    sign_in(&app, &other, "oidc", &person("grace")).await?;
+    let before = me(&app, &other).await?;
+    let back = link(&app, &other, "google", &ada).await?;
+    // A browser navigation: the refusal is a page, with the code for support.
+    ensure!(
+        back.status.as_u16() == 409 && back.text.contains("identity_in_use"),
+        "{back}"
+    );
+    let token = access_token(&other).await?;
+    assert_eq!(identities(&app, &token).await?.len(), 1);
+    assert_eq!(me(&app, &other).await?["id"], before["id"]);
+    Ok(())
+}
+
+async fn a_password_account_may_unlink_its_only_identity(app: TestApp) -> Result<()> {
+    let acct = app.new_account().await?;
+    let token = acct.tokens.access_token.clone();
+    let browser = app.browser()?;
+    let started = start_link(&app, &browser, &token, "google")
+        .await?
+        .expect_status(200)?;
+    let url = started.json()?["authorization_url"]
+        .as_str()
+        .context("authorization_url")?
+        .to_owned();
+    browser
+        .link_with(&url, &person("ada"))
+        .await?
+        .expect_status(303)?;
+    let mine = identities(&app, &token).await?;
+    assert_eq!(mine.len(), 1);
+    let id = mine[0]["id"].as_str().context("id")?;
+    app.bearer_delete(&format!("/v1/me/identities/{id}"), &token)
+        .await?
+        .expect_status(204)?;
+    assert!(identities(&app, &token).await?.is_empty());
     Ok(())
 }
