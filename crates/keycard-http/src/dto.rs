@@ -3,6 +3,7 @@
 use keycard_core::accounts::User;
 use keycard_core::audit::AuditEvent;
 use keycard_core::sessions::Session;
+use keycard_core::social::Identity;
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -98,18 +99,43 @@ pub struct UserResponse {
     pub picture_url: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    /// Linked social identities (none until social login is enabled).
-    pub identities: Vec<IdentityResponse>,
+    /// The providers linked to the account (see `/v1/me/identities`).
+    pub identities: Vec<IdentityView>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct IdentityResponse {
+pub struct IdentityView {
+    pub id: Uuid,
+    /// `google`, `oidc`…
     pub provider: String,
-    pub subject: String,
+    /// What the provider said at the last sign-in.
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub picture_url: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub linked_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_used_at: OffsetDateTime,
 }
 
-impl From<User> for UserResponse {
-    fn from(u: User) -> Self {
+impl From<&Identity> for IdentityView {
+    fn from(i: &Identity) -> Self {
+        Self {
+            id: i.id.0,
+            provider: i.provider.clone(),
+            email: i.email.clone(),
+            email_verified: i.email_verified,
+            name: i.name.clone(),
+            picture_url: i.picture_url.clone(),
+            linked_at: i.linked_at,
+            last_used_at: i.last_used_at,
+        }
+    }
+}
+
+impl UserResponse {
+    pub fn new(u: User, identities: &[Identity]) -> Self {
         Self {
             id: u.id.0,
             email: u.email.to_string(),
@@ -117,7 +143,7 @@ impl From<User> for UserResponse {
             name: u.name,
             picture_url: u.picture_url,
             created_at: u.created_at,
-            identities: Vec::new(),
+            identities: identities.iter().map(Into::into).collect(),
         }
     }
 }

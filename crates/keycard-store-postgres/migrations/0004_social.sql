@@ -39,3 +39,21 @@ CREATE TABLE social_flows (
     expires_at    TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX social_flows_expiry_idx ON social_flows (expires_at);
+
+-- Other processes remember a user's identities with their sessions (GET /v1/me): a link, an
+-- unlink or a sign-in that refreshes what the provider says tells them, as changes to users and
+-- sessions do (0002_change_notices.sql).
+CREATE FUNCTION keycard_identity_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        PERFORM pg_notify('keycard_user_changed', OLD.user_id::text);
+    ELSE
+        PERFORM pg_notify('keycard_user_changed', NEW.user_id::text);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER identities_notify_change
+    AFTER INSERT OR UPDATE OR DELETE ON identities
+    FOR EACH ROW EXECUTE FUNCTION keycard_identity_changed();

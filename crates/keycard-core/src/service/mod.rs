@@ -134,6 +134,10 @@ impl Keycard {
         &self.store
     }
 
+    pub(crate) fn session_cache(&self) -> &SessionCache {
+        &self.sessions
+    }
+
     /// See [`SessionCache::state`].
     pub fn session_cache_state(&self) -> &'static str {
         self.sessions.state()

@@ -16,8 +16,9 @@
 use crate::accounts::User;
 use crate::ids::{SessionId, UserId};
 use crate::sessions::Session;
+use crate::social::Identity;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
@@ -45,6 +46,9 @@ struct Inner {
 struct Entry {
     session: Session,
     user: User,
+    /// The user's linked identities, once a request needed them (`GET /v1/me`); forgotten with
+    /// the user, like the rest of the entry.
+    identities: Option<Arc<Vec<Identity>>>,
     fresh_until: Instant,
 }
 
@@ -138,10 +142,34 @@ impl SessionCache {
         let entry = Entry {
             session,
             user,
+            identities: None,
             fresh_until,
         };
         if inner.sessions.insert(id, entry).is_none() {
             inner.by_user.entry(user_id).or_default().push(id);
+        }
+    }
+
+    /// The identities of the user of a remembered session, if they were remembered too.
+    pub fn identities(&self, id: SessionId, user: UserId) -> Option<Arc<Vec<Identity>>> {
+        let inner = self.lock();
+        let now = Instant::now();
+        inner
+            .sessions
+            .get(&id)
+            .filter(|e| inner.enabled && now < e.fresh_until && e.session.user_id == user)
+            .and_then(|e| e.identities.clone())
+    }
+
+    /// Remembers a user's identities with a remembered session of theirs, unless anything was
+    /// invalidated since `ticket` was taken.
+    pub fn put_identities(&self, ticket: Ticket, id: SessionId, identities: Arc<Vec<Identity>>) {
+        let mut inner = self.lock();
+        if !inner.enabled || inner.generation != ticket.0 {
+            return;
+        }
+        if let Some(e) = inner.sessions.get_mut(&id) {
+            e.identities = Some(identities);
         }
     }
 

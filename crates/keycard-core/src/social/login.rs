@@ -70,9 +70,22 @@ impl SocialLogin<'_> {
         self.kc.providers().list().cloned().collect()
     }
 
-    /// The signed-in person's identities, oldest first.
-    pub async fn identities(&self, who: &Principal) -> Result<Vec<Identity>> {
-        Ok(self.kc.store().list_identities(who.user_id).await?)
+    /// The signed-in person's identities, oldest first; remembered with their session like the
+    /// account itself, so `GET /v1/me` costs no query when the session is remembered.
+    pub async fn identities(&self, who: &Principal) -> Result<Arc<Vec<Identity>>> {
+        let cache = self.kc.session_cache();
+        if let Some(known) = cache.identities(who.session_id, who.user_id) {
+            return Ok(known);
+        }
+        let ticket = cache.ticket();
+        let found = Arc::new(self.kc.store().list_identities(who.user_id).await?);
+        cache.put_identities(ticket, who.session_id, found.clone());
+        Ok(found)
+    }
+
+    /// The identities of an account, read now (after a sign-in, say).
+    pub async fn identities_of(&self, user: UserId) -> Result<Vec<Identity>> {
+        Ok(self.kc.store().list_identities(user).await?)
     }
 
     /// Begins linking another provider to the signed-in person's account: the same flow as a

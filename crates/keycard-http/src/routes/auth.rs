@@ -3,7 +3,7 @@
 use crate::csrf;
 use crate::dto::{
     LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest, SessionsEnded, TokenDelivery,
-    TokenResponse,
+    TokenResponse, UserResponse,
 };
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{AppJson, Authenticated, Client, bearer};
@@ -17,6 +17,7 @@ use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use keycard_core::error::AuthFailure;
 use keycard_core::service::SignedIn;
+use keycard_core::social::Identity;
 use keycard_core::tokens::{RefreshToken, TokenPair};
 use keycard_core::{Error, ids::SessionId};
 use serde::de::DeserializeOwned;
@@ -44,7 +45,7 @@ fn token_response(
     session: SessionId,
     tokens: TokenPair,
     delivery: TokenDelivery,
-    user: Option<keycard_core::accounts::User>,
+    user: Option<UserResponse>,
 ) -> Response {
     let (jar, refresh_token) = match delivery {
         TokenDelivery::Cookie => (
@@ -63,13 +64,21 @@ fn token_response(
         refresh_token,
         refresh_expires_in: tokens.refresh_expires_in,
         session_id: session.0,
-        user: user.map(Into::into),
+        user,
     };
     (status, jar, Json(body)).into_response()
 }
 
-fn signed_in(jar: CookieJar, status: StatusCode, s: SignedIn, delivery: TokenDelivery) -> Response {
-    token_response(jar, status, s.session_id, s.tokens, delivery, Some(s.user))
+/// The answer to a sign-up or sign-in: the tokens and the account with its linked identities.
+fn signed_in(
+    jar: CookieJar,
+    status: StatusCode,
+    s: SignedIn,
+    delivery: TokenDelivery,
+    identities: &[Identity],
+) -> Response {
+    let user = UserResponse::new(s.user, identities);
+    token_response(jar, status, s.session_id, s.tokens, delivery, Some(user))
 }
 
 /// Bodies that may be empty (cookie clients often send none). Read as bytes, so a body over the
@@ -106,7 +115,14 @@ pub async fn register(
         .keycard
         .register(&req.email, &req.password, req.name.as_deref(), &client)
         .await?;
-    Ok(signed_in(jar, StatusCode::CREATED, s, req.token_delivery))
+    // A new account has no identity yet.
+    Ok(signed_in(
+        jar,
+        StatusCode::CREATED,
+        s,
+        req.token_delivery,
+        &[],
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth",
@@ -127,7 +143,14 @@ pub async fn login(
         .keycard
         .login(&req.email, &req.password, &client)
         .await?;
-    Ok(signed_in(jar, StatusCode::OK, s, req.token_delivery))
+    let identities = state.keycard.social().identities_of(s.user.id).await?;
+    Ok(signed_in(
+        jar,
+        StatusCode::OK,
+        s,
+        req.token_delivery,
+        &identities,
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth",

@@ -1,6 +1,7 @@
 //! The signed-in person's provider identities: list them, link another provider, unlink one.
 
 use crate::browser::{self, FLOW_COOKIE};
+use crate::dto::IdentityView;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Authenticated, Client};
 use crate::state::AppState;
@@ -11,42 +12,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use keycard_core::ids::IdentityId;
-use keycard_core::social::Identity;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct IdentityView {
-    pub id: Uuid,
-    /// `google`, `oidc`…
-    pub provider: String,
-    /// What the provider said at the last sign-in.
-    pub email: Option<String>,
-    pub email_verified: bool,
-    pub name: Option<String>,
-    pub picture_url: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub linked_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub last_used_at: OffsetDateTime,
-}
-
-impl From<Identity> for IdentityView {
-    fn from(i: Identity) -> Self {
-        Self {
-            id: i.id.0,
-            provider: i.provider,
-            email: i.email,
-            email_verified: i.email_verified,
-            name: i.name,
-            picture_url: i.picture_url,
-            linked_at: i.linked_at,
-            last_used_at: i.last_used_at,
-        }
-    }
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IdentityList {
@@ -65,7 +33,7 @@ pub async fn list_identities(
 ) -> ApiResult<Json<IdentityList>> {
     let identities = state.keycard.social().identities(&who).await?;
     Ok(Json(IdentityList {
-        identities: identities.into_iter().map(Into::into).collect(),
+        identities: identities.iter().map(Into::into).collect(),
     }))
 }
 

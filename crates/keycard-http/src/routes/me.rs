@@ -21,7 +21,8 @@ pub async fn get_me(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
 ) -> ApiResult<Json<UserResponse>> {
-    Ok(Json(state.keycard.me(&who).into()))
+    let identities = state.keycard.social().identities(&who).await?;
+    Ok(Json(UserResponse::new(state.keycard.me(&who), &identities)))
 }
 
 #[utoipa::path(patch, path = "/v1/me", tag = "me",
@@ -41,13 +42,9 @@ pub async fn update_me(
         req.name.as_ref().map(|n| n.as_deref()),
         req.picture_url.as_ref().map(|u| u.as_deref()),
     )?;
-    Ok(Json(
-        state
-            .keycard
-            .update_profile(&who, update, &client)
-            .await?
-            .into(),
-    ))
+    let user = state.keycard.update_profile(&who, update, &client).await?;
+    let identities = state.keycard.social().identities_of(who.user_id).await?;
+    Ok(Json(UserResponse::new(user, &identities)))
 }
 
 #[utoipa::path(post, path = "/v1/me/password", tag = "me",

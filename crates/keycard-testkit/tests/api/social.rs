@@ -616,11 +616,28 @@ async fn a_signed_in_person_links_and_unlinks_providers(app: TestApp) -> Result<
 
     // Another person at the other provider (another, unverified email): linked because the
     // account holder asked, not because of any email.
+    // GET /v1/me shows (and remembers) one identity before the link, both after it.
+    assert_eq!(
+        me(&app, &browser).await?["identities"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
     let grace = person("grace");
     let back = link(&app, &browser, "oidc", &grace).await?;
     ensure!(back.status.as_u16() == 303, "{back}");
     assert_eq!(location(&back)?, app.url("/linked"));
     let token = access_token(&browser).await?;
+    let shown = app
+        .bearer_get("/v1/me", &token)
+        .await?
+        .expect_status(200)?
+        .json()?;
+    assert_eq!(
+        shown["identities"].as_array().map(Vec::len),
+        Some(2),
+        "{shown}"
+    );
     let mine = identities(&app, &token).await?;
     let providers: Vec<_> = mine.iter().map(|i| i["provider"].clone()).collect();
     assert_eq!(providers, [json!("google"), json!("oidc")]);
