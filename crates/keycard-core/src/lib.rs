@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod browser;
 pub mod clock;
 pub mod config;
 pub mod error;

@@ -7,7 +7,7 @@ pub mod fail_fast;
 use crate::accounts::{Email, ProfileUpdate, User};
 use crate::audit::AuditEvent;
 use crate::ids::{RefreshTokenId, SessionId, UserId};
-use crate::sessions::{RevokeReason, Session};
+use crate::sessions::{BrowserSecret, RevokeReason, Session};
 use crate::tokens::{StoredKey, TokenHash};
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -79,13 +79,15 @@ pub enum Rotation {
 #[async_trait]
 pub trait AccountStore: Send + Sync {
     /// Creates the user, their password credential and their first session with its refresh
-    /// token, atomically. `EmailTaken` when the email is already registered.
+    /// token (a browser session when `browser` is given), atomically. `EmailTaken` when the
+    /// email is already registered.
     async fn create_account(
         &self,
         user: &User,
         password_hash: &str,
         session: &Session,
         refresh: &NewRefreshToken,
+        browser: Option<&BrowserSecret>,
         audit: &[AuditEvent],
     ) -> StoreResult<()>;
 
@@ -227,6 +229,7 @@ pub trait Store:
     + AuditStore
     + crate::throttle::ThrottleStore
     + crate::social::SocialStore
+    + crate::sessions::BrowserStore
 {
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> StoreResult<()>;

@@ -10,6 +10,9 @@ pub const SESSION_COOKIE: &str = "__Host-keycard_session";
 /// Binds a sign-in that left for a provider to the browser that started it. Lax, because the
 /// provider sends the person back with a top-level GET from its own site.
 pub const FLOW_COOKIE: &str = "__Host-keycard_flow";
+/// A random id of the browser before it signs in, which the sign-in and sign-up forms' tokens
+/// are bound to. Strict: only Keycard's own pages need it.
+pub const BROWSER_COOKIE: &str = "__Host-keycard_browser";
 
 fn host_cookie(name: &'static str, value: String, max_age: time::Duration) -> Cookie<'static> {
     Cookie::build((name, value))
@@ -27,6 +30,16 @@ pub fn session_cookie(value: String, max_age: time::Duration) -> Cookie<'static>
 
 pub fn flow_cookie(value: String, max_age: time::Duration) -> Cookie<'static> {
     host_cookie(FLOW_COOKIE, value, max_age)
+}
+
+pub fn browser_cookie(value: String) -> Cookie<'static> {
+    Cookie::build((BROWSER_COOKIE, value))
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .max_age(time::Duration::days(1))
+        .build()
 }
 
 pub fn expired(name: &'static str) -> Cookie<'static> {
@@ -89,6 +102,7 @@ mod tests {
             trust_forwarded_for: false,
             trusted_proxy_hops: 1,
             docs_enabled: false,
+            brand: crate::state::Brand::default(),
         }
     }
 

@@ -45,6 +45,7 @@ mod tests {
             trust_forwarded_for: false,
             trusted_proxy_hops: 1,
             docs_enabled: false,
+            brand: crate::state::Brand::default(),
         }
     }
 

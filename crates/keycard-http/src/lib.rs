@@ -15,7 +15,7 @@ pub mod routes;
 mod state;
 mod telemetry;
 
-pub use state::{AppState, HttpConfig};
+pub use state::{AppState, Brand, HttpConfig};
 pub use telemetry::metrics_handle;
 
 use axum::Router;
@@ -80,6 +80,7 @@ pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
 
     let mut app = api
+        .merge(pages::routes())
         .route_layer(axum::middleware::from_fn(telemetry::track_request))
         .route(
             "/openapi.json",

@@ -16,6 +16,28 @@ pub struct HttpConfig {
     pub trusted_proxy_hops: usize,
     /// Serve the Swagger UI at /docs.
     pub docs_enabled: bool,
+    /// How the hosted pages look.
+    pub brand: Brand,
+}
+
+/// The hosted pages' name, colour and logo.
+#[derive(Debug, Clone)]
+pub struct Brand {
+    pub name: String,
+    /// `#rrggbb`, checked at start-up (it is written into a style).
+    pub color: String,
+    /// The logo file's bytes and content type; Keycard's own when `None`.
+    pub logo: Option<Arc<(Vec<u8>, &'static str)>>,
+}
+
+impl Default for Brand {
+    fn default() -> Self {
+        Self {
+            name: "Keycard".into(),
+            color: "#2748b3".into(),
+            logo: None,
+        }
+    }
 }
 
 impl HttpConfig {

@@ -5,6 +5,9 @@
 -- from the `__Host-keycard_session` cookie: its secret is kept only as a SHA-256 hash.
 ALTER TABLE sessions ADD COLUMN secret_hash BYTEA;
 CREATE UNIQUE INDEX sessions_secret_idx ON sessions (secret_hash) WHERE secret_hash IS NOT NULL;
+-- A session's own idle window, kept by every refresh (browser sessions are shorter-lived than
+-- API ones); NULL: the API sessions' setting of the moment.
+ALTER TABLE sessions ADD COLUMN idle_timeout_secs INTEGER;
 
 -- One row per way in through a provider. People are keyed by (issuer, subject), never by email:
 -- an email address can change hands at a provider; the subject cannot.

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use keycard_core::accounts::{Email, ProfileUpdate, User};
 use keycard_core::audit::AuditEvent;
 use keycard_core::ids::{SessionId, UserId};
-use keycard_core::sessions::{RevokeReason, Session};
+use keycard_core::sessions::{BrowserSecret, RevokeReason, Session};
 use keycard_core::store::{AccountStore, NewRefreshToken, StoreResult};
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -18,6 +18,7 @@ impl AccountStore for PgStore {
         password_hash: &str,
         session: &Session,
         refresh: &NewRefreshToken,
+        browser: Option<&BrowserSecret>,
         events: &[AuditEvent],
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
@@ -45,6 +46,9 @@ impl AccountStore for PgStore {
         .await
         .map_err(db_err)?;
         insert_signed_in(&mut tx, session, refresh, events).await?;
+        if let Some(secret) = browser {
+            crate::browser::mark_browser(&mut tx, session.id, secret).await?;
+        }
         tx.commit().await.map_err(db_err)
     }
 

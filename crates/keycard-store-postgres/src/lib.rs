@@ -7,6 +7,7 @@
 
 mod accounts;
 mod audit;
+mod browser;
 mod keys;
 mod notices;
 mod rows;

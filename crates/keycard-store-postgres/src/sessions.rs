@@ -197,9 +197,11 @@ impl SessionStore for PgStore {
         };
         let session_id: Uuid = rows::uuid_col(&spent, "session_id")?;
         // Check and extend the session in one statement. It locks the row, so a concurrent
-        // revoke either committed before (no row: the session has ended) or waits for us.
+        // revoke either committed before (no row: the session has ended) or waits for us. A
+        // session with an idle window of its own (a browser session) keeps it.
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE sessions SET last_used_at = $2, idle_expires_at = LEAST($3, expires_at) \
+            "UPDATE sessions SET last_used_at = $2, idle_expires_at = \
+             LEAST(COALESCE($2 + idle_timeout_secs * INTERVAL '1 second', $3), expires_at) \
              WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2 \
              RETURNING {SESSION_COLS}"
         )))

@@ -1,7 +1,7 @@
 //! Social sign-in (PostgreSQL): pending flows, identities, and the accounts and browser sessions they open.
 
+use crate::browser::insert_browser_session;
 use crate::rows::{self, bytes, opt_text, text, time_col, uuid_col};
-use crate::sessions::insert_signed_in;
 use crate::{PgStore, db_err};
 use async_trait::async_trait;
 use keycard_core::accounts::User;
@@ -59,21 +59,6 @@ async fn insert_identity(conn: &mut PgConnection, i: &Identity) -> StoreResult<(
     .execute(conn)
     .await
     .map_err(db_err)?;
-    Ok(())
-}
-
-async fn insert_browser_session(
-    conn: &mut PgConnection,
-    s: &NewBrowserSession,
-    events: &[AuditEvent],
-) -> StoreResult<()> {
-    insert_signed_in(&mut *conn, &s.session, &s.refresh, events).await?;
-    sqlx::query("UPDATE sessions SET secret_hash = $1 WHERE id = $2")
-        .bind(&s.secret_hash.0[..])
-        .bind(s.session.id.0)
-        .execute(conn)
-        .await
-        .map_err(db_err)?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod audit;
+mod browser;
 mod keys;
 mod rotation;
 mod rows;

@@ -139,9 +139,11 @@ async fn rotate_one(conn: &mut SqliteConnection, job: &Job) -> StoreResult<Rotat
         });
     };
     let session_id: String = spent.try_get("session_id").map_err(db_err)?;
-    // Check and extend the session in one statement: no row means it has ended.
+    // Check and extend the session in one statement: no row means it has ended. A session with
+    // an idle window of its own (a browser session) keeps it; the others take the given one.
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE sessions SET last_used_at = $2, idle_expires_at = MIN($3, expires_at) \
+        "UPDATE sessions SET last_used_at = $2, \
+         idle_expires_at = MIN(COALESCE($2 + idle_timeout_secs, $3), expires_at) \
          WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2 \
          RETURNING {SESSION_COLS}"
     )))
@@ -207,7 +209,7 @@ mod tests {
             issued_at: NOW,
         };
         store
-            .create_account(&user, "$argon2id$x", &session, &refresh, &[])
+            .create_account(&user, "$argon2id$x", &session, &refresh, None, &[])
             .await
             .unwrap();
         (store, session, first)

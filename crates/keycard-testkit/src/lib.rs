@@ -18,7 +18,7 @@
 
 mod social;
 
-pub use social::{Browser, Cookie, SocialFlow, location, mock_idp_url_from_env};
+pub use social::{Browser, Cookie, SocialFlow, field_value, location, mock_idp_url_from_env};
 
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;

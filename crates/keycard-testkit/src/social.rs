@@ -321,6 +321,22 @@ pub fn location(reply: &Reply) -> Result<String> {
         .with_context(|| format!("redirect without Location: {reply:?}"))
 }
 
+/// The value of the form field `name` in a page (`name="…" value="…"`), entities decoded.
+pub fn field_value(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\""))?;
+    let value = between(&html[at..], "value=\"", "\"")?;
+    Some(
+        value
+            .replace("&#43;", "+")
+            .replace("&#x2b;", "+")
+            .replace("&quot;", "\"")
+            .replace("&#34;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">"),
+    )
+}
+
 fn between(text: &str, start: &str, end: &str) -> Option<String> {
     let from = text.find(start)? + start.len();
     let len = text[from..].find(end)?;

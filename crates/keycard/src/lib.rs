@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod brand;
 mod providers;
 mod settings;
 
@@ -164,6 +165,7 @@ pub async fn serve(
         trust_forwarded_for: settings.trust_forwarded_for,
         trusted_proxy_hops: settings.trusted_proxy_hops,
         docs_enabled: settings.docs_enabled,
+        brand: brand::load(&settings)?,
     };
     // Aborted however serving ends, also when this future is dropped (an embedding test).
     let _background = AbortOnDropHandle::new(tokio::spawn(maintenance(

@@ -92,6 +92,10 @@ pub struct Settings {
     pub oidc_client_secret: Option<String>,
     /// Its button label.
     pub oidc_name: String,
+    /// The hosted pages' name, primary colour (`#rrggbb`) and logo file (SVG, PNG or JPEG).
+    pub brand_name: String,
+    pub brand_color: String,
+    pub brand_logo: Option<PathBuf>,
 }
 
 impl Settings {
@@ -143,6 +147,9 @@ impl Settings {
             oidc_client_id: None,
             oidc_client_secret: None,
             oidc_name: "OpenID Connect".into(),
+            brand_name: "Keycard".into(),
+            brand_color: "#2748b3".into(),
+            brand_logo: None,
         }
     }
 
@@ -311,6 +318,9 @@ impl Settings {
             "oidc_client_id" => self.oidc_client_id = non_empty(v),
             "oidc_client_secret" => self.oidc_client_secret = non_empty(v),
             "oidc_name" => self.oidc_name = v.to_owned(),
+            "brand_name" => self.brand_name = v.to_owned(),
+            "brand_color" => self.brand_color = v.to_owned(),
+            "brand_logo" => self.brand_logo = non_empty(v).map(PathBuf::from),
             _ => return Err("unknown setting".into()),
         }
         Ok(())
@@ -426,10 +436,10 @@ impl Settings {
                     .into(),
             );
         }
-        if self.browser_session_idle_timeout < Duration::from_secs(60)
+        if self.browser_session_idle_timeout < Duration::from_secs(1)
             || self.browser_session_idle_timeout > self.browser_session_lifetime
         {
-            e.push("browser_session_idle_timeout (KEYCARD_BROWSER_SESSION_IDLE_TIMEOUT): at least 1m and at most browser_session_lifetime".into());
+            e.push("browser_session_idle_timeout (KEYCARD_BROWSER_SESSION_IDLE_TIMEOUT): at least 1s and at most browser_session_lifetime".into());
         }
         if self.provider_timeout < Duration::from_millis(100)
             || self.provider_timeout > Duration::from_secs(60)
@@ -442,6 +452,18 @@ impl Settings {
             e.push("social_flow_ttl (KEYCARD_SOCIAL_FLOW_TTL): between 1s and 30m".into());
         }
         e.extend(self.validate_providers(prod));
+        let hex = self.brand_color.strip_prefix('#').unwrap_or_default();
+        if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            e.push("brand_color (KEYCARD_BRAND_COLOR): a colour like #2748b3".into());
+        }
+        if self.brand_name.trim().is_empty() || self.brand_name.chars().count() > 60 {
+            e.push("brand_name (KEYCARD_BRAND_NAME): 1 to 60 characters".into());
+        }
+        if let Some(logo) = &self.brand_logo
+            && crate::brand::logo_type(logo).is_none()
+        {
+            e.push("brand_logo (KEYCARD_BRAND_LOGO): an .svg, .png or .jpg file".into());
+        }
         if self.login_lockout > self.login_max_failures_lockout {
             e.push(
                 "login_lockout (KEYCARD_LOGIN_LOCKOUT): at most login_max_failures_lockout".into(),
@@ -630,6 +652,15 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "provider_timeout",
         "each call to an identity provider gives up after this long, e.g. 10s (default)",
+    ),
+    ("brand_name", "the hosted pages' name (default Keycard)"),
+    (
+        "brand_color",
+        "the hosted pages' primary colour, #rrggbb (default #2748b3)",
+    ),
+    (
+        "brand_logo",
+        "path of the logo file the pages show (.svg, .png or .jpg, at most 256 KiB)",
     ),
     (
         "social_flow_ttl",

@@ -45,6 +45,8 @@ pub struct SignedIn {
     pub user: User,
     pub session_id: SessionId,
     pub tokens: TokenPair,
+    /// The session cookie's secret, when the sign-in opened a browser session.
+    pub browser_secret: Option<String>,
 }
 
 pub struct Keycard {
@@ -57,6 +59,7 @@ pub struct Keycard {
     sessions: Arc<SessionCache>,
     throttle: Throttle,
     providers: crate::social::Providers,
+    forms: crate::browser::FormTokens,
     /// Applies the store's change notices to `sessions`; ends with the service.
     _notices: Option<AbortOnDropHandle<()>>,
 }
@@ -98,10 +101,12 @@ impl Keycard {
             throttle,
             hasher,
             successors: Successors::new(&kek),
+            forms: crate::browser::FormTokens::new(&kek),
             keys: KeyStore::new(kek),
             policy,
             sessions,
             providers: crate::social::Providers::default(),
+
             _notices: notices,
         };
         kc.reload_keys().await?;
@@ -132,6 +137,10 @@ impl Keycard {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    pub(crate) fn form_tokens(&self) -> &crate::browser::FormTokens {
+        &self.forms
     }
 
     pub(crate) fn session_cache(&self) -> &SessionCache {

@@ -7,8 +7,20 @@ use crate::audit::AuditKind;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
 use crate::passwords::Verification;
+use crate::sessions::{BrowserSecret, NewBrowserSession, Session, SessionKind};
+use crate::store::NewRefreshToken;
 use crate::throttle::{Gate, LoginAttempt, Refusal};
+use crate::tokens::TokenPair;
 use std::sync::Arc;
+
+/// A session about to be stored: its row, first refresh token and tokens, and for a browser
+/// session the cookie secret (to hand out) with what is stored of it.
+struct Opening {
+    session: Session,
+    refresh: NewRefreshToken,
+    tokens: TokenPair,
+    browser: Option<(String, BrowserSecret)>,
+}
 
 impl Keycard {
     /// Turns a limit's refusal into the error the client sees; refusals worth reporting are
@@ -45,10 +57,23 @@ impl Keycard {
         name: Option<&str>,
         client: &ClientInfo,
     ) -> Result<SignedIn> {
+        self.register_as(email, password, name, client, SessionKind::Api)
+            .await
+    }
+
+    /// Sign-up into a session of `kind` (a browser session from the hosted pages).
+    pub(crate) async fn register_as(
+        self: &Arc<Self>,
+        email: &str,
+        password: &str,
+        name: Option<&str>,
+        client: &ClientInfo,
+        kind: SessionKind,
+    ) -> Result<SignedIn> {
         let (this, email, password) = (self.clone(), email.to_owned(), password.to_owned());
         let (name, client) = (name.map(str::to_owned), client.clone());
         detached(async move {
-            this.register_inner(&email, &password, name.as_deref(), &client)
+            this.register_inner(&email, &password, name.as_deref(), &client, kind)
                 .await
         })
         .await
@@ -60,6 +85,7 @@ impl Keycard {
         password: &str,
         name: Option<&str>,
         client: &ClientInfo,
+        kind: SessionKind,
     ) -> Result<SignedIn> {
         let email = Email::parse(email)?;
         let password = self.policy.password.check(password, &email, "password")?;
@@ -82,26 +108,54 @@ impl Keycard {
             created_at: now,
             updated_at: now,
         };
-        let session = self.new_session(user.id, client);
-        let (secret, refresh) = self.new_refresh(session.id)?;
+        let opened = self.opening(user.id, kind, client)?;
         let audit = [
             self.audit(AuditKind::Registered, Some(user.id), None, client),
             self.audit(
                 AuditKind::LoginSucceeded,
                 Some(user.id),
-                Some(session.id),
+                Some(opened.session.id),
                 client,
             ),
         ];
         self.store
-            .create_account(&user, &hash, &session, &refresh, &audit)
+            .create_account(
+                &user,
+                &hash,
+                &opened.session,
+                &opened.refresh,
+                opened.browser.as_ref().map(|(_, s)| s),
+                &audit,
+            )
             .await?;
         metrics::counter!("keycard_registrations_total").increment(1);
-        let tokens = self.tokens_for(&session, secret)?;
         Ok(SignedIn {
             user,
-            session_id: session.id,
+            session_id: opened.session.id,
+            tokens: opened.tokens,
+            browser_secret: opened.browser.map(|(secret, _)| secret),
+        })
+    }
+
+    /// A session of `kind` for `user`, ready to store, with its tokens.
+    fn opening(&self, user: UserId, kind: SessionKind, client: &ClientInfo) -> Result<Opening> {
+        if kind == SessionKind::Browser {
+            let (secret, b, tokens) = self.open_browser_session(user, client)?;
+            return Ok(Opening {
+                session: b.session,
+                refresh: b.refresh,
+                tokens,
+                browser: Some((secret, b.secret)),
+            });
+        }
+        let session = self.new_session(user, client);
+        let (secret, refresh) = self.new_refresh(session.id)?;
+        let tokens = self.tokens_for(&session, secret)?;
+        Ok(Opening {
+            session,
+            refresh,
             tokens,
+            browser: None,
         })
     }
 
@@ -114,10 +168,22 @@ impl Keycard {
         password: &str,
         client: &ClientInfo,
     ) -> Result<SignedIn> {
+        self.login_as(email, password, client, SessionKind::Api)
+            .await
+    }
+
+    /// Password sign-in into a session of `kind` (a browser session from the hosted pages).
+    pub(crate) async fn login_as(
+        self: &Arc<Self>,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+        kind: SessionKind,
+    ) -> Result<SignedIn> {
         let (this, email, password) = (self.clone(), email.to_owned(), password.to_owned());
         let client = client.clone();
         let outcome =
-            detached(async move { this.login_inner(&email, &password, &client).await }).await;
+            detached(async move { this.login_inner(&email, &password, &client, kind).await }).await;
         let label = match &outcome {
             Ok(_) => "success",
             Err(Error::InvalidCredentials) => "invalid_credentials",
@@ -134,6 +200,7 @@ impl Keycard {
         email: &str,
         password: &str,
         client: &ClientInfo,
+        kind: SessionKind,
     ) -> Result<SignedIn> {
         let attempt = match self
             .throttle
@@ -143,7 +210,10 @@ impl Keycard {
             Gate::Open(a) => a,
             Gate::Closed(r) => return Err(self.refused(r, client).await),
         };
-        match self.check_login(email, password, &attempt, client).await {
+        match self
+            .check_login(email, password, &attempt, client, kind)
+            .await
+        {
             Ok(Some(signed_in)) => {
                 self.throttle.login_succeeded(attempt).await;
                 Ok(signed_in)
@@ -164,6 +234,7 @@ impl Keycard {
         password: &str,
         attempt: &LoginAttempt,
         client: &ClientInfo,
+        kind: SessionKind,
     ) -> Result<Option<SignedIn>> {
         let found = match Email::parse(email) {
             Ok(e) => self.store.find_login(&e).await?,
@@ -193,20 +264,33 @@ impl Keycard {
             let ev = self.audit(AuditKind::PasswordRehashed, Some(user.id), None, client);
             self.store.upgrade_password_hash(user.id, &h, &ev).await?;
         }
-        let session = self.new_session(user.id, client);
-        let (secret, refresh) = self.new_refresh(session.id)?;
+        let opened = self.opening(user.id, kind, client)?;
         let ev = self.audit(
             AuditKind::LoginSucceeded,
             Some(user.id),
-            Some(session.id),
+            Some(opened.session.id),
             client,
         );
-        self.store.create_session(&session, &refresh, &[ev]).await?;
-        let tokens = self.tokens_for(&session, secret)?;
+        match &opened.browser {
+            None => {
+                self.store
+                    .create_session(&opened.session, &opened.refresh, &[ev])
+                    .await?
+            }
+            Some((_, secret)) => {
+                let stored = NewBrowserSession {
+                    session: opened.session.clone(),
+                    secret: *secret,
+                    refresh: opened.refresh.clone(),
+                };
+                self.store.create_browser_session(&stored, &[ev]).await?
+            }
+        }
         Ok(Some(SignedIn {
             user,
-            session_id: session.id,
-            tokens,
+            session_id: opened.session.id,
+            tokens: opened.tokens,
+            browser_secret: opened.browser.map(|(secret, _)| secret),
         }))
     }
 

@@ -1,9 +1,11 @@
 //! Sessions: one row per signed-in device or per-app grant, whatever kind, in one list the user
 //! can see and end. Every token Keycard issues belongs to exactly one session.
 
+mod browser;
 mod cache;
 mod device;
 
+pub use browser::{BrowserSecret, BrowserStore, NewBrowserSession};
 pub use cache::{SessionCache, Ticket};
 pub use device::device_label;
 

@@ -4,21 +4,18 @@
 //! account and opens a browser session.
 
 use super::{
-    Authorization, Callback, Identity, IdentityProvider, NewBrowserSession, PendingFlow,
-    ProviderError, ProviderInfo, ProviderProfile, SocialFailure, Unlinked,
+    Authorization, Callback, Identity, IdentityProvider, PendingFlow, ProviderError, ProviderInfo,
+    ProviderProfile, SocialFailure, Unlinked,
 };
 use crate::accounts::{Email, User};
 use crate::audit::{AuditEvent, AuditKind};
 use crate::error::{Error, Result};
 use crate::ids::{IdentityId, SessionId, UserId};
 use crate::service::{ClientInfo, Keycard, Principal};
-use crate::sessions::SessionKind;
 use crate::store::StoreError;
 use crate::tokens::{TokenHash, TokenPair, pkce_challenge, random_secret};
 use std::sync::Arc;
 
-/// Prefix of browser-session cookie values, so a leaked one is recognisable to secret scanners.
-const SESSION_PREFIX: &str = "kcss_";
 /// A flow cookie is a browser's binding to the flows it started; reused across flows so two
 /// tabs signing in at once do not undo each other.
 const FLOW_PREFIX: &str = "kcfl_";
@@ -454,31 +451,5 @@ impl Keycard {
             "{}/v1/auth/social/{provider}/callback",
             self.policy().issuer
         )
-    }
-
-    /// A new browser session for `user`: the cookie secret, the rows to store, and its tokens.
-    pub(crate) fn open_browser_session(
-        &self,
-        user: UserId,
-        client: &ClientInfo,
-    ) -> Result<(String, NewBrowserSession, TokenPair)> {
-        let mut session = self.new_session(user, client);
-        let now = session.created_at;
-        session.kind = SessionKind::Browser;
-        session.expires_at = now + self.policy().browser_absolute_lifetime;
-        session.idle_expires_at =
-            (now + self.policy().browser_idle_timeout).min(session.expires_at);
-        let secret = random_secret(SESSION_PREFIX)?;
-        let (refresh_secret, refresh) = self.new_refresh(session.id)?;
-        let tokens = self.tokens_for(&session, refresh_secret)?;
-        Ok((
-            secret.clone(),
-            NewBrowserSession {
-                session,
-                secret_hash: TokenHash::of(&secret),
-                refresh,
-            },
-            tokens,
-        ))
     }
 }

@@ -9,6 +9,7 @@ mod login;
 mod provider;
 mod store;
 
+pub use crate::sessions::NewBrowserSession;
 pub use flow::{FLOW_TTL, PendingFlow};
 pub use identity::Identity;
 pub use login::{CallbackParams, SocialLogin, SocialSignedIn, Started};
@@ -16,7 +17,7 @@ pub use provider::{
     Authorization, Callback, IdentityProvider, ProviderError, ProviderInfo, ProviderProfile,
     Providers,
 };
-pub use store::{NewBrowserSession, SocialStore, Unlinked};
+pub use store::{SocialStore, Unlinked};
 
 /// Why a social sign-in ended without one. Each has a stable code; none is a server fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -5,20 +5,11 @@ use super::{Identity, PendingFlow};
 use crate::accounts::User;
 use crate::audit::AuditEvent;
 use crate::ids::{IdentityId, UserId};
-use crate::sessions::Session;
-use crate::store::{NewRefreshToken, StoreResult};
+use crate::sessions::NewBrowserSession;
+use crate::store::StoreResult;
 use crate::tokens::TokenHash;
 use async_trait::async_trait;
 use time::OffsetDateTime;
-
-/// A browser session to open: the session row, the hash of its cookie secret, and the first
-/// refresh token (for a single-page app's cookie refresh).
-#[derive(Debug, Clone)]
-pub struct NewBrowserSession {
-    pub session: Session,
-    pub secret_hash: TokenHash,
-    pub refresh: NewRefreshToken,
-}
 
 /// What unlinking an identity did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use crate::accounts::{Email, ProfileUpdate, User};
 use crate::audit::AuditEvent;
 use crate::ids::IdentityId;
 use crate::ids::{SessionId, UserId};
-use crate::sessions::{RevokeReason, Session};
+use crate::sessions::{BrowserSecret, BrowserStore, RevokeReason, Session};
 use crate::social::{Identity, NewBrowserSession, PendingFlow, SocialStore, Unlinked};
 use crate::throttle::{Counted, FailureRecord, Lockout, ThrottleStore};
 use crate::tokens::{StoredKey, TokenHash};
@@ -132,11 +132,12 @@ impl AccountStore for FailFast {
         password_hash: &str,
         session: &Session,
         refresh: &NewRefreshToken,
+        browser: Option<&BrowserSecret>,
         audit: &[AuditEvent],
     ) -> StoreResult<()> {
         self.guard(
             self.inner
-                .create_account(user, password_hash, session, refresh, audit),
+                .create_account(user, password_hash, session, refresh, browser, audit),
         )
         .await
     }
@@ -345,6 +346,35 @@ impl ThrottleStore for FailFast {
 }
 
 #[async_trait]
+impl BrowserStore for FailFast {
+    async fn create_browser_session(
+        &self,
+        session: &NewBrowserSession,
+        audit: &[AuditEvent],
+    ) -> StoreResult<()> {
+        self.guard(self.inner.create_browser_session(session, audit))
+            .await
+    }
+
+    async fn find_browser_session(
+        &self,
+        secret: &TokenHash,
+    ) -> StoreResult<Option<(Session, User)>> {
+        self.guard(self.inner.find_browser_session(secret)).await
+    }
+
+    async fn touch_browser_session(
+        &self,
+        id: SessionId,
+        now: OffsetDateTime,
+        idle_expires_at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.guard(self.inner.touch_browser_session(id, now, idle_expires_at))
+            .await
+    }
+}
+
+#[async_trait]
 impl SocialStore for FailFast {
     async fn save_flow(&self, flow: &PendingFlow) -> StoreResult<()> {
         self.guard(self.inner.save_flow(flow)).await
@@ -481,6 +511,7 @@ mod tests {
             _: &str,
             _: &Session,
             _: &NewRefreshToken,
+            _: Option<&BrowserSecret>,
             _: &[AuditEvent],
         ) -> StoreResult<()> {
             unreached!()
@@ -616,6 +647,31 @@ mod tests {
             unreached!()
         }
         async fn prune_throttles(&self, _: i64, _: i64, _: u32) -> StoreResult<u64> {
+            unreached!()
+        }
+    }
+
+    #[async_trait]
+    impl BrowserStore for Switch {
+        async fn create_browser_session(
+            &self,
+            _: &NewBrowserSession,
+            _: &[AuditEvent],
+        ) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn find_browser_session(
+            &self,
+            _: &TokenHash,
+        ) -> StoreResult<Option<(Session, User)>> {
+            unreached!()
+        }
+        async fn touch_browser_session(
+            &self,
+            _: SessionId,
+            _: OffsetDateTime,
+            _: OffsetDateTime,
+        ) -> StoreResult<()> {
             unreached!()
         }
     }

@@ -1,14 +1,49 @@
-//! Hosted pages: server-rendered HTML (askama, escaped by default), each response with a
-//! Content-Security-Policy carrying a fresh nonce, so no inline script or style runs unless
-//! Keycard wrote it for this very response.
+//! Hosted pages: server-rendered HTML (askama, escaped by default) in the visitor's language,
+//! each response with a Content-Security-Policy carrying a fresh nonce, so no inline script or
+//! style runs unless Keycard wrote it for this very response. Password sign-in works without
+//! JavaScript; nothing is loaded from another origin.
 
+mod account;
+mod assets;
 mod error;
+mod forms;
+pub mod i18n;
+mod login;
+mod logout;
 
 pub use error::{ErrorPage, wants_page};
 
+use crate::browser::{BROWSER_COOKIE, SESSION_COOKIE};
+use crate::state::AppState;
 use askama::Template;
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum_extra::extract::CookieJar;
+use i18n::Messages;
+use keycard_core::service::Principal;
+
+/// The pages and their assets.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(account::home))
+        .route("/login", get(login::show_login).post(login::submit_login))
+        .route(
+            "/register",
+            get(login::show_register).post(login::submit_register),
+        )
+        .route("/logout", get(logout::show).post(logout::submit))
+        .route("/account", get(account::show))
+        .route(
+            "/account/link/{provider}",
+            axum::routing::post(account::link),
+        )
+        .route("/assets/keycard.css", get(assets::css))
+        .route("/assets/logo", get(assets::logo))
+}
 
 /// A fresh CSP nonce: 128 random bits, base64url.
 pub fn nonce() -> String {
@@ -16,6 +51,58 @@ pub fn nonce() -> String {
         .map(|s| s[..22].to_owned())
         // Without randomness no nonce can be trusted: an empty one allows nothing inline.
         .unwrap_or_default()
+}
+
+/// What every page needs: the visitor's language, this response's nonce, the brand.
+pub struct PageCtx {
+    pub m: Messages,
+    pub nonce: String,
+    pub brand_name: String,
+    pub brand_color: String,
+}
+
+impl FromRequestParts<AppState> for PageCtx {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ui_locales = parts.uri.query().and_then(|q| {
+            q.split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(k, _)| *k == "ui_locales")
+                .map(|(_, v)| v.replace('+', " ").replace("%20", " "))
+        });
+        let accept = parts
+            .headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok());
+        Ok(Self::new(
+            Messages::negotiate(ui_locales.as_deref(), accept),
+            state,
+        ))
+    }
+}
+
+impl PageCtx {
+    pub fn new(m: Messages, state: &AppState) -> Self {
+        Self {
+            m,
+            nonce: nonce(),
+            brand_name: state.config.brand.name.clone(),
+            brand_color: state.config.brand.color.clone(),
+        }
+    }
+
+    /// A message with no placeholder but the brand.
+    pub fn t(&self, key: &str) -> String {
+        self.m.t(key, &[("brand", &self.brand_name)])
+    }
+
+    pub fn t1(&self, key: &str, name: &str, value: &str) -> String {
+        self.m.t(key, &[("brand", &self.brand_name), (name, value)])
+    }
 }
 
 /// Renders a page with its status and the page security headers.
@@ -33,17 +120,42 @@ pub fn render(status: StatusCode, page: &impl Template, nonce: &str) -> Response
     };
     let mut resp = (status, Html(html)).into_response();
     let csp = format!(
-        "default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; \
+        "default-src 'none'; style-src 'self' 'nonce-{nonce}'; script-src 'nonce-{nonce}'; \
          img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; \
          object-src 'none'"
     );
-    let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&csp) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
     }
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("strict-origin-when-cross-origin"),
-    );
     resp
+}
+
+/// The person signed in in this browser, if any (an ended or unknown session is nobody).
+pub async fn signed_in(
+    state: &AppState,
+    jar: &CookieJar,
+) -> Result<Option<Principal>, crate::error::ApiError> {
+    match jar.get(SESSION_COOKIE) {
+        Some(c) => Ok(state.keycard.browser().session(c.value()).await?),
+        None => Ok(None),
+    }
+}
+
+/// What binds a form to this browser: the session cookie when signed in, else the browser's own
+/// random cookie (set here when missing).
+pub fn binding(jar: CookieJar, who: Option<&Principal>) -> (CookieJar, String) {
+    if who.is_some()
+        && let Some(c) = jar.get(SESSION_COOKIE)
+    {
+        let v = c.value().to_owned();
+        return (jar, v);
+    }
+    if let Some(c) = jar.get(BROWSER_COOKIE).filter(|c| !c.value().is_empty()) {
+        let v = c.value().to_owned();
+        return (jar, v);
+    }
+    let fresh = keycard_core::tokens::random_secret("kcbr_").unwrap_or_default();
+    let jar = jar.add(crate::browser::browser_cookie(fresh.clone()));
+    (jar, fresh)
 }

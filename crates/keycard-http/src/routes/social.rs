@@ -5,7 +5,8 @@
 use crate::browser::{self, FLOW_COOKIE};
 use crate::error::{ApiError, Problem};
 use crate::extract::Client;
-use crate::pages::{ErrorPage, wants_page};
+use crate::pages::i18n::Messages;
+use crate::pages::{ErrorPage, PageCtx, wants_page};
 use crate::routes::auth::refresh_cookie;
 use crate::state::AppState;
 use axum::Json;
@@ -67,10 +68,15 @@ pub struct StartQuery {
 fn failure(headers: &HeaderMap, state: &AppState, e: impl Into<ApiError>) -> Response {
     let e = e.into();
     if wants_page(headers) {
+        let accept = headers
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok());
+        let ctx = PageCtx::new(Messages::negotiate(None, accept), state);
         let back_href = format!("{}/login", state.config.public_url.trim_end_matches('/'));
         ErrorPage {
             error: e,
             back_href,
+            ctx,
         }
         .into_response()
     } else {

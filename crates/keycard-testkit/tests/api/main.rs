@@ -50,6 +50,7 @@ mod keys;
 mod me;
 mod ops;
 mod outage;
+mod pages;
 mod refresh_grace;
 mod sessions;
 mod social;

@@ -53,6 +53,7 @@ social_tests!(
     a_signed_in_person_links_and_unlinks_providers,
     an_identity_of_another_account_cannot_be_linked,
     a_password_account_may_unlink_its_only_identity,
+    the_login_page_offers_every_provider,
 );
 
 /// A test user of the double no other test uses: `ada+TAG` is `ada+TAG@example.com`.
@@ -716,5 +717,31 @@ async fn a_password_account_may_unlink_its_only_identity(app: TestApp) -> Result
         .await?
         .expect_status(204)?;
     assert!(identities(&app, &token).await?.is_empty());
+    Ok(())
+}
+
+async fn the_login_page_offers_every_provider(app: TestApp) -> Result<()> {
+    let browser = app.browser()?;
+    let page = browser
+        .navigate(&app.url("/login?return_to=/account"))
+        .await?
+        .expect_status(200)?;
+    for id in ["google", "oidc"] {
+        let marker = format!("id=\"provider-{id}\" ");
+        ensure!(page.text.contains(&marker), "no {id} button: {page}");
+    }
+    ensure!(page.text.contains("Continue with Google"), "{page}");
+    // The button starts the provider's flow, coming back to the same destination.
+    let button = &page.text[page.text.find("id=\"provider-google\"").context("button")?..];
+    let href = button
+        .split("href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .context("href")?
+        .replace("&amp;", "&");
+    let start = browser.navigate(&app.url(&href)).await?;
+    ensure!(start.status.as_u16() == 303, "{start}");
+    let to = location(&start)?;
+    ensure!(to.starts_with(app.idp_url()?), "{to}");
     Ok(())
 }

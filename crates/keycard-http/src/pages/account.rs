@@ -1,0 +1,147 @@
+//! The signed-in page: who you are, how you sign in (and linking another provider), and where
+//! you are signed in.
+
+use super::login::{SignInForm, checked_form, error_page};
+use super::{PageCtx, render, signed_in};
+use crate::browser::{self, FLOW_COOKIE, SESSION_COOKIE};
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use keycard_core::social::Identity;
+use time::format_description::well_known::Rfc3339;
+
+pub struct SessionLine {
+    pub device: String,
+    pub kind: &'static str,
+    pub last_used: String,
+    pub current: bool,
+}
+
+pub struct Linkable {
+    pub id: String,
+    pub label: String,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage<'a> {
+    ctx: &'a PageCtx,
+    csrf: &'a str,
+    name: Option<&'a str>,
+    email: &'a str,
+    email_verified: bool,
+    identities: &'a [Identity],
+    linkable: &'a [Linkable],
+    sessions: &'a [SessionLine],
+}
+
+/// `GET /`: the account page (which sends a stranger to sign in).
+pub async fn home() -> Redirect {
+    Redirect::to("/account")
+}
+
+/// `GET /account`.
+pub async fn show(State(state): State<AppState>, ctx: PageCtx, jar: CookieJar) -> Response {
+    let who = match signed_in(&state, &jar).await {
+        Ok(Some(who)) => who,
+        Ok(None) => return Redirect::to("/login?return_to=%2Faccount").into_response(),
+        Err(e) => return error_page(&state, ctx, e),
+    };
+    let social = state.keycard.social();
+    let identities = match social.identities_of(who.user_id).await {
+        Ok(i) => i,
+        Err(e) => return error_page(&state, ctx, e),
+    };
+    let sessions = match state.keycard.list_sessions(&who).await {
+        Ok(s) => s,
+        Err(e) => return error_page(&state, ctx, e),
+    };
+    let sessions: Vec<SessionLine> = sessions
+        .into_iter()
+        .map(|s| SessionLine {
+            current: s.id == who.session_id,
+            device: s.device,
+            kind: s.kind.as_str(),
+            last_used: s.last_used_at.format(&Rfc3339).unwrap_or_default(),
+        })
+        .collect();
+    let linkable: Vec<Linkable> = social
+        .providers()
+        .into_iter()
+        .filter(|p| !identities.iter().any(|i| i.provider == p.id))
+        .map(|p| Linkable {
+            label: ctx.t1("account.link", "provider", &p.name),
+            id: p.id,
+        })
+        .collect();
+    let session = jar
+        .get(SESSION_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    let csrf = state.keycard.browser().form_token(&session, "account");
+    render(
+        StatusCode::OK,
+        &AccountPage {
+            ctx: &ctx,
+            csrf: &csrf,
+            name: who.user.name.as_deref(),
+            email: who.user.email.as_str(),
+            email_verified: who.user.email_verified,
+            identities: &identities,
+            linkable: &linkable,
+            sessions: &sessions,
+        },
+        &ctx.nonce,
+    )
+}
+
+/// `POST /account/link/{provider}`: starts linking another provider to this account.
+pub async fn link(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    form: Result<Form<SignInForm>, FormRejection>,
+) -> Response {
+    let session = jar
+        .get(SESSION_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    let (ctx, _form, _) =
+        match checked_form(&state, &headers, &jar, form, "account", Some(&session)) {
+            Ok(checked) => checked,
+            Err(page) => return *page,
+        };
+    let who = match signed_in(&state, &jar).await {
+        Ok(Some(who)) => who,
+        Ok(None) => return Redirect::to("/login?return_to=%2Faccount").into_response(),
+        Err(e) => return error_page(&state, ctx, e),
+    };
+    let public = state.config.public_url.trim_end_matches('/');
+    let bound = jar.get(FLOW_COOKIE).map(|c| c.value().to_owned());
+    match state
+        .keycard
+        .social()
+        .start_link(
+            &who,
+            &provider,
+            &format!("{public}/account"),
+            bound.as_deref(),
+        )
+        .await
+    {
+        Ok(s) => (
+            jar.add(browser::flow_cookie(
+                s.flow_cookie,
+                state.keycard.policy().social_flow_ttl,
+            )),
+            Redirect::to(&s.location),
+        )
+            .into_response(),
+        Err(e) => error_page(&state, ctx, e),
+    }
+}
