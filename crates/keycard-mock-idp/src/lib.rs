@@ -1,17 +1,41 @@
 //! `keycard-mock-idp`: a strict stand-in of the identity providers Keycard signs people in with,
 //! so Keycard can be tried, tested and demonstrated without real credentials or the internet.
 //!
-//! One server, one port; each provider under a path of its own. So far the OpenID Connect
-//! providers: `/google` (shaped like Google) and `/oidc` (any OpenID Connect provider), each with
-//! discovery, JWKS, an authorization page where a person chooses a test user or denies, a token
-//! endpoint and userinfo. It is as strict as the real ones: it checks the client id and secret,
-//! the exact redirect URI, the PKCE verifier (S256 only), and hands out one-time codes that expire.
+//! One server, one port; each provider under a path of its own, at the real provider's paths
+//! (so an adapter pointed at `{origin}/{provider}` instead of the real hosts needs nothing else):
+//!
+//! | provider | authorization | token | profile API |
+//! |---|---|---|---|
+//! | `/google`, `/oidc` (OpenID Connect; discovery at `/.well-known/openid-configuration`, keys at `/jwks`) | `GET /authorize` | `POST /token` | `GET /userinfo` |
+//! | `/facebook` | `GET /dialog/oauth` | `GET` or `POST /oauth/access_token` | `GET /me?fields=…` |
+//! | `/github` | `GET /login/oauth/authorize` | `POST /login/oauth/access_token` | `GET /user`, `GET /user/emails` |
+//! | `/x` | `GET /i/oauth2/authorize` | `POST /2/oauth2/token` | `GET /2/users/me` |
+//!
+//! Every authorization page is the same form: a person chooses a test user
+//! ([`users::USERS`], optionally tagged `ada+TAG`) or denies, and may pick a fault to simulate
+//! (`server_error`, `slow` and `garbage` at the token step everywhere; ID-token forgeries for
+//! the OpenID Connect providers; `api_error`, a 500 from the profile API, for the others). The
+//! form posts to the authorization path plus `/decide`.
+//!
+//! It is as strict as the real ones: it checks the client id and secret, the exact redirect URI,
+//! the PKCE verifier (S256 only; required by X), and hands out one-time codes that expire, bound
+//! to the client and redirect URI. Each provider answers in its own words, quirks included
+//! (GitHub refuses a code with HTTP 200, Facebook with a Graph error object).
 
 #![forbid(unsafe_code)]
 
+mod client_auth;
+mod facebook;
+mod fault;
+mod github;
+mod grants;
+mod oauth;
 mod oidc;
+mod pkce;
 mod signing;
 pub mod users;
+mod web;
+mod x;
 
 use anyhow::Result;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
@@ -60,7 +84,7 @@ pub struct Config {
     pub clients: Vec<Client>,
     /// How long an authorization code can be redeemed (real providers: about a minute).
     pub code_ttl: Duration,
-    /// How long an access token answers at userinfo.
+    /// How long an access token answers at userinfo or the provider's API.
     pub token_ttl: Duration,
 }
 
@@ -80,9 +104,9 @@ impl Config {
 pub(crate) struct Idp {
     config: Config,
     signer: Signer,
-    pending: Mutex<HashMap<String, oidc::Pending>>,
-    codes: Mutex<HashMap<String, oidc::Grant>>,
-    tokens: Mutex<HashMap<String, oidc::Issued>>,
+    pending: Mutex<HashMap<String, grants::Pending>>,
+    codes: Mutex<HashMap<String, grants::Grant>>,
+    tokens: Mutex<HashMap<String, grants::Issued>>,
 }
 
 impl Idp {
@@ -111,5 +135,9 @@ pub fn router(config: Config) -> Result<Router> {
         codes: Mutex::default(),
         tokens: Mutex::default(),
     });
-    Ok(oidc::routes().with_state(idp))
+    Ok(oidc::routes()
+        .merge(facebook::routes())
+        .merge(github::routes())
+        .merge(x::routes())
+        .with_state(idp))
 }

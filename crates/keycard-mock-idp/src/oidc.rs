@@ -2,98 +2,25 @@
 //! choose a test user or deny), token (authorization code with PKCE) and userinfo, each refusing
 //! what the real providers refuse.
 
-use crate::users::{self, Person};
-use crate::{Idp, random_token};
-use aws_lc_rs::digest;
+use crate::client_auth;
+use crate::fault::{self, Fault};
+use crate::grants::{self, Decided, Decision, Pending};
+use crate::users::Person;
+use crate::web::{self, error_page, not_found};
+use crate::{Idp, pkce};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::sync::{Arc, MutexGuard};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 const PROVIDERS: &[&str] = &["google", "oidc"];
-/// How long the authorization page waits for the person's choice.
-const REQUEST_TTL: std::time::Duration = std::time::Duration::from_secs(600);
-
-/// A sign-in request waiting for the person's choice.
-pub(crate) struct Pending {
-    provider: String,
-    client_id: String,
-    redirect_uri: String,
-    scope: String,
-    state: Option<String>,
-    nonce: Option<String>,
-    challenge: Option<String>,
-    created: Instant,
-}
-
-/// An authorization code: what it grants and until when.
-pub(crate) struct Grant {
-    provider: String,
-    client_id: String,
-    redirect_uri: String,
-    user: Person,
-    scope: String,
-    nonce: Option<String>,
-    challenge: Option<String>,
-    /// A failure the token endpoint simulates for this code (see [`Fault`]).
-    fault: Option<Fault>,
-    expires: Instant,
-}
-
-/// Failures a tester can ask the token endpoint to simulate, chosen with the test user on the
-/// authorization page, so each flow carries its own and parallel tests do not interfere.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Fault {
-    /// 500 with an HTML body.
-    ServerError,
-    /// Answers only after 30 seconds.
-    Slow,
-    /// 200 with a body that is not JSON.
-    Garbage,
-    BadSignature,
-    WrongNonce,
-    WrongIssuer,
-    WrongAudience,
-    Expired,
-    AlgNone,
-    HmacWithPublicKey,
-    UnknownKid,
-}
-
-impl Fault {
-    pub(crate) const ALL: &[(&str, Fault)] = &[
-        ("server_error", Fault::ServerError),
-        ("slow", Fault::Slow),
-        ("garbage", Fault::Garbage),
-        ("bad_signature", Fault::BadSignature),
-        ("wrong_nonce", Fault::WrongNonce),
-        ("wrong_issuer", Fault::WrongIssuer),
-        ("wrong_audience", Fault::WrongAudience),
-        ("expired", Fault::Expired),
-        ("alg_none", Fault::AlgNone),
-        ("hmac_with_public_key", Fault::HmacWithPublicKey),
-        ("unknown_kid", Fault::UnknownKid),
-    ];
-
-    fn parse(s: &str) -> Option<Self> {
-        Self::ALL.iter().find(|(n, _)| *n == s).map(|(_, f)| *f)
-    }
-}
-
-/// An access token, good at userinfo.
-pub(crate) struct Issued {
-    provider: String,
-    user: Person,
-    scope: String,
-    expires: Instant,
-}
 
 type Shared = State<Arc<Idp>>;
 
@@ -110,25 +37,8 @@ pub(crate) fn routes() -> Router<Arc<Idp>> {
         .route("/{provider}/userinfo", get(userinfo))
 }
 
-fn lock<T>(m: &std::sync::Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Forgets requests, codes and tokens past their time, so a long-running demo does not grow
-/// without bound (they would be refused anyway).
-fn sweep(idp: &Idp) {
-    let now = Instant::now();
-    lock(&idp.pending).retain(|_, p| now.duration_since(p.created) < REQUEST_TTL);
-    lock(&idp.codes).retain(|_, g| g.expires > now);
-    lock(&idp.tokens).retain(|_, t| t.expires > now);
-}
-
 fn known(provider: &str) -> bool {
     PROVIDERS.contains(&provider)
-}
-
-fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, "no such provider").into_response()
 }
 
 fn now_secs() -> u64 {
@@ -137,25 +47,7 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
-/// A page for what cannot go back to the client: a redirect to an unverified URI would make
-/// the provider an open redirector, so the real ones show an error instead.
-fn error_page(status: StatusCode, what: &str) -> Response {
-    let body = format!(
-        "<!doctype html><title>Sign-in error</title><h1>Sign-in error</h1><p>{}</p>",
-        escape(what)
-    );
-    (status, Html(body)).into_response()
-}
-
-/// The redirect back to the client, with `params` and the request's `state` and `iss`.
+/// The redirect back to the client, with `params`, the request's `state` and `iss` (RFC 9207).
 fn back_to_client(
     redirect_uri: &str,
     params: &[(&str, &str)],
@@ -167,23 +59,7 @@ fn back_to_client(
         query.push(("state", s));
     }
     query.push(("iss", iss));
-    let encoded: Vec<String> = query
-        .iter()
-        .map(|(k, v)| format!("{k}={}", urlencode(v)))
-        .collect();
-    let sep = if redirect_uri.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{redirect_uri}{sep}{}", encoded.join("&"))).into_response()
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    web::to_client(redirect_uri, &query)
 }
 
 async fn discovery(State(idp): Shared, Path(provider): Path<String>) -> Response {
@@ -264,65 +140,30 @@ async fn authorize(
         q.code_challenge_method.as_deref(),
     ) {
         (None, None) => {}
-        (Some(c), Some("S256")) if c.len() == 43 && B64.decode(c).is_ok() => {}
+        (Some(c), Some(m)) if pkce::acceptable(c, m) => {}
         _ => return refuse("invalid_request"),
     }
-    sweep(&idp);
-    let Ok(request) = random_token() else {
-        return error_page(StatusCode::INTERNAL_SERVER_ERROR, "no randomness");
+    let pending = Pending {
+        provider: provider.clone(),
+        client_id: client.id.clone(),
+        redirect_uri,
+        scope,
+        state: q.state,
+        nonce: q.nonce,
+        challenge: q.code_challenge,
+        created: Instant::now(),
     };
-    lock(&idp.pending).insert(
-        request.clone(),
-        Pending {
-            provider: provider.clone(),
-            client_id: client.id.clone(),
-            redirect_uri,
-            scope,
-            state: q.state,
-            nonce: q.nonce,
-            challenge: q.code_challenge,
-            created: Instant::now(),
-        },
-    );
-    let mut choices = String::new();
-    for u in users::USERS {
-        let email = match (u.email, u.email_verified) {
-            (Some(e), true) => format!("{e}, verified"),
-            (Some(e), false) => format!("{e}, not verified"),
-            (None, _) => "no email".to_owned(),
-        };
-        choices.push_str(&format!(
-            "<li><button name=\"user\" value=\"{id}\" id=\"user-{id}\">{name}</button> ({email})</li>",
-            id = escape(u.id),
-            name = escape(u.name),
-            email = escape(&email),
-        ));
-    }
-    let page = format!(
-        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Sign in with {p} (test double)</title>\
-         <h1>Sign in with {p}</h1><p>Test double: choose who you are, or deny {c} access.</p>\
-         <form method=\"post\" action=\"/{p}/authorize/decide\"><input type=\"hidden\" name=\"request\" value=\"{r}\">\
-         <ul>{choices}</ul><button name=\"deny\" value=\"1\" id=\"deny\">Deny</button>\
-         <p><label for=\"fault\">Simulate a provider failure at the token step</label> \
-         <select name=\"fault\" id=\"fault\"><option value=\"\">none</option>{faults}</select></p></form></html>",
-        p = escape(&provider),
-        c = escape(&client.id),
-        r = escape(&request),
-        faults = Fault::ALL
-            .iter()
-            .map(|(n, _)| format!("<option>{n}</option>"))
-            .collect::<String>(),
-    );
-    ([(header::CACHE_CONTROL, "no-store")], Html(page)).into_response()
-}
-
-#[derive(Deserialize)]
-struct Decision {
-    request: String,
-    user: Option<String>,
-    deny: Option<String>,
-    /// Empty or absent: none.
-    fault: Option<String>,
+    let request = match grants::await_choice(&idp, pending) {
+        Ok(r) => r,
+        Err(page) => return page.into_response(),
+    };
+    web::authorization_page(
+        &provider,
+        &format!("/{provider}/authorize/decide"),
+        &client.id,
+        &request,
+        Fault::OIDC,
+    )
 }
 
 async fn decide(
@@ -334,56 +175,23 @@ async fn decide(
         return not_found();
     }
     let iss = idp.issuer(&provider);
-    // One decision per request: it is gone whatever follows.
-    let pending = lock(&idp.pending).remove(&d.request);
-    let Some(p) = pending.filter(|p| p.provider == provider && p.created.elapsed() < REQUEST_TTL)
-    else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "this sign-in request is unknown, used or expired",
-        );
-    };
-    if d.deny.is_some() {
-        return back_to_client(
-            &p.redirect_uri,
+    match grants::decide(&idp, &provider, d, Fault::OIDC) {
+        Err(page) => page.into_response(),
+        Ok(Decided::Denied {
+            redirect_uri,
+            state,
+        }) => back_to_client(
+            &redirect_uri,
             &[("error", "access_denied")],
-            p.state.as_deref(),
+            state.as_deref(),
             &iss,
-        );
+        ),
+        Ok(Decided::Granted {
+            redirect_uri,
+            state,
+            code,
+        }) => back_to_client(&redirect_uri, &[("code", &code)], state.as_deref(), &iss),
     }
-    let Some(user) = d.user.as_deref().and_then(users::find) else {
-        return error_page(StatusCode::BAD_REQUEST, "no such test user");
-    };
-    let fault = match d.fault.as_deref().filter(|f| !f.is_empty()) {
-        None => None,
-        Some(f) => match Fault::parse(f) {
-            Some(f) => Some(f),
-            None => return error_page(StatusCode::BAD_REQUEST, "no such fault"),
-        },
-    };
-    let Ok(code) = random_token() else {
-        return error_page(StatusCode::INTERNAL_SERVER_ERROR, "no randomness");
-    };
-    lock(&idp.codes).insert(
-        code.clone(),
-        Grant {
-            provider,
-            client_id: p.client_id,
-            redirect_uri: p.redirect_uri.clone(),
-            user,
-            scope: p.scope,
-            nonce: p.nonce,
-            challenge: p.challenge,
-            fault,
-            expires: Instant::now() + idp.config.code_ttl,
-        },
-    );
-    back_to_client(
-        &p.redirect_uri,
-        &[("code", &code)],
-        p.state.as_deref(),
-        &iss,
-    )
 }
 
 /// An RFC 6749 §5.2 error.
@@ -406,56 +214,6 @@ struct TokenForm {
     client_secret: Option<String>,
 }
 
-/// The client's credentials, from exactly one of HTTP Basic or the form.
-fn client_credentials(headers: &HeaderMap, form: &TokenForm) -> Option<(String, String)> {
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| STANDARD.decode(b.trim()).ok())
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| {
-            let (id, secret) = s.split_once(':')?;
-            Some((urldecode(id), urldecode(secret)))
-        });
-    match (basic, &form.client_id, &form.client_secret) {
-        (Some(creds), None, None) => Some(creds),
-        (Some((id, secret)), Some(form_id), None) if &id == form_id => Some((id, secret)),
-        (None, Some(id), Some(secret)) => Some((id.clone(), secret.clone())),
-        _ => None,
-    }
-}
-
-/// RFC 6749 §2.3.1: Basic credentials are form-urlencoded first.
-fn urldecode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                Ok(b) => {
-                    out.push(b);
-                    i += 2;
-                }
-                Err(_) => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn pkce_matches(challenge: &str, verifier: &str) -> bool {
-    let well_formed = (43..=128).contains(&verifier.len())
-        && verifier
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
-    well_formed && B64.encode(digest::digest(&digest::SHA256, verifier.as_bytes())) == challenge
-}
-
 async fn token(
     State(idp): Shared,
     Path(provider): Path<String>,
@@ -465,18 +223,16 @@ async fn token(
     if !known(&provider) {
         return not_found();
     }
-    let Some((client_id, secret)) = client_credentials(&headers, &f) else {
+    let credentials =
+        client_auth::either(&headers, f.client_id.as_deref(), f.client_secret.as_deref());
+    let Some((client_id, secret)) = credentials else {
         return token_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             "client authentication missing or ambiguous",
         );
     };
-    let client = idp.client(&client_id).filter(|c| {
-        aws_lc_rs::constant_time::verify_slices_are_equal(c.secret.as_bytes(), secret.as_bytes())
-            .is_ok()
-    });
-    let Some(client) = client else {
+    let Some(client) = client_auth::authenticate(&idp, &client_id, &secret) else {
         return token_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
@@ -490,88 +246,28 @@ async fn token(
             "only authorization_code",
         );
     }
-    // A code is spent by its first redemption, right or wrong.
-    let grant = f.code.as_deref().and_then(|c| lock(&idp.codes).remove(c));
-    let Some(g) = grant else {
-        return token_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_grant",
-            "unknown or already used code",
-        );
+    let redeemed = grants::redeem(
+        &idp,
+        &provider,
+        &client.id,
+        f.code.as_deref(),
+        f.redirect_uri.as_deref(),
+        f.code_verifier.as_deref(),
+    );
+    let g = match redeemed {
+        Ok(g) => g,
+        Err(r) => return token_error(StatusCode::BAD_REQUEST, "invalid_grant", r.why()),
     };
-    if g.provider != provider || g.client_id != client.id {
-        return token_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_grant",
-            "the code was issued to another client",
-        );
+    if let Some(answer) = fault::at_token_step(g.fault).await {
+        return answer;
     }
-    if Instant::now() >= g.expires {
-        return token_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_grant",
-            "the code has expired",
-        );
-    }
-    if f.redirect_uri.as_deref() != Some(g.redirect_uri.as_str()) {
-        return token_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_grant",
-            "redirect_uri differs from the authorization request's",
-        );
-    }
-    match (&g.challenge, &f.code_verifier) {
-        (None, None) => {}
-        (Some(c), Some(v)) if pkce_matches(c, v) => {}
-        (None, Some(_)) => {
-            return token_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_grant",
-                "code_verifier without a code_challenge",
-            );
-        }
-        _ => {
-            return token_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_grant",
-                "PKCE verification failed",
-            );
-        }
-    }
-    match g.fault {
-        Some(Fault::ServerError) => {
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Html("<h1>Internal Server Error</h1>"),
-            )
-                .into_response();
-        }
-        Some(Fault::Slow) => tokio::time::sleep(std::time::Duration::from_secs(30)).await,
-        Some(Fault::Garbage) => {
-            return (
-                [(header::CONTENT_TYPE, "application/json")],
-                "<html>not json",
-            )
-                .into_response();
-        }
-        _ => {}
-    }
-    let Ok(access_token) = random_token() else {
+    let Some(access_token) = grants::issue(&idp, &g, "") else {
         return token_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",
             "no randomness",
         );
     };
-    lock(&idp.tokens).insert(
-        access_token.clone(),
-        Issued {
-            provider: provider.clone(),
-            user: g.user.clone(),
-            scope: g.scope.clone(),
-            expires: Instant::now() + idp.config.token_ttl,
-        },
-    );
     let now = now_secs();
     let mut claims = user_claims(&provider, &g.user, &g.scope);
     claims["iss"] = json!(idp.issuer(&provider));
@@ -656,14 +352,8 @@ async fn userinfo(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let issued = token.and_then(|t| {
-        lock(&idp.tokens)
-            .get(t)
-            .filter(|i| i.provider == provider && Instant::now() < i.expires)
-            .map(|i| (i.user.clone(), i.scope.clone()))
-    });
-    match issued {
-        Some((user, scope)) => Json(user_claims(&provider, &user, &scope)).into_response(),
+    match token.and_then(|t| grants::holder(&idp, &provider, t)) {
+        Some(h) => Json(user_claims(&provider, &h.person, &h.scope)).into_response(),
         None => (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],

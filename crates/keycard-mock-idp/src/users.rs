@@ -51,6 +51,20 @@ impl Person {
         }
     }
 
+    /// The provider's numeric id for this person, for the providers whose ids are numbers
+    /// (GitHub's is a JSON number; Facebook's and X's are strings of digits). Derived from
+    /// [`Person::subject`], so stable and different per provider and tag; below 10^15, so it
+    /// survives a trip through a JavaScript number.
+    pub fn numeric_id(&self, provider: &str) -> u64 {
+        let d = aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
+            self.subject(provider).as_bytes(),
+        );
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&d.as_ref()[..8]);
+        u64::from_be_bytes(b) % 1_000_000_000_000_000 + 1
+    }
+
     pub fn email(&self) -> Option<String> {
         let email = self.user.email?;
         Some(match (&self.tag, email.split_once('@')) {

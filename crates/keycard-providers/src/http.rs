@@ -40,7 +40,7 @@ pub(crate) async fn call_json<T: DeserializeOwned>(
         if !status.is_success() {
             let code = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
-                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+                .and_then(|v| v.get("error").and_then(error_code))
                 .unwrap_or_default();
             return Err(ProviderError::Rejected(format!(
                 "{call}: HTTP {status} {code}"
@@ -63,4 +63,28 @@ pub(crate) async fn call_json<T: DeserializeOwned>(
     )
     .record(started.elapsed().as_secs_f64());
     outcome
+}
+
+/// The provider's error code: RFC 6749's `"error": "invalid_grant"`, or the Graph API's
+/// `"error": {"type": "OAuthException", "code": 100}`. Never the description, which may quote
+/// what was sent.
+fn error_code(error: &serde_json::Value) -> Option<String> {
+    if let Some(code) = error.as_str() {
+        return Some(code.to_owned());
+    }
+    let kind = error.get("type")?.as_str()?;
+    Some(
+        match error.get("code").and_then(serde_json::Value::as_i64) {
+            Some(n) => format!("{kind} {n}"),
+            None => kind.to_owned(),
+        },
+    )
+}
+
+/// RFC 6749 §2.3.1: client id and secret are form-encoded before HTTP Basic.
+pub(crate) fn form_encode(s: &str) -> String {
+    reqwest::Url::parse_with_params("x:", &[("v", s)])
+        .ok()
+        .and_then(|u| u.query().map(|q| q.trim_start_matches("v=").to_owned()))
+        .unwrap_or_else(|| s.to_owned())
 }

@@ -2,7 +2,7 @@
 //! in, and any provider by its issuer through discovery. The ID token is verified against the
 //! provider's JWKS (cached, fetched again on an unknown `kid`, at most once a minute).
 
-use crate::http::call_json;
+use crate::http::{call_json, form_encode};
 use async_trait::async_trait;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -428,12 +428,4 @@ impl IdentityProvider for OidcProvider {
             picture_url: claims.picture,
         })
     }
-}
-
-/// RFC 6749 §2.3.1: client id and secret are form-encoded before HTTP Basic.
-fn form_encode(s: &str) -> String {
-    reqwest::Url::parse_with_params("x:", &[("v", s)])
-        .ok()
-        .and_then(|u| u.query().map(|q| q.trim_start_matches("v=").to_owned()))
-        .unwrap_or_else(|| s.to_owned())
 }

@@ -124,10 +124,16 @@ pub fn render(status: StatusCode, page: &impl Template, nonce: &str) -> Response
          img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; \
          object-src 'none'"
     );
+    let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&csp) {
-        resp.headers_mut()
-            .insert(header::CONTENT_SECURITY_POLICY, v);
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
+    // Not the API's `no-referrer`: under it browsers send `Origin: null` with every form POST,
+    // and the forms' origin check needs the real one. Nothing is sent to other sites.
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     resp
 }
 
