@@ -38,7 +38,7 @@ impl MockIdp {
             .await
             .context("binding the provider double")?;
         let url = format!("http://{}", listener.local_addr()?);
-        let redirects = ["google", "oidc"]
+        let redirects = ["google", "facebook", "x", "github", "oidc"]
             .map(|p| format!("{keycard_url}/v1/auth/social/{p}/callback"))
             .join(",");
         let client = keycard_mock_idp::Client::parse(&format!(
@@ -66,6 +66,33 @@ impl MockIdp {
             ("oidc_client_secret", IDP_CLIENT_SECRET.to_owned()),
             ("oidc_issuer", format!("{}/oidc", self.url)),
             ("oidc_name", "Test OpenID".to_owned()),
+            ("facebook_client_id", IDP_CLIENT_ID.to_owned()),
+            ("facebook_client_secret", IDP_CLIENT_SECRET.to_owned()),
+            (
+                "facebook_auth_url",
+                format!("{}/facebook/dialog/oauth", self.url),
+            ),
+            (
+                "facebook_token_url",
+                format!("{}/facebook/oauth/access_token", self.url),
+            ),
+            ("facebook_api_url", format!("{}/facebook", self.url)),
+            ("github_client_id", IDP_CLIENT_ID.to_owned()),
+            ("github_client_secret", IDP_CLIENT_SECRET.to_owned()),
+            (
+                "github_auth_url",
+                format!("{}/github/login/oauth/authorize", self.url),
+            ),
+            (
+                "github_token_url",
+                format!("{}/github/login/oauth/access_token", self.url),
+            ),
+            ("github_api_url", format!("{}/github", self.url)),
+            ("x_client_id", IDP_CLIENT_ID.to_owned()),
+            ("x_client_secret", IDP_CLIENT_SECRET.to_owned()),
+            ("x_auth_url", format!("{}/x/i/oauth2/authorize", self.url)),
+            ("x_token_url", format!("{}/x/2/oauth2/token", self.url)),
+            ("x_api_url", format!("{}/x/2", self.url)),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

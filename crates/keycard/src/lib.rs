@@ -4,10 +4,11 @@
 #![forbid(unsafe_code)]
 
 mod brand;
+mod oauth_settings;
 mod providers;
 mod settings;
 
-pub use settings::{ConfigErrors, Environment, KEYS, LogFormat, Settings};
+pub use settings::{ConfigErrors, Environment, KEYS, LogFormat, Settings, all_keys};
 
 use anyhow::Context;
 use keycard_core::clock::SystemClock;

@@ -70,7 +70,7 @@ fn main() -> ExitCode {
         return healthcheck(addr.unwrap_or(settings.listen_addr));
     }
     if let Some(Command::Settings) = &cli.command {
-        for (key, help) in keycard::KEYS {
+        for (key, help) in keycard::all_keys() {
             println!("KEYCARD_{:<28} {help}", key.to_ascii_uppercase());
         }
         return ExitCode::SUCCESS;

@@ -2,8 +2,11 @@
 
 use crate::Settings;
 use anyhow::Context;
-use keycard_core::social::Providers;
-use keycard_providers::{OidcConfig, OidcProvider, outbound_client};
+use keycard_core::social::{IdentityProvider, Providers};
+use keycard_providers::{
+    EndpointOverrides, FacebookProvider, GitHubProvider, OAuth2Config, OidcConfig, OidcProvider,
+    XProvider, outbound_client,
+};
 use std::sync::Arc;
 
 /// The enabled providers, in button order. Nothing is fetched here: a provider that is down at
@@ -14,6 +17,33 @@ pub fn enabled(settings: &Settings) -> anyhow::Result<Providers> {
     if let (Some(id), Some(secret)) = (&settings.google_client_id, &settings.google_client_secret) {
         let config = OidcConfig::google(id.clone(), secret.clone(), settings.google_issuer.clone());
         providers.add(Arc::new(OidcProvider::new(config, http.clone())));
+    }
+    for p in crate::oauth_settings::PROVIDERS {
+        let o = settings.oauth(p);
+        let Some((id, secret)) = o.enabled() else {
+            continue;
+        };
+        let overrides = EndpointOverrides {
+            authorization: o.auth_url.clone(),
+            token: o.token_url.clone(),
+            api: o.api_url.clone(),
+        };
+        let (id, secret) = (id.to_owned(), secret.to_owned());
+        let provider: Arc<dyn IdentityProvider> = match *p {
+            "facebook" => Arc::new(FacebookProvider::new(
+                OAuth2Config::facebook(id, secret, overrides),
+                http.clone(),
+            )),
+            "github" => Arc::new(GitHubProvider::new(
+                OAuth2Config::github(id, secret, overrides),
+                http.clone(),
+            )),
+            _ => Arc::new(XProvider::new(
+                OAuth2Config::x(id, secret, overrides),
+                http.clone(),
+            )),
+        };
+        providers.add(provider);
     }
     if let (Some(issuer), Some(id), Some(secret)) = (
         &settings.oidc_issuer,
@@ -27,7 +57,7 @@ pub fn enabled(settings: &Settings) -> anyhow::Result<Providers> {
             id.clone(),
             secret.clone(),
         );
-        providers.add(Arc::new(OidcProvider::new(config, http)));
+        providers.add(Arc::new(OidcProvider::new(config, http.clone())));
     }
     if !providers.is_empty() {
         tracing::info!(providers = ?providers, "social sign-in enabled");

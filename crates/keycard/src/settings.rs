@@ -1,6 +1,7 @@
 //! Configuration: defaults, then an optional TOML file, then `KEYCARD_*` environment variables.
 //! Every value is validated at start-up and every bad one is reported, by name, at once.
 
+use crate::oauth_settings::OAuthSettings;
 use keycard_core::throttle::Rate;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -92,6 +93,10 @@ pub struct Settings {
     pub oidc_client_secret: Option<String>,
     /// Its button label.
     pub oidc_name: String,
+    /// Facebook, GitHub and X: client credentials and endpoint overrides.
+    pub facebook: OAuthSettings,
+    pub github: OAuthSettings,
+    pub x: OAuthSettings,
     /// The hosted pages' name, primary colour (`#rrggbb`) and logo file (SVG, PNG or JPEG).
     pub brand_name: String,
     pub brand_color: String,
@@ -147,6 +152,9 @@ impl Settings {
             oidc_client_id: None,
             oidc_client_secret: None,
             oidc_name: "OpenID Connect".into(),
+            facebook: OAuthSettings::default(),
+            github: OAuthSettings::default(),
+            x: OAuthSettings::default(),
             brand_name: "Keycard".into(),
             brand_color: "#2748b3".into(),
             brand_logo: None,
@@ -194,7 +202,7 @@ impl Settings {
         for (k, v) in env {
             if let Some(key) = k.strip_prefix("KEYCARD_") {
                 let key = key.to_ascii_lowercase();
-                if KEYS.iter().any(|(name, _)| *name == key) {
+                if is_known(&key) {
                     values.insert(key, v.clone());
                 } else if !IGNORED_VARS.contains(&k.as_str()) {
                     tracing::warn!(variable = %k, "unknown KEYCARD_ variable ignored (typo?)");
@@ -321,7 +329,12 @@ impl Settings {
             "brand_name" => self.brand_name = v.to_owned(),
             "brand_color" => self.brand_color = v.to_owned(),
             "brand_logo" => self.brand_logo = non_empty(v).map(PathBuf::from),
-            _ => return Err("unknown setting".into()),
+            other => match crate::oauth_settings::split_key(other) {
+                Some((provider, field)) => {
+                    self.oauth_mut(provider).set(field, v);
+                }
+                None => return Err("unknown setting".into()),
+            },
         }
         Ok(())
     }
@@ -452,6 +465,9 @@ impl Settings {
             e.push("social_flow_ttl (KEYCARD_SOCIAL_FLOW_TTL): between 1s and 30m".into());
         }
         e.extend(self.validate_providers(prod));
+        for p in crate::oauth_settings::PROVIDERS {
+            e.extend(self.oauth(p).problems(p, prod, is_loopback_url));
+        }
         let hex = self.brand_color.strip_prefix('#').unwrap_or_default();
         if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             e.push("brand_color (KEYCARD_BRAND_COLOR): a colour like #2748b3".into());
@@ -517,8 +533,38 @@ impl Settings {
     }
 }
 
+impl Settings {
+    pub fn oauth(&self, provider: &str) -> &OAuthSettings {
+        match provider {
+            "facebook" => &self.facebook,
+            "github" => &self.github,
+            _ => &self.x,
+        }
+    }
+
+    fn oauth_mut(&mut self, provider: &str) -> &mut OAuthSettings {
+        match provider {
+            "facebook" => &mut self.facebook,
+            "github" => &mut self.github,
+            _ => &mut self.x,
+        }
+    }
+}
+
 fn non_empty(v: &str) -> Option<String> {
     (!v.is_empty()).then(|| v.to_owned())
+}
+
+fn is_known(key: &str) -> bool {
+    KEYS.iter().any(|(name, _)| *name == key) || crate::oauth_settings::split_key(key).is_some()
+}
+
+/// Every setting (the fixed ones, then the OAuth providers'), with its help text.
+pub fn all_keys() -> Vec<(String, String)> {
+    KEYS.iter()
+        .map(|(k, h)| ((*k).to_owned(), (*h).to_owned()))
+        .chain(crate::oauth_settings::keys())
+        .collect()
 }
 
 /// Every setting, with the text `--help` shows for it.
@@ -719,7 +765,7 @@ fn read_toml(path: &std::path::Path) -> Result<BTreeMap<String, String>, String>
         .map_err(|e| format!("config file {}: {e}", path.display()))?;
     let mut out = BTreeMap::new();
     for (k, v) in table {
-        if !KEYS.iter().any(|(name, _)| *name == k) {
+        if !is_known(&k) {
             return Err(format!(
                 "config file {}: unknown setting `{k}`",
                 path.display()

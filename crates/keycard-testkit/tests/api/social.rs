@@ -54,6 +54,8 @@ social_tests!(
     an_identity_of_another_account_cannot_be_linked,
     a_password_account_may_unlink_its_only_identity,
     the_login_page_offers_every_provider,
+    facebook_and_github_sign_in_with_a_profile,
+    x_shares_no_email_so_it_cannot_make_an_account_yet,
 );
 
 /// A test user of the double no other test uses: `ada+TAG` is `ada+TAG@example.com`.
@@ -116,7 +118,7 @@ async fn providers_are_listed_in_button_order(app: TestApp) -> Result<()> {
         .json()?;
     let providers = list["providers"].as_array().context("providers array")?;
     let ids: Vec<&str> = providers.iter().filter_map(|p| p["id"].as_str()).collect();
-    assert_eq!(ids, ["google", "oidc"], "{list}");
+    assert_eq!(ids, ["google", "facebook", "x", "github", "oidc"], "{list}");
     assert_eq!(providers[0]["name"], "Google");
     assert_eq!(providers[0]["icon"], "google");
     assert_eq!(
@@ -743,5 +745,81 @@ async fn the_login_page_offers_every_provider(app: TestApp) -> Result<()> {
     ensure!(start.status.as_u16() == 303, "{start}");
     let to = location(&start)?;
     ensure!(to.starts_with(app.idp_url()?), "{to}");
+    Ok(())
+}
+
+/// A whole sign-in at `provider` as `who` in a new browser; the profile it leads to.
+async fn profile_after(app: &TestApp, provider: &str, who: &str) -> Result<Value> {
+    let browser = app.browser()?;
+    sign_in(app, &browser, provider, who).await?;
+    me(app, &browser).await
+}
+
+async fn facebook_and_github_sign_in_with_a_profile(app: TestApp) -> Result<()> {
+    for provider in ["facebook", "github"] {
+        let who = person("ada");
+        let profile = profile_after(&app, provider, &who).await?;
+        assert_eq!(
+            profile["email"],
+            email_of(&who).as_str(),
+            "{provider}: {profile}"
+        );
+        assert_eq!(profile["email_verified"], true, "{provider}: {profile}");
+        assert_eq!(profile["name"], "Ada Lovelace", "{provider}: {profile}");
+        ensure!(
+            profile["picture_url"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("https://")),
+            "{provider}: {profile}"
+        );
+        let ids = profile["identities"].as_array().context("identities")?;
+        ensure!(
+            ids.len() == 1 && ids[0]["provider"] == provider,
+            "{profile}"
+        );
+        // The next sign-in finds the same account.
+        let again = profile_after(&app, provider, &who).await?;
+        assert_eq!(again["id"], profile["id"], "{provider}");
+    }
+    // GitHub never passes off an unverified address: grace's primary address is not verified,
+    // so Keycard is told no address at all (and cannot make an account from it yet).
+    let browser = app.browser()?;
+    let flow = browser.social_start("github", None).await?;
+    let callback = browser.choose(&flow, &person("grace"), None).await?;
+    browser
+        .get_json(&callback)
+        .await?
+        .expect_problem(422, "email_required")?;
+    Ok(())
+}
+
+async fn x_shares_no_email_so_it_cannot_make_an_account_yet(app: TestApp) -> Result<()> {
+    // X signs a person in with PKCE and tells no email; until accounts without an email exist,
+    // Keycard says so clearly rather than inventing an address.
+    let browser = app.browser()?;
+    let flow = browser.social_start("x", None).await?;
+    let auth = reqwest::Url::parse(&flow.authorize_url)?;
+    ensure!(
+        auth.query_pairs()
+            .any(|(k, v)| k == "code_challenge_method" && v == "S256"),
+        "{auth}"
+    );
+    let callback = browser.choose(&flow, &person("ada"), None).await?;
+    browser
+        .get_json(&callback)
+        .await?
+        .expect_problem(422, "email_required")?;
+    // An existing account can still link X and sign in with it.
+    let owner = app.browser()?;
+    sign_in(&app, &owner, "google", &person("ada")).await?;
+    let back = link(&app, &owner, "x", &person("ada")).await?;
+    ensure!(back.status.as_u16() == 303, "{back}");
+    let token = access_token(&owner).await?;
+    let mine = identities(&app, &token).await?;
+    ensure!(
+        mine.iter()
+            .any(|i| i["provider"] == "x" && i["email"].is_null()),
+        "{mine:?}"
+    );
     Ok(())
 }
