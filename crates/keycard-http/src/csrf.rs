@@ -39,14 +39,7 @@ mod tests {
     use super::*;
 
     fn cfg() -> HttpConfig {
-        HttpConfig {
-            public_url: "https://id.example.com/".into(),
-            allowed_origins: vec!["https://shop.example.com".into()],
-            trust_forwarded_for: false,
-            trusted_proxy_hops: 1,
-            docs_enabled: false,
-            brand: crate::state::Brand::default(),
-        }
+        HttpConfig::for_tests()
     }
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {

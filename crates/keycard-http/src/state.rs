@@ -41,6 +41,19 @@ impl Default for Brand {
 }
 
 impl HttpConfig {
+    /// Keycard at https://id.example.com with one app origin, https://shop.example.com.
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> Self {
+        Self {
+            public_url: "https://id.example.com/".into(),
+            allowed_origins: vec!["https://shop.example.com".into()],
+            trust_forwarded_for: false,
+            trusted_proxy_hops: 1,
+            docs_enabled: false,
+            brand: Brand::default(),
+        }
+    }
+
     /// `scheme://host[:port]` of the public URL, as browsers send it in `Origin`.
     pub fn public_origin(&self) -> String {
         origin_of(&self.public_url)

@@ -7,6 +7,7 @@ use keycard_core::audit::AuditEvent;
 use keycard_core::ids::{SessionId, UserId};
 use keycard_core::sessions::{BrowserSecret, RevokeReason, Session};
 use keycard_core::store::{AccountStore, NewRefreshToken, StoreResult};
+use sqlx::PgConnection;
 use sqlx::Row;
 use time::OffsetDateTime;
 
@@ -22,20 +23,7 @@ impl AccountStore for PgStore {
         events: &[AuditEvent],
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO users (id, email, email_verified, name, picture_url, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(user.id.0)
-        .bind(user.email.as_str())
-        .bind(user.email_verified)
-        .bind(user.name.as_deref())
-        .bind(user.picture_url.as_deref())
-        .bind(user.created_at)
-        .bind(user.updated_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        insert_user(&mut tx, user).await?;
         sqlx::query(
             "INSERT INTO password_credentials (user_id, hash, updated_at) VALUES ($1, $2, $3)",
         )
@@ -175,4 +163,23 @@ impl AccountStore for PgStore {
         tx.commit().await.map_err(db_err)?;
         Ok(ended)
     }
+}
+
+/// The user row of a new account (an `EmailTaken` when the address is registered).
+pub(crate) async fn insert_user(conn: &mut PgConnection, user: &User) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO users (id, email, email_verified, name, picture_url, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(user.id.0)
+    .bind(user.email.as_str())
+    .bind(user.email_verified)
+    .bind(user.name.as_deref())
+    .bind(user.picture_url.as_deref())
+    .bind(user.created_at)
+    .bind(user.updated_at)
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
 }

@@ -176,20 +176,7 @@ impl SocialStore for SqliteStore {
         events: &[AuditEvent],
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO users (id, email, email_verified, name, picture_url, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(user.id.to_string())
-        .bind(user.email.as_str())
-        .bind(user.email_verified)
-        .bind(user.name.as_deref())
-        .bind(user.picture_url.as_deref())
-        .bind(ts(user.created_at))
-        .bind(ts(user.updated_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        crate::accounts::insert_user(&mut tx, user).await?;
         insert_identity(&mut tx, identity).await?;
         insert_browser_session(&mut tx, session, events).await?;
         tx.commit().await.map_err(db_err)
