@@ -69,10 +69,21 @@ pub async fn show(State(state): State<AppState>, ctx: PageCtx, jar: CookieJar) -
             last_used: s.last_used_at.format(&Rfc3339).unwrap_or_default(),
         })
         .collect();
-    let linkable: Vec<Linkable> = social
-        .providers()
+    let providers = social.providers();
+    let linked: Vec<String> = identities.iter().map(|i| i.provider.clone()).collect();
+    // Shown by the provider's name ("GitHub"), not its id; one no longer enabled keeps its id.
+    let identities: Vec<Identity> = identities
         .into_iter()
-        .filter(|p| !identities.iter().any(|i| i.provider == p.id))
+        .map(|mut i| {
+            if let Some(p) = providers.iter().find(|p| p.id == i.provider) {
+                i.provider = p.name.clone();
+            }
+            i
+        })
+        .collect();
+    let linkable: Vec<Linkable> = providers
+        .into_iter()
+        .filter(|p| !linked.contains(&p.id))
         .map(|p| Linkable {
             label: ctx.t1("account.link", "provider", &p.name),
             id: p.id,

@@ -95,9 +95,10 @@ pub async fn link_identity(
 
 #[utoipa::path(delete, path = "/v1/me/identities/{id}", tag = "me",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Identity id")),
+    params(("id" = uuid::Uuid, Path, description = "Identity id")),
     responses(
         (status = 204, description = "Unlinked"),
+        (status = 400, description = "The id is not a UUID (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The account has no such identity", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "It is the account's only way to sign in (`last_sign_in_method`)", body = Problem, content_type = "application/problem+json"),
     ))]

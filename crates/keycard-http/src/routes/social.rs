@@ -88,8 +88,8 @@ fn failure(headers: &HeaderMap, state: &AppState, e: impl Into<ApiError>) -> Res
     params(("provider" = String, Path, description = "Provider id from /v1/auth/providers"), StartQuery),
     responses(
         (status = 303, description = "To the provider's authorization page, with a one-time `state`, a `nonce` and a PKCE S256 challenge; sets the `__Host-keycard_flow` cookie that binds the sign-in to this browser"),
-        (status = 400, description = "`return_to` is not Keycard's origin nor an allowed app origin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such provider is enabled (`unknown_provider`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`return_to` is not Keycard's origin nor an allowed app origin (`invalid_return_to`)", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The provider's discovery document could not be read", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn start(
@@ -146,6 +146,7 @@ pub struct CallbackQuery {
         (status = 303, description = "Signed in: sets `__Host-keycard_session` (the browser session) and `__Host-keycard_refresh` (for a single-page app's cookie refresh), clears the flow cookie, and goes to the `return_to` given at the start"),
         (status = 400, description = "Missing, unknown, replayed or expired `state`, or a state started in another browser (`invalid_state`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The person cancelled at the provider (`access_denied`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such provider is enabled (`unknown_provider`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "An account with this email exists and cannot be linked automatically (`account_exists`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The provider shared no email address (`email_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The provider could not be reached (`provider_unavailable`) or its answer did not verify (`provider_rejected`)", body = Problem, content_type = "application/problem+json"),

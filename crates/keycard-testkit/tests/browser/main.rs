@@ -130,7 +130,7 @@ async fn sign_in_with_each_provider_through_the_double(app: TestApp, b: Chrome) 
         let heading = b.text_of("h1").await?;
         ensure!(heading == name, "{provider}: signed in as {heading}");
         let methods = b.text_of("#identities").await?;
-        ensure!(methods.contains(provider), "{methods}");
+        ensure!(methods.contains(label), "{methods}");
         // Sign out before the next provider.
         b.goto(&app.url("/logout")).await?;
         b.click("#submit").await?;
