@@ -116,9 +116,9 @@ async fn sign_up_sign_out_and_sign_in_with_a_password(app: TestApp, b: Chrome) -
 
 async fn sign_in_with_each_provider_through_the_double(app: TestApp, b: Chrome) -> Result<()> {
     let idp = app.idp_url()?.to_owned();
-    for (provider, user, name) in [
-        ("google", "ada", "Ada Lovelace"),
-        ("oidc", "grace", "Grace Hopper"),
+    for (provider, label, user, name) in [
+        ("google", "Google", "ada", "Ada Lovelace"),
+        ("oidc", "Test OpenID", "grace", "Grace Hopper"),
     ] {
         b.goto(&app.url("/login?return_to=/account")).await?;
         b.click(&format!("#provider-{provider}")).await?;
