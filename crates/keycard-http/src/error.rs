@@ -156,6 +156,7 @@ pub(crate) fn social_parts(f: &SocialFailure) -> (StatusCode, &'static str) {
         SocialFailure::IdentityInUse => (S::CONFLICT, "Provider account already linked"),
         SocialFailure::EmailRequired => (S::UNPROCESSABLE_ENTITY, "Email address needed"),
         SocialFailure::LastSignInMethod => (S::CONFLICT, "Last way to sign in"),
+        SocialFailure::InvalidLoginCode => (S::BAD_REQUEST, "Invalid login code"),
     }
 }
 

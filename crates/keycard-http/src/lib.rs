@@ -58,6 +58,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(social::list_providers))
         .routes(routes!(social::start))
         .routes(routes!(social::callback))
+        .routes(routes!(social::exchange))
         .routes(routes!(me::get_me, me::update_me))
         .routes(routes!(me::change_password))
         .routes(routes!(me::list_events))

@@ -18,6 +18,9 @@ pub struct HttpConfig {
     pub docs_enabled: bool,
     /// How the hosted pages look.
     pub brand: Brand,
+    /// Redirect URIs of native apps (custom schemes, loopback), compared exactly: where a sign-in
+    /// started with a PKCE challenge may send its one-time login code.
+    pub native_redirect_uris: Vec<String>,
 }
 
 /// The hosted pages' name, colour and logo.
@@ -51,6 +54,7 @@ impl HttpConfig {
             trusted_proxy_hops: 1,
             docs_enabled: false,
             brand: Brand::default(),
+            native_redirect_uris: vec!["com.example.shop:/oauth".into()],
         }
     }
 

@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use keycard_core::accounts::User;
 use keycard_core::audit::AuditEvent;
 use keycard_core::ids::{IdentityId, UserId};
-use keycard_core::social::{Identity, NewBrowserSession, PendingFlow, SocialStore, Unlinked};
+use keycard_core::social::{
+    Identity, LoginCode, NewBrowserSession, PendingFlow, SocialStore, Unlinked,
+};
 use keycard_core::store::{StoreError, StoreResult};
 use keycard_core::tokens::TokenHash;
 use sqlx::sqlite::SqliteRow;
@@ -67,8 +69,8 @@ impl SocialStore for SqliteStore {
     async fn save_flow(&self, f: &PendingFlow) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO social_flows (state_hash, provider, issuer, browser_hash, nonce, \
-             pkce_verifier, return_to, link_user_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             pkce_verifier, return_to, link_user_id, created_at, expires_at, app_challenge) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&f.state_hash.0[..])
         .bind(&f.provider)
@@ -80,6 +82,7 @@ impl SocialStore for SqliteStore {
         .bind(f.link_user.map(|u| u.to_string()))
         .bind(ts(f.created_at))
         .bind(ts(f.expires_at))
+        .bind(f.app_challenge.as_deref())
         .execute(&self.writer)
         .await
         .map_err(db_err)?;
@@ -90,7 +93,7 @@ impl SocialStore for SqliteStore {
         let row = sqlx::query(
             "DELETE FROM social_flows WHERE state_hash = $1 \
              RETURNING state_hash, provider, issuer, browser_hash, nonce, pkce_verifier, \
-             return_to, link_user_id, created_at, expires_at",
+             return_to, link_user_id, created_at, expires_at, app_challenge",
         )
         .bind(&state_hash.0[..])
         .fetch_optional(&self.writer)
@@ -114,18 +117,24 @@ impl SocialStore for SqliteStore {
                     .transpose()?,
                 created_at: time_col(&r, "created_at")?,
                 expires_at: time_col(&r, "expires_at")?,
+                app_challenge: opt_text(&r, "app_challenge")?,
             })
         })
         .transpose()
     }
 
     async fn prune_flows(&self, now: OffsetDateTime) -> StoreResult<u64> {
+        let codes = sqlx::query("DELETE FROM login_codes WHERE expires_at < $1")
+            .bind(ts(now))
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
         let done = sqlx::query("DELETE FROM social_flows WHERE expires_at < $1")
             .bind(ts(now))
             .execute(&self.writer)
             .await
             .map_err(db_err)?;
-        Ok(done.rows_affected())
+        Ok(done.rows_affected() + codes.rows_affected())
     }
 
     async fn find_identity(
@@ -223,6 +232,45 @@ impl SocialStore for SqliteStore {
             }
         }
         tx.commit().await.map_err(db_err)
+    }
+
+    async fn save_login_code(&self, code: &LoginCode) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO login_codes (code_hash, user_id, challenge, provider, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&code.code_hash.0[..])
+        .bind(code.user_id.to_string())
+        .bind(&code.challenge)
+        .bind(&code.provider)
+        .bind(ts(code.created_at))
+        .bind(ts(code.expires_at))
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn take_login_code(&self, code_hash: &TokenHash) -> StoreResult<Option<LoginCode>> {
+        let row = sqlx::query(
+            "DELETE FROM login_codes WHERE code_hash = $1 \
+             RETURNING code_hash, user_id, challenge, provider, created_at, expires_at",
+        )
+        .bind(&code_hash.0[..])
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| {
+            Ok(LoginCode {
+                code_hash: hash_col(&r, "code_hash")?,
+                user_id: UserId(uuid_col(&r, "user_id")?),
+                challenge: text(&r, "challenge")?,
+                provider: text(&r, "provider")?,
+                created_at: time_col(&r, "created_at")?,
+                expires_at: time_col(&r, "expires_at")?,
+            })
+        })
+        .transpose()
     }
 
     async fn unlink_identity(

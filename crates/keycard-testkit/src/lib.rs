@@ -18,7 +18,9 @@
 
 mod social;
 
-pub use social::{Browser, Cookie, SocialFlow, field_value, location, mock_idp_url_from_env};
+pub use social::{
+    Browser, Cookie, NATIVE_REDIRECT_URI, SocialFlow, field_value, location, mock_idp_url_from_env,
+};
 
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;

@@ -13,6 +13,9 @@ use std::time::Duration;
 pub const IDP_CLIENT_ID: &str = "keycard";
 pub const IDP_CLIENT_SECRET: &str = "keycard-test-secret";
 
+/// The redirect URI of the native app the suite plays (registered in the test configurations).
+pub const NATIVE_REDIRECT_URI: &str = "com.example.shop:/oauth";
+
 /// `KEYCARD_MOCK_IDP_URL`: the double a server at `KEYCARD_URL` signs in with.
 pub fn mock_idp_url_from_env() -> Option<String> {
     std::env::var("KEYCARD_MOCK_IDP_URL")
@@ -66,6 +69,7 @@ impl MockIdp {
             ("oidc_client_secret", IDP_CLIENT_SECRET.to_owned()),
             ("oidc_issuer", format!("{}/oidc", self.url)),
             ("oidc_name", "Test OpenID".to_owned()),
+            ("native_redirect_uris", NATIVE_REDIRECT_URI.to_owned()),
             ("facebook_client_id", IDP_CLIENT_ID.to_owned()),
             ("facebook_client_secret", IDP_CLIENT_SECRET.to_owned()),
             (
@@ -274,10 +278,20 @@ impl Browser {
         provider: &str,
         return_to: Option<&str>,
     ) -> Result<SocialFlow> {
+        let query: Vec<(&str, &str)> = return_to.map(|r| ("return_to", r)).into_iter().collect();
+        self.social_start_with(provider, &query).await
+    }
+
+    /// Like [`Browser::social_start`], with any query parameters (a native app's PKCE challenge).
+    pub async fn social_start_with(
+        &self,
+        provider: &str,
+        query: &[(&str, &str)],
+    ) -> Result<SocialFlow> {
         let mut start =
             reqwest::Url::parse(&format!("{}/v1/auth/social/{provider}/start", self.keycard))?;
-        if let Some(r) = return_to {
-            start.query_pairs_mut().append_pair("return_to", r);
+        for (k, v) in query {
+            start.query_pairs_mut().append_pair(k, v);
         }
         let reply = self.navigate(start.as_str()).await?;
         if !reply.status.is_redirection() {

@@ -167,6 +167,7 @@ pub async fn serve(
         trusted_proxy_hops: settings.trusted_proxy_hops,
         docs_enabled: settings.docs_enabled,
         brand: brand::load(&settings)?,
+        native_redirect_uris: settings.native_redirect_uris.clone(),
     };
     // Aborted however serving ends, also when this future is dropped (an embedding test).
     let _background = AbortOnDropHandle::new(tokio::spawn(maintenance(

@@ -82,6 +82,8 @@ pub struct Settings {
     pub provider_timeout: Duration,
     /// How long a sign-in may stay at the provider before its state expires.
     pub social_flow_ttl: Duration,
+    /// Native apps' redirect URIs for social sign-in through the system browser.
+    pub native_redirect_uris: Vec<String>,
     /// Sign in with Google (enabled by its client id and secret).
     pub google_client_id: Option<String>,
     pub google_client_secret: Option<String>,
@@ -145,6 +147,7 @@ impl Settings {
             browser_session_lifetime: Duration::from_secs(30 * 86_400),
             provider_timeout: Duration::from_secs(10),
             social_flow_ttl: Duration::from_secs(600),
+            native_redirect_uris: Vec::new(),
             google_client_id: None,
             google_client_secret: None,
             google_issuer: None,
@@ -319,6 +322,14 @@ impl Settings {
             "browser_session_lifetime" => self.browser_session_lifetime = parse_duration(v)?,
             "provider_timeout" => self.provider_timeout = parse_duration(v)?,
             "social_flow_ttl" => self.social_flow_ttl = parse_duration(v)?,
+            "native_redirect_uris" => {
+                self.native_redirect_uris = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }
             "google_client_id" => self.google_client_id = non_empty(v),
             "google_client_secret" => self.google_client_secret = non_empty(v),
             "google_issuer" => self.google_issuer = non_empty(v),
@@ -465,6 +476,19 @@ impl Settings {
             e.push("social_flow_ttl (KEYCARD_SOCIAL_FLOW_TTL): between 1s and 30m".into());
         }
         e.extend(self.validate_providers(prod));
+        for uri in &self.native_redirect_uris {
+            // RFC 8252: a private-use scheme (reverse domain, so it has a dot), a loopback
+            // http address, or a claimed https URL; nothing with a fragment.
+            let (scheme, _) = uri.split_once(':').unwrap_or(("", ""));
+            let fine = !uri.contains('#')
+                && (uri.starts_with("https://")
+                    || uri.starts_with("http://127.0.0.1")
+                    || uri.starts_with("http://[::1]")
+                    || (scheme.contains('.') && !matches!(scheme, "http" | "https")));
+            if !fine {
+                e.push(format!("native_redirect_uris (KEYCARD_NATIVE_REDIRECT_URIS): `{uri}` is not a private-use scheme (com.example.app:/path), a loopback http or an https URI"));
+            }
+        }
         for p in crate::oauth_settings::PROVIDERS {
             e.extend(self.oauth(p).problems(p, prod, is_loopback_url));
         }
@@ -707,6 +731,10 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "brand_logo",
         "path of the logo file the pages show (.svg, .png or .jpg, at most 256 KiB)",
+    ),
+    (
+        "native_redirect_uris",
+        "comma-separated redirect URIs of native apps (com.example.app:/oauth, http://127.0.0.1/…)",
     ),
     (
         "social_flow_ttl",

@@ -22,6 +22,24 @@ pub struct PendingFlow {
     pub return_to: String,
     /// Set when a signed-in person links this provider to their account.
     pub link_user: Option<UserId>,
+    /// A native app's PKCE challenge (S256): the callback then hands the app a one-time login
+    /// code bound to it (RFC 8252), exchanged at `POST /v1/auth/social/exchange`.
+    pub app_challenge: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// How long a native app's login code can be exchanged.
+pub const LOGIN_CODE_TTL: Duration = Duration::seconds(60);
+
+/// A one-time login code for a native app, stored hashed until it is exchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginCode {
+    pub code_hash: TokenHash,
+    pub user_id: UserId,
+    /// The app's PKCE challenge; the exchange must bring its verifier.
+    pub challenge: String,
+    pub provider: String,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
 }

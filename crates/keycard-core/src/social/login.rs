@@ -4,14 +4,14 @@
 //! account and opens a browser session.
 
 use super::{
-    Authorization, Callback, Identity, IdentityProvider, PendingFlow, ProviderError, ProviderInfo,
-    ProviderProfile, SocialFailure, Unlinked,
+    Authorization, Callback, Identity, IdentityProvider, LOGIN_CODE_TTL, LoginCode, PendingFlow,
+    ProviderError, ProviderInfo, ProviderProfile, SocialFailure, Unlinked,
 };
 use crate::accounts::{Email, User};
 use crate::audit::{AuditEvent, AuditKind};
 use crate::error::{Error, Result};
 use crate::ids::{IdentityId, SessionId, UserId};
-use crate::service::{ClientInfo, Keycard, Principal};
+use crate::service::{ClientInfo, Keycard, Principal, SignedIn};
 use crate::store::StoreError;
 use crate::tokens::{TokenHash, TokenPair, pkce_challenge, random_secret};
 use std::sync::Arc;
@@ -19,6 +19,8 @@ use std::sync::Arc;
 /// A flow cookie is a browser's binding to the flows it started; reused across flows so two
 /// tabs signing in at once do not undo each other.
 const FLOW_PREFIX: &str = "kcfl_";
+/// Native apps' one-time login codes.
+const LOGIN_CODE_PREFIX: &str = "kclc_";
 
 /// The use case, borrowed from the service: `keycard.social().start(…)`.
 pub struct SocialLogin<'a> {
@@ -54,6 +56,8 @@ pub struct SocialSignedIn {
     pub return_to: String,
     /// The account was created by this sign-in.
     pub created: bool,
+    /// For a native app's sign-in: the one-time code to hand the app at `return_to`.
+    pub login_code: Option<String>,
 }
 
 impl Keycard {
@@ -142,6 +146,43 @@ impl SocialLogin<'_> {
         link_user: Option<UserId>,
         flow_cookie: Option<&str>,
     ) -> Result<Started> {
+        self.begin(provider, return_to, link_user, None, flow_cookie)
+            .await
+    }
+
+    /// Begins a native app's sign-in in the system browser (RFC 8252): `return_to` is the app's
+    /// registered redirect URI, and the callback sends it a one-time login code bound to the
+    /// app's PKCE `challenge` (S256) instead of leaving the tokens in the browser.
+    pub async fn start_native(
+        &self,
+        provider: &str,
+        return_to: &str,
+        challenge: &str,
+        flow_cookie: Option<&str>,
+    ) -> Result<Started> {
+        let well_formed = challenge.len() == 43
+            && challenge
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !well_formed {
+            return Err(Error::invalid(
+                "code_challenge",
+                "invalid_code_challenge",
+                "code_challenge must be the base64url SHA-256 of a verifier (S256, 43 characters)",
+            ));
+        }
+        self.begin(provider, return_to, None, Some(challenge), flow_cookie)
+            .await
+    }
+
+    async fn begin(
+        &self,
+        provider: &str,
+        return_to: &str,
+        link_user: Option<UserId>,
+        app_challenge: Option<&str>,
+        flow_cookie: Option<&str>,
+    ) -> Result<Started> {
         let p = self.provider(provider)?;
         let flow_cookie = match flow_cookie {
             Some(c) if c.starts_with(FLOW_PREFIX) && c.len() == FLOW_PREFIX.len() + 43 => {
@@ -174,6 +215,7 @@ impl SocialLogin<'_> {
                 pkce_verifier: verifier,
                 return_to: return_to.to_owned(),
                 link_user,
+                app_challenge: app_challenge.map(str::to_owned),
                 created_at: now,
                 expires_at: now + self.kc.policy().social_flow_ttl,
             })
@@ -264,7 +306,80 @@ impl SocialLogin<'_> {
             })
             .await
             .map_err(|e| self.provider_error(provider, &e))?;
-        self.settle(provider, &flow, profile, client).await
+        let mut signed = self.settle(provider, &flow, profile, client).await?;
+        if let Some(challenge) = &flow.app_challenge {
+            let code = random_secret(LOGIN_CODE_PREFIX)?;
+            let now = self.kc.now();
+            self.kc
+                .store()
+                .save_login_code(&LoginCode {
+                    code_hash: TokenHash::of(&code),
+                    user_id: signed.user.id,
+                    challenge: challenge.clone(),
+                    provider: provider.to_owned(),
+                    created_at: now,
+                    expires_at: now + LOGIN_CODE_TTL,
+                })
+                .await?;
+            signed.login_code = Some(code);
+        }
+        Ok(signed)
+    }
+
+    /// A native app exchanges its one-time login code, with the PKCE verifier of the challenge
+    /// it started with, for a token pair of its own (an API session). The code is spent by the
+    /// first attempt, right or wrong.
+    pub async fn exchange(
+        &self,
+        code: &str,
+        verifier: &str,
+        client: &ClientInfo,
+    ) -> Result<SignedIn> {
+        let refuse = || Error::Social(SocialFailure::InvalidLoginCode);
+        let taken = self
+            .kc
+            .store()
+            .take_login_code(&TokenHash::of(code))
+            .await?
+            .ok_or_else(refuse)?;
+        let now = self.kc.now();
+        let proof = pkce_challenge(verifier);
+        let matches = aws_lc_rs::constant_time::verify_slices_are_equal(
+            proof.as_bytes(),
+            taken.challenge.as_bytes(),
+        )
+        .is_ok();
+        if now >= taken.expires_at || !matches {
+            return Err(refuse());
+        }
+        let user = self
+            .kc
+            .store()
+            .find_user(taken.user_id)
+            .await?
+            .ok_or_else(refuse)?;
+        let session = self.kc.new_session(user.id, client);
+        let (secret, refresh) = self.kc.new_refresh(session.id)?;
+        let mut ev = self.kc.audit_event(
+            AuditKind::LoginSucceeded,
+            Some(user.id),
+            Some(session.id),
+            client,
+        );
+        ev.detail = serde_json::json!({
+            "method": "social", "provider": taken.provider, "via": "native_exchange",
+        });
+        self.kc
+            .store()
+            .create_session(&session, &refresh, &[ev])
+            .await?;
+        let tokens = self.kc.tokens_for(&session, secret)?;
+        Ok(SignedIn {
+            user,
+            session_id: session.id,
+            tokens,
+            browser_secret: None,
+        })
     }
 
     /// Finds, links or creates the account the verified profile belongs to.
@@ -402,6 +517,7 @@ impl SocialLogin<'_> {
             tokens,
             return_to: flow.return_to.clone(),
             created,
+            login_code: None,
         }
     }
 

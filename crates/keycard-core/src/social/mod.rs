@@ -10,7 +10,7 @@ mod provider;
 mod store;
 
 pub use crate::sessions::NewBrowserSession;
-pub use flow::{FLOW_TTL, PendingFlow};
+pub use flow::{FLOW_TTL, LOGIN_CODE_TTL, LoginCode, PendingFlow};
 pub use identity::Identity;
 pub use login::{CallbackParams, SocialLogin, SocialSignedIn, Started};
 pub use provider::{
@@ -47,6 +47,9 @@ pub enum SocialFailure {
     /// The provider shared no email address, and Keycard accounts need one.
     #[error("the provider did not share an email address")]
     EmailRequired,
+    /// A native app's login code is unknown, used, expired, or its verifier does not match.
+    #[error("the login code is invalid, used or expired, or the code verifier does not match")]
+    InvalidLoginCode,
     /// Unlinking would leave the account without any way to sign in.
     #[error(
         "this is the account's only way to sign in; set a password or link another provider first"
@@ -66,6 +69,7 @@ impl SocialFailure {
             Self::IdentityInUse => "identity_in_use",
             Self::EmailRequired => "email_required",
             Self::LastSignInMethod => "last_sign_in_method",
+            Self::InvalidLoginCode => "invalid_login_code",
         }
     }
 }

@@ -1,7 +1,7 @@
 //! What social sign-in needs from storage. Each method that writes more than one row is one
 //! transaction, with its audit events.
 
-use super::{Identity, PendingFlow};
+use super::{Identity, LoginCode, PendingFlow};
 use crate::accounts::User;
 use crate::audit::AuditEvent;
 use crate::ids::{IdentityId, UserId};
@@ -72,6 +72,11 @@ pub trait SocialStore: Send + Sync {
 
     /// Removes one of `user`'s identities unless it is their last way to sign in, deciding and
     /// deleting in one transaction (two concurrent unlinks cannot remove both of the last two).
+    async fn save_login_code(&self, code: &LoginCode) -> StoreResult<()>;
+
+    /// Deletes the login code and returns it: at most one caller gets it.
+    async fn take_login_code(&self, code_hash: &TokenHash) -> StoreResult<Option<LoginCode>>;
+
     async fn unlink_identity(
         &self,
         user: UserId,

@@ -18,7 +18,7 @@ use crate::audit::AuditEvent;
 use crate::ids::IdentityId;
 use crate::ids::{SessionId, UserId};
 use crate::sessions::{BrowserSecret, BrowserStore, RevokeReason, Session};
-use crate::social::{Identity, NewBrowserSession, PendingFlow, SocialStore, Unlinked};
+use crate::social::{Identity, LoginCode, NewBrowserSession, PendingFlow, SocialStore, Unlinked};
 use crate::throttle::{Counted, FailureRecord, Lockout, ThrottleStore};
 use crate::tokens::{StoredKey, TokenHash};
 use async_trait::async_trait;
@@ -434,6 +434,14 @@ impl SocialStore for FailFast {
             .await
     }
 
+    async fn save_login_code(&self, code: &LoginCode) -> StoreResult<()> {
+        self.guard(self.inner.save_login_code(code)).await
+    }
+
+    async fn take_login_code(&self, code_hash: &TokenHash) -> StoreResult<Option<LoginCode>> {
+        self.guard(self.inner.take_login_code(code_hash)).await
+    }
+
     async fn unlink_identity(
         &self,
         user: UserId,
@@ -716,6 +724,12 @@ mod tests {
             _: Option<&NewBrowserSession>,
             _: &[AuditEvent],
         ) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn save_login_code(&self, _: &LoginCode) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn take_login_code(&self, _: &TokenHash) -> StoreResult<Option<LoginCode>> {
             unreached!()
         }
         async fn unlink_identity(

@@ -60,8 +60,14 @@ pub async fn list_providers(State(state): State<AppState>) -> Json<ProviderList>
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StartQuery {
-    /// Where to land once signed in: a path on Keycard or a URL on an allowed app origin.
+    /// Where to land once signed in: a path on Keycard or a URL on an allowed app origin; for a
+    /// native app (with `code_challenge`), one of its registered redirect URIs, exactly.
     pub return_to: Option<String>,
+    /// A native app's PKCE challenge (RFC 8252): the callback then sends the app a one-time
+    /// `code` at `return_to`, exchanged at `POST /v1/auth/social/exchange`.
+    pub code_challenge: Option<String>,
+    /// `S256` (the only method accepted).
+    pub code_challenge_method: Option<String>,
 }
 
 /// A failure shown as a page to a browser and as a problem to anything else.
@@ -89,7 +95,7 @@ fn failure(headers: &HeaderMap, state: &AppState, e: impl Into<ApiError>) -> Res
     responses(
         (status = 303, description = "To the provider's authorization page, with a one-time `state`, a `nonce` and a PKCE S256 challenge; sets the `__Host-keycard_flow` cookie that binds the sign-in to this browser"),
         (status = 404, description = "No such provider is enabled (`unknown_provider`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`return_to` is not Keycard's origin nor an allowed app origin (`invalid_return_to`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`return_to` is not Keycard's origin nor an allowed app origin, or with a `code_challenge` not a registered native redirect URI (`invalid_return_to`); a challenge that is not S256 (`invalid_code_challenge`)", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The provider's discovery document could not be read", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn start(
@@ -99,23 +105,55 @@ pub async fn start(
     headers: HeaderMap,
     jar: CookieJar,
 ) -> Response {
-    let return_to = match browser::return_to(q.return_to.as_deref(), &state.config) {
-        Ok(r) => r,
-        Err(why) => {
+    let bound = jar.get(FLOW_COOKIE).map(|c| c.value().to_owned());
+    let social = state.keycard.social();
+    let started = if let Some(challenge) = q.code_challenge.as_deref() {
+        // A native app: PKCE S256 and a registered redirect URI, compared exactly.
+        if q.code_challenge_method.as_deref() != Some("S256") {
             return failure(
                 &headers,
                 &state,
-                keycard_core::Error::invalid("return_to", "invalid_return_to", why),
+                keycard_core::Error::invalid(
+                    "code_challenge_method",
+                    "invalid_code_challenge",
+                    "code_challenge_method must be S256",
+                ),
             );
         }
+        let Some(return_to) = q
+            .return_to
+            .as_deref()
+            .filter(|r| state.config.native_redirect_uris.iter().any(|u| u == r))
+        else {
+            return failure(
+                &headers,
+                &state,
+                keycard_core::Error::invalid(
+                    "return_to",
+                    "invalid_return_to",
+                    "return_to must be one of the native apps' registered redirect URIs",
+                ),
+            );
+        };
+        social
+            .start_native(&provider, return_to, challenge, bound.as_deref())
+            .await
+    } else {
+        let return_to = match browser::return_to(q.return_to.as_deref(), &state.config) {
+            Ok(r) => r,
+            Err(why) => {
+                return failure(
+                    &headers,
+                    &state,
+                    keycard_core::Error::invalid("return_to", "invalid_return_to", why),
+                );
+            }
+        };
+        social
+            .start(&provider, &return_to, None, bound.as_deref())
+            .await
     };
-    let bound = jar.get(FLOW_COOKIE).map(|c| c.value().to_owned());
-    match state
-        .keycard
-        .social()
-        .start(&provider, &return_to, None, bound.as_deref())
-        .await
-    {
+    match started {
         Ok(s) => (
             jar.add(browser::flow_cookie(
                 s.flow_cookie,
@@ -190,8 +228,55 @@ pub async fn callback(
                     s.tokens.refresh_token.expose().to_owned(),
                     s.tokens.refresh_expires_in,
                 ));
-            (jar, Redirect::to(&s.return_to)).into_response()
+            let to = match &s.login_code {
+                // A native app gets its one-time code, never tokens, in the URL.
+                Some(code) => {
+                    let sep = if s.return_to.contains('?') { '&' } else { '?' };
+                    format!("{}{sep}code={code}", s.return_to)
+                }
+                None => s.return_to,
+            };
+            (jar, Redirect::to(&to)).into_response()
         }
         Err(e) => failure(&headers, &state, e),
     }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeRequest {
+    /// The one-time `code` the app received at its redirect URI.
+    pub code: String,
+    /// The PKCE verifier of the `code_challenge` the app started the sign-in with.
+    #[schema(min_length = 43, max_length = 128)]
+    pub code_verifier: String,
+}
+
+#[utoipa::path(post, path = "/v1/auth/social/exchange", tag = "social",
+    request_body = ExchangeRequest,
+    responses(
+        (status = 200, description = "Signed in: the app's own session and token pair (body delivery), with the account", body = crate::dto::TokenResponse),
+        (status = 400, description = "Unknown, used or expired code (60 s), or a verifier that does not match its challenge (`invalid_login_code`); the code is spent either way", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn exchange(
+    State(state): State<AppState>,
+    Client(client): Client,
+    crate::extract::AppJson(req): crate::extract::AppJson<ExchangeRequest>,
+) -> Result<Response, ApiError> {
+    let social = state.keycard.social();
+    let s = social
+        .exchange(&req.code, &req.code_verifier, &client)
+        .await?;
+    let identities = social.identities_of(s.user.id).await?;
+    let user = crate::dto::UserResponse::new(s.user, &identities);
+    Ok(Json(crate::dto::TokenResponse {
+        access_token: s.tokens.access_token,
+        token_type: "Bearer",
+        expires_in: s.tokens.expires_in,
+        refresh_token: Some(s.tokens.refresh_token.expose().to_owned()),
+        refresh_expires_in: s.tokens.refresh_expires_in,
+        session_id: s.session_id.0,
+        user: Some(user),
+    })
+    .into_response())
 }

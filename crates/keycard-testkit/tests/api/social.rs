@@ -56,6 +56,8 @@ social_tests!(
     the_login_page_offers_every_provider,
     facebook_and_github_sign_in_with_a_profile,
     x_shares_no_email_so_it_cannot_make_an_account_yet,
+    a_native_app_exchanges_a_one_time_code_bound_to_its_verifier,
+    a_native_start_needs_s256_and_a_registered_redirect,
 );
 
 /// A test user of the double no other test uses: `ada+TAG` is `ada+TAG@example.com`.
@@ -821,5 +823,152 @@ async fn x_shares_no_email_so_it_cannot_make_an_account_yet(app: TestApp) -> Res
             .any(|i| i["provider"] == "x" && i["email"].is_null()),
         "{mine:?}"
     );
+    Ok(())
+}
+
+/// A PKCE verifier and its S256 challenge, computed here independently of the server.
+fn pkce_pair() -> (String, String) {
+    use base64::Engine as _;
+    let verifier = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref());
+    (verifier, challenge)
+}
+
+/// The native sign-in up to the app's redirect: the `code` Keycard hands the app.
+async fn native_code(app: &TestApp, who: &str, challenge: &str) -> Result<String> {
+    let browser = app.browser()?;
+    let flow = browser
+        .social_start_with(
+            "google",
+            &[
+                ("return_to", keycard_testkit::NATIVE_REDIRECT_URI),
+                ("code_challenge", challenge),
+                ("code_challenge_method", "S256"),
+            ],
+        )
+        .await?;
+    let callback = browser.choose(&flow, who, None).await?;
+    let back = browser.navigate(&callback).await?;
+    let to = location(&back)?;
+    let prefix = format!("{}?code=", keycard_testkit::NATIVE_REDIRECT_URI);
+    let code = to
+        .strip_prefix(&prefix)
+        .with_context(|| format!("not sent to the app with a code: {to}"))?;
+    ensure!(
+        !to.contains("access_token") && !to.contains("kcrt_"),
+        "tokens in a URL: {to}"
+    );
+    Ok(code.to_owned())
+}
+
+async fn a_native_app_exchanges_a_one_time_code_bound_to_its_verifier(app: TestApp) -> Result<()> {
+    let who = person("ada");
+    let (verifier, challenge) = pkce_pair();
+    let code = native_code(&app, &who, &challenge).await?;
+    let exchange = |code: String, verifier: String| {
+        let app = &app;
+        async move {
+            app.post(
+                "/v1/auth/social/exchange",
+                &json!({ "code": code, "code_verifier": verifier }),
+            )
+            .await
+        }
+    };
+    let tokens = exchange(code.clone(), verifier.clone())
+        .await?
+        .expect_status(200)?
+        .json()?;
+    ensure!(
+        tokens["refresh_token"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("kcrt_"))
+    );
+    assert_eq!(tokens["user"]["email"], email_of(&who).as_str());
+    let access = tokens["access_token"].as_str().context("access token")?;
+    let profile = app
+        .bearer_get("/v1/me", access)
+        .await?
+        .expect_status(200)?
+        .json()?;
+    assert_eq!(profile["email"], email_of(&who).as_str());
+    // The app's own session, of the API kind.
+    let sessions = app
+        .bearer_get("/v1/me/sessions", access)
+        .await?
+        .expect_status(200)?
+        .json()?;
+    ensure!(
+        sessions["sessions"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|s| s["kind"] == "api" && s["current"] == true)),
+        "{sessions}"
+    );
+    // Once only.
+    exchange(code, verifier.clone())
+        .await?
+        .expect_problem(400, "invalid_login_code")?;
+    // Another app's verifier does not redeem this code, and the attempt spends it.
+    let (_, other_challenge) = pkce_pair();
+    let code = native_code(&app, &who, &other_challenge).await?;
+    exchange(code.clone(), verifier.clone())
+        .await?
+        .expect_problem(400, "invalid_login_code")?;
+    exchange(code, verifier)
+        .await?
+        .expect_problem(400, "invalid_login_code")?;
+    exchange("kclc_forged".into(), "x".repeat(43))
+        .await?
+        .expect_problem(400, "invalid_login_code")?;
+    Ok(())
+}
+
+async fn a_native_start_needs_s256_and_a_registered_redirect(app: TestApp) -> Result<()> {
+    let browser = app.browser()?;
+    let (_, challenge) = pkce_pair();
+    let start = |query: Vec<(&'static str, String)>| {
+        let browser = &browser;
+        let app = &app;
+        async move {
+            let mut url = reqwest::Url::parse(&app.url("/v1/auth/social/google/start"))?;
+            for (k, v) in &query {
+                url.query_pairs_mut().append_pair(k, v);
+            }
+            browser.get_json(url.as_str()).await
+        }
+    };
+    let native = keycard_testkit::NATIVE_REDIRECT_URI.to_owned();
+    start(vec![
+        ("return_to", native.clone()),
+        ("code_challenge", challenge.clone()),
+        ("code_challenge_method", "plain".into()),
+    ])
+    .await?
+    .expect_invalid("code_challenge_method", "invalid_code_challenge")?;
+    start(vec![
+        ("return_to", native.clone()),
+        ("code_challenge", challenge.clone()),
+    ])
+    .await?
+    .expect_invalid("code_challenge_method", "invalid_code_challenge")?;
+    start(vec![
+        ("return_to", "com.evil.app:/oauth".into()),
+        ("code_challenge", challenge.clone()),
+        ("code_challenge_method", "S256".into()),
+    ])
+    .await?
+    .expect_invalid("return_to", "invalid_return_to")?;
+    start(vec![
+        ("return_to", native),
+        ("code_challenge", "short".into()),
+        ("code_challenge_method", "S256".into()),
+    ])
+    .await?
+    .expect_invalid("code_challenge", "invalid_code_challenge")?;
     Ok(())
 }
