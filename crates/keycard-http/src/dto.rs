@@ -93,7 +93,8 @@ pub struct ChangePasswordRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserResponse {
     pub id: Uuid,
-    pub email: String,
+    /// `null` for an account made through a provider that shares no address (X).
+    pub email: Option<String>,
     pub email_verified: bool,
     pub name: Option<String>,
     pub picture_url: Option<String>,
@@ -138,7 +139,7 @@ impl UserResponse {
     pub fn new(u: User, identities: &[Identity]) -> Self {
         Self {
             id: u.id.0,
-            email: u.email.to_string(),
+            email: u.email.map(|e| e.to_string()),
             email_verified: u.email_verified,
             name: u.name,
             picture_url: u.picture_url,

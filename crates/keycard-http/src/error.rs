@@ -154,7 +154,6 @@ pub(crate) fn social_parts(f: &SocialFailure) -> (StatusCode, &'static str) {
         SocialFailure::ProviderRejected => (S::BAD_GATEWAY, "Provider answer refused"),
         SocialFailure::AccountExists => (S::CONFLICT, "Account already exists"),
         SocialFailure::IdentityInUse => (S::CONFLICT, "Provider account already linked"),
-        SocialFailure::EmailRequired => (S::UNPROCESSABLE_ENTITY, "Email address needed"),
         SocialFailure::LastSignInMethod => (S::CONFLICT, "Last way to sign in"),
         SocialFailure::InvalidLoginCode => (S::BAD_REQUEST, "Invalid login code"),
     }

@@ -61,7 +61,7 @@ pub(crate) fn user_prefixed(row: &PgRow, prefix: &str) -> StoreResult<User> {
     let c = |name: &str| format!("{prefix}{name}");
     Ok(User {
         id: UserId(uuid_col(row, &c("id"))?),
-        email: Email::from_trusted(text(row, &c("email"))?),
+        email: opt_text(row, &c("email"))?.map(Email::from_trusted),
         email_verified: get(row, &c("email_verified"))?,
         name: opt_text(row, &c("name"))?,
         picture_url: opt_text(row, &c("picture_url"))?,

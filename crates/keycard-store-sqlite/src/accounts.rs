@@ -170,7 +170,7 @@ pub(crate) async fn insert_user(conn: &mut SqliteConnection, user: &User) -> Sto
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(user.id.to_string())
-    .bind(user.email.as_str())
+    .bind(user.email.as_ref().map(|e| e.as_str()))
     .bind(user.email_verified)
     .bind(user.name.as_deref())
     .bind(user.picture_url.as_deref())

@@ -180,7 +180,7 @@ mod tests {
         store.migrate().await.unwrap();
         let user = User {
             id: UserId::new(),
-            email: Email::parse("rotation@example.com").unwrap(),
+            email: Some(Email::parse("rotation@example.com").unwrap()),
             email_verified: false,
             name: None,
             picture_url: None,

@@ -60,7 +60,7 @@ pub(crate) fn user_prefixed(row: &SqliteRow, prefix: &str) -> StoreResult<User> 
     let c = |name: &str| format!("{prefix}{name}");
     Ok(User {
         id: UserId(uuid_col(row, &c("id"))?),
-        email: Email::from_trusted(text(row, &c("email"))?),
+        email: opt_text(row, &c("email"))?.map(Email::from_trusted),
         email_verified: row
             .try_get::<bool, _>(c("email_verified").as_str())
             .map_err(crate::db_err)?,

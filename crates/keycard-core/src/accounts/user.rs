@@ -7,7 +7,8 @@ use time::OffsetDateTime;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub id: UserId,
-    pub email: Email,
+    /// `None` for an account made through a provider that shares no address (X).
+    pub email: Option<Email>,
     pub email_verified: bool,
     pub name: Option<String>,
     pub picture_url: Option<String>,

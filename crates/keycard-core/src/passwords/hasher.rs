@@ -302,7 +302,11 @@ mod tests {
 
     fn pw(s: &str) -> Password {
         PasswordPolicy::default()
-            .check(s, &Email::parse("someone@example.com").unwrap(), "password")
+            .check(
+                s,
+                Some(&Email::parse("someone@example.com").unwrap()),
+                "password",
+            )
             .unwrap()
     }
 

@@ -64,8 +64,14 @@ pub fn normalize(raw: &str) -> String {
 }
 
 impl PasswordPolicy {
-    /// Checks a new password for `email`'s account. `field` names the input in errors.
-    pub fn check(&self, raw: &str, email: &Email, field: &'static str) -> Result<Password, Error> {
+    /// Checks a new password for the account with `email` (if it has one). `field` names the
+    /// input in errors.
+    pub fn check(
+        &self,
+        raw: &str,
+        email: Option<&Email>,
+        field: &'static str,
+    ) -> Result<Password, Error> {
         let pw = normalize(raw);
         // Both as typed and as normalised: NFKC can lengthen (`ﬁ` is `fi`) or shorten what was
         // sent, and the documented limits are on what was sent.
@@ -92,7 +98,9 @@ impl PasswordPolicy {
                 "this password is among the most commonly used and easily guessed; choose another",
             ));
         }
-        let local = email.local_part().to_lowercase();
+        let local = email
+            .map(|e| e.local_part().to_lowercase())
+            .unwrap_or_default();
         if local.chars().count() >= 3 && lower.contains(&local) {
             return Err(Error::invalid(
                 field,
@@ -133,17 +141,17 @@ mod tests {
     #[test]
     fn length_is_counted_in_code_points() {
         let p = PasswordPolicy::default();
-        assert_eq!(code(p.check("Tr4in-7x", &email(), "password")), "ok");
+        assert_eq!(code(p.check("Tr4in-7x", Some(&email()), "password")), "ok");
         assert_eq!(
-            code(p.check("short1!", &email(), "password")),
+            code(p.check("short1!", Some(&email()), "password")),
             "password_too_short"
         );
         // Seven two-byte characters are seven characters, not fourteen.
         assert_eq!(
-            code(p.check("ééééééé", &email(), "password")),
+            code(p.check("ééééééé", Some(&email()), "password")),
             "password_too_short"
         );
-        assert_eq!(code(p.check("éééééééé", &email(), "password")), "ok");
+        assert_eq!(code(p.check("éééééééé", Some(&email()), "password")), "ok");
     }
 
     #[test]
@@ -154,13 +162,13 @@ mod tests {
             .chars()
             .take(64)
             .collect();
-        assert_eq!(code(p.check(&long64, &email(), "password")), "ok");
+        assert_eq!(code(p.check(&long64, Some(&email()), "password")), "ok");
         assert_eq!(
-            code(p.check(&"ab9!".repeat(256), &email(), "password")),
+            code(p.check(&"ab9!".repeat(256), Some(&email()), "password")),
             "ok"
         );
         assert_eq!(
-            code(p.check(&"ab9!".repeat(257), &email(), "password")),
+            code(p.check(&"ab9!".repeat(257), Some(&email()), "password")),
             "password_too_long"
         );
     }
@@ -169,23 +177,23 @@ mod tests {
     fn rejects_common_and_email_derived_passwords() {
         let p = PasswordPolicy::default();
         assert_eq!(
-            code(p.check("password", &email(), "password")),
+            code(p.check("password", Some(&email()), "password")),
             "password_too_common"
         );
         assert_eq!(
-            code(p.check("PASSWORD1", &email(), "password")),
+            code(p.check("PASSWORD1", Some(&email()), "password")),
             "password_too_common"
         );
         assert_eq!(
-            code(p.check("12345678", &email(), "password")),
+            code(p.check("12345678", Some(&email()), "password")),
             "password_too_common"
         );
         assert_eq!(
-            code(p.check("grace.hopper", &email(), "password")),
+            code(p.check("grace.hopper", Some(&email()), "password")),
             "password_contains_email"
         );
         assert_eq!(
-            code(p.check("xxGrace.Hopper99", &email(), "password")),
+            code(p.check("xxGrace.Hopper99", Some(&email()), "password")),
             "password_contains_email"
         );
     }
@@ -194,7 +202,7 @@ mod tests {
     fn no_composition_rules() {
         let p = PasswordPolicy::default();
         assert_eq!(
-            code(p.check("zebra lamp quietly", &email(), "password")),
+            code(p.check("zebra lamp quietly", Some(&email()), "password")),
             "ok"
         );
     }
@@ -206,7 +214,7 @@ mod tests {
         assert_eq!(normalize("ｐａｓｓ"), "pass");
         let p = PasswordPolicy::default();
         assert_eq!(
-            code(p.check("ｐａｓｓｗｏｒｄ", &email(), "password")),
+            code(p.check("ｐａｓｓｗｏｒｄ", Some(&email()), "password")),
             "password_too_common"
         );
     }
@@ -216,15 +224,15 @@ mod tests {
         let p = PasswordPolicy::default();
         let email = Email::parse("someone@example.com").unwrap();
         // Seven ligatures are fourteen letters once normalised, but seven characters as sent.
-        let err = p.check("ﬁﬂﬁﬂﬁﬂﬁ", &email, "password").unwrap_err();
+        let err = p.check("ﬁﬂﬁﬂﬁﬂﬁ", Some(&email), "password").unwrap_err();
         assert_eq!(err.code(), "password_too_short");
-        assert!(p.check("ﬁﬂﬁﬂﬁﬂﬁﬂ zebra", &email, "password").is_ok());
+        assert!(p.check("ﬁﬂﬁﬂﬁﬂﬁﬂ zebra", Some(&email), "password").is_ok());
     }
 
     #[test]
     fn debug_does_not_leak() {
         let pw = PasswordPolicy::default()
-            .check("Tr4in-7x-secret", &email(), "password")
+            .check("Tr4in-7x-secret", Some(&email()), "password")
             .unwrap();
         assert_eq!(format!("{pw:?}"), "Password(<redacted>)");
     }

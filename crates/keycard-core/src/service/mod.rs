@@ -430,7 +430,7 @@ impl Keycard {
         let password = self
             .policy
             .password
-            .check(new, &user.email, "new_password")?;
+            .check(new, user.email.as_ref(), "new_password")?;
         let hash = self.hasher.hash(&password).await?;
         let ev = self.audit(
             AuditKind::PasswordChanged,
@@ -444,7 +444,9 @@ impl Keycard {
                 store.change_password(user, &hash, keep, now, &ev).await
             })
             .await?;
-        if let Err(e) = self.throttle.forget_failures(&who.user.email).await {
+        if let Some(email) = &who.user.email
+            && let Err(e) = self.throttle.forget_failures(email).await
+        {
             tracing::warn!(error = %e, "could not clear sign-in failures after a password change");
         }
         Ok(ended)

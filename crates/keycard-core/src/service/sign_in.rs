@@ -88,7 +88,10 @@ impl Keycard {
         kind: SessionKind,
     ) -> Result<SignedIn> {
         let email = Email::parse(email)?;
-        let password = self.policy.password.check(password, &email, "password")?;
+        let password = self
+            .policy
+            .password
+            .check(password, Some(&email), "password")?;
         let name = name.map(crate::accounts::parse_name).transpose()?.flatten();
         if let Gate::Closed(r) = self
             .throttle
@@ -101,7 +104,7 @@ impl Keycard {
         let now = self.now();
         let user = User {
             id: UserId::new(),
-            email,
+            email: Some(email),
             email_verified: false,
             name,
             picture_url: None,

@@ -254,7 +254,7 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         User {
             id: UserId::new(),
-            email: Email::parse("cache@example.com").unwrap(),
+            email: Some(Email::parse("cache@example.com").unwrap()),
             email_verified: false,
             name: None,
             picture_url: None,

@@ -473,8 +473,8 @@ impl SocialLogin<'_> {
             return Ok(self.signed_in(user, sid, secret, tokens, flow, false));
         }
 
-        // Nobody yet: a new account, filled from the provider's profile.
-        let email = email.ok_or(Error::Social(SocialFailure::EmailRequired))?;
+        // Nobody yet: a new account, filled from the provider's profile. Without an address when
+        // the provider shares none (X): such an account signs in through its providers.
         let user = User {
             id: identity.user_id,
             email,

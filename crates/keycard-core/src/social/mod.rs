@@ -44,9 +44,6 @@ pub enum SocialFailure {
     /// The provider identity already belongs to another account.
     #[error("this provider account is already linked to another Keycard account")]
     IdentityInUse,
-    /// The provider shared no email address, and Keycard accounts need one.
-    #[error("the provider did not share an email address")]
-    EmailRequired,
     /// A native app's login code is unknown, used, expired, or its verifier does not match.
     #[error("the login code is invalid, used or expired, or the code verifier does not match")]
     InvalidLoginCode,
@@ -67,7 +64,6 @@ impl SocialFailure {
             Self::ProviderRejected => "provider_rejected",
             Self::AccountExists => "account_exists",
             Self::IdentityInUse => "identity_in_use",
-            Self::EmailRequired => "email_required",
             Self::LastSignInMethod => "last_sign_in_method",
             Self::InvalidLoginCode => "invalid_login_code",
         }

@@ -100,7 +100,7 @@ pub async fn show(State(state): State<AppState>, ctx: PageCtx, jar: CookieJar) -
             ctx: &ctx,
             csrf: &csrf,
             name: who.user.name.as_deref(),
-            email: who.user.email.as_str(),
+            email: who.user.email.as_ref().map_or("", |e| e.as_str()),
             email_verified: who.user.email_verified,
             identities: &identities,
             linkable: &linkable,

@@ -186,7 +186,6 @@ pub struct CallbackQuery {
         (status = 403, description = "The person cancelled at the provider (`access_denied`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such provider is enabled (`unknown_provider`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "An account with this email exists and cannot be linked automatically (`account_exists`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The provider shared no email address (`email_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The provider could not be reached (`provider_unavailable`) or its answer did not verify (`provider_rejected`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn callback(

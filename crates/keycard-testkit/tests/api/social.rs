@@ -55,7 +55,7 @@ social_tests!(
     a_password_account_may_unlink_its_only_identity,
     the_login_page_offers_every_provider,
     facebook_and_github_sign_in_with_a_profile,
-    x_shares_no_email_so_it_cannot_make_an_account_yet,
+    x_makes_an_account_without_an_email,
     a_native_app_exchanges_a_one_time_code_bound_to_its_verifier,
     a_native_start_needs_s256_and_a_registered_redirect,
 );
@@ -783,21 +783,17 @@ async fn facebook_and_github_sign_in_with_a_profile(app: TestApp) -> Result<()> 
         let again = profile_after(&app, provider, &who).await?;
         assert_eq!(again["id"], profile["id"], "{provider}");
     }
-    // GitHub never passes off an unverified address: grace's primary address is not verified,
-    // so Keycard is told no address at all (and cannot make an account from it yet).
-    let browser = app.browser()?;
-    let flow = browser.social_start("github", None).await?;
-    let callback = browser.choose(&flow, &person("grace"), None).await?;
-    browser
-        .get_json(&callback)
-        .await?
-        .expect_problem(422, "email_required")?;
+    // GitHub never passes off an unverified address: grace's primary address is not verified, so
+    // Keycard is told none, and the account it makes has none.
+    let profile = profile_after(&app, "github", &person("grace")).await?;
+    ensure!(profile["email"].is_null(), "{profile}");
+    assert_eq!(profile["email_verified"], false);
     Ok(())
 }
 
-async fn x_shares_no_email_so_it_cannot_make_an_account_yet(app: TestApp) -> Result<()> {
-    // X signs a person in with PKCE and tells no email; until accounts without an email exist,
-    // Keycard says so clearly rather than inventing an address.
+async fn x_makes_an_account_without_an_email(app: TestApp) -> Result<()> {
+    // X signs a person in with PKCE and tells no email: the account has none, and the next
+    // sign-in through X finds it again.
     let browser = app.browser()?;
     let flow = browser.social_start("x", None).await?;
     let auth = reqwest::Url::parse(&flow.authorize_url)?;
@@ -806,12 +802,29 @@ async fn x_shares_no_email_so_it_cannot_make_an_account_yet(app: TestApp) -> Res
             .any(|(k, v)| k == "code_challenge_method" && v == "S256"),
         "{auth}"
     );
-    let callback = browser.choose(&flow, &person("ada"), None).await?;
-    browser
-        .get_json(&callback)
+    let who = person("ada");
+    let callback = browser.choose(&flow, &who, None).await?;
+    browser.navigate(&callback).await?.expect_status(303)?;
+    let profile = me(&app, &browser).await?;
+    ensure!(profile["email"].is_null(), "{profile}");
+    assert_eq!(profile["email_verified"], false);
+    assert_eq!(profile["name"], "Ada Lovelace");
+    assert_eq!(profile["identities"][0]["provider"], "x");
+    let again = profile_after(&app, "x", &who).await?;
+    assert_eq!(again["id"], profile["id"]);
+    // The account page says who is signed in without an address.
+    let page = browser
+        .navigate(&app.url("/account"))
         .await?
-        .expect_problem(422, "email_required")?;
-    // An existing account can still link X and sign in with it.
+        .expect_status(200)?;
+    ensure!(page.text.contains("id=\"signed-in-as\""), "{page}");
+    // So does a Google account of someone who shares no address (Alan).
+    let alan = profile_after(&app, "google", &person("alan")).await?;
+    ensure!(
+        alan["email"].is_null() && alan["name"] == "Alan Turing",
+        "{alan}"
+    );
+    // And an existing account can link X and sign in with it.
     let owner = app.browser()?;
     sign_in(&app, &owner, "google", &person("ada")).await?;
     let back = link(&app, &owner, "x", &person("ada")).await?;
