@@ -4,6 +4,7 @@
 use super::login::{SignInForm, checked_form, error_page};
 use super::{PageCtx, render, signed_in};
 use crate::browser::{self, FLOW_COOKIE, SESSION_COOKIE};
+use crate::extract::Client;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::rejection::FormRejection;
@@ -153,6 +154,43 @@ pub async fn link(
             Redirect::to(&s.location),
         )
             .into_response(),
+        Err(e) => error_page(&state, ctx, e),
+    }
+}
+
+/// `POST /account/unlink/{id}`: removes a sign-in method, unless it is the last one.
+pub async fn unlink(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Client(client): Client,
+    headers: HeaderMap,
+    jar: CookieJar,
+    form: Result<Form<SignInForm>, FormRejection>,
+) -> Response {
+    let session = jar
+        .get(SESSION_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    let (ctx, _form, _) =
+        match checked_form(&state, &headers, &jar, form, "account", Some(&session)) {
+            Ok(checked) => checked,
+            Err(page) => return *page,
+        };
+    let who = match signed_in(&state, &jar).await {
+        Ok(Some(who)) => who,
+        Ok(None) => return Redirect::to("/login?return_to=%2Faccount").into_response(),
+        Err(e) => return error_page(&state, ctx, e),
+    };
+    let Ok(id) = id.parse::<uuid::Uuid>() else {
+        return error_page(&state, ctx, keycard_core::Error::NotFound);
+    };
+    match state
+        .keycard
+        .social()
+        .unlink(&who, keycard_core::ids::IdentityId(id), &client)
+        .await
+    {
+        Ok(()) => Redirect::to("/account").into_response(),
         Err(e) => error_page(&state, ctx, e),
     }
 }

@@ -41,6 +41,7 @@ pub fn routes() -> Router<AppState> {
             "/account/link/{provider}",
             axum::routing::post(account::link),
         )
+        .route("/account/unlink/{id}", axum::routing::post(account::unlink))
         .route("/assets/keycard.css", get(assets::css))
         .route("/assets/logo", get(assets::logo))
 }

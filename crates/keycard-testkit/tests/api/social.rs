@@ -58,6 +58,7 @@ social_tests!(
     x_makes_an_account_without_an_email,
     a_native_app_exchanges_a_one_time_code_bound_to_its_verifier,
     a_native_start_needs_s256_and_a_registered_redirect,
+    the_account_page_removes_a_sign_in_method_but_not_the_last,
 );
 
 /// A test user of the double no other test uses: `ada+TAG` is `ada+TAG@example.com`.
@@ -983,5 +984,56 @@ async fn a_native_start_needs_s256_and_a_registered_redirect(app: TestApp) -> Re
     ])
     .await?
     .expect_invalid("code_challenge", "invalid_code_challenge")?;
+    Ok(())
+}
+
+async fn the_account_page_removes_a_sign_in_method_but_not_the_last(app: TestApp) -> Result<()> {
+    let browser = app.browser()?;
+    sign_in(&app, &browser, "google", &person("ada")).await?;
+    link(&app, &browser, "oidc", &person("grace"))
+        .await?
+        .expect_status(303)?;
+    let page = browser
+        .navigate(&app.url("/account"))
+        .await?
+        .expect_status(200)?;
+    let token = access_token(&browser).await?;
+    let mine = identities(&app, &token).await?;
+    assert_eq!(mine.len(), 2);
+    let csrf = keycard_testkit::field_value(&page.text, "csrf").context("form token")?;
+    let remove = |id: String, csrf: String| {
+        let (app, browser) = (&app, &browser);
+        async move {
+            let url = app.url(&format!("/account/unlink/{id}"));
+            browser
+                .send(
+                    browser
+                        .request(Method::POST, &url)
+                        .header("origin", app.base_url())
+                        .form(&[("csrf", csrf.as_str())]),
+                    &url,
+                )
+                .await
+        }
+    };
+    let first = mine[0]["id"].as_str().context("id")?.to_owned();
+    let last = mine[1]["id"].as_str().context("id")?.to_owned();
+    ensure!(
+        page.text.contains(&format!("id=\"unlink-{first}\"")),
+        "{page}"
+    );
+    // Without the page's token: refused, nothing removed.
+    let r = remove(first.clone(), "forged".into()).await?;
+    assert_eq!(r.status.as_u16(), 403, "{r}");
+    assert_eq!(identities(&app, &token).await?.len(), 2);
+    // With it: removed, back to the page.
+    let r = remove(first, csrf.clone()).await?;
+    assert_eq!(location(&r)?, "/account");
+    assert_eq!(identities(&app, &token).await?.len(), 1);
+    // The last way in stays, with a page that says why.
+    let r = remove(last, csrf).await?;
+    assert_eq!(r.status.as_u16(), 409, "{r}");
+    ensure!(r.text.contains("last_sign_in_method"), "{r}");
+    assert_eq!(identities(&app, &token).await?.len(), 1);
     Ok(())
 }
