@@ -119,6 +119,7 @@ fn policy(settings: &Settings) -> Policy {
         login_per_ip: settings.login_ip_limit,
         register_per_ip: settings.register_ip_limit,
         register_per_email: settings.register_email_limit,
+        social_per_ip: settings.social_ip_limit,
         lockout: Lockout {
             free_failures: settings.login_free_failures,
             first_delay: settings.login_backoff,

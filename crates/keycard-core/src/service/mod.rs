@@ -139,6 +139,10 @@ impl Keycard {
         &self.store
     }
 
+    pub(crate) fn throttle(&self) -> &Throttle {
+        &self.throttle
+    }
+
     pub(crate) fn form_tokens(&self) -> &crate::browser::FormTokens {
         &self.forms
     }

@@ -25,7 +25,7 @@ struct Opening {
 impl Keycard {
     /// Turns a limit's refusal into the error the client sees; refusals worth reporting are
     /// audited (the rest of a flood is only counted, so a flood cannot flood the trail).
-    async fn refused(&self, r: Refusal, client: &ClientInfo) -> Error {
+    pub(crate) async fn refused(&self, r: Refusal, client: &ClientInfo) -> Error {
         if r.report {
             tracing::warn!(
                 limit = r.limit.as_str(),

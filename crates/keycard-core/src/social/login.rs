@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::ids::{IdentityId, SessionId, UserId};
 use crate::service::{ClientInfo, Keycard, Principal, SignedIn};
 use crate::store::StoreError;
+use crate::throttle::Gate;
 use crate::tokens::{TokenHash, TokenPair, pkce_challenge, random_secret};
 use std::sync::Arc;
 
@@ -97,9 +98,17 @@ impl SocialLogin<'_> {
         provider: &str,
         return_to: &str,
         flow_cookie: Option<&str>,
+        client: &ClientInfo,
     ) -> Result<Started> {
-        self.start(provider, return_to, Some(who.user_id), flow_cookie)
-            .await
+        self.begin(
+            provider,
+            return_to,
+            Some(who.user_id),
+            None,
+            flow_cookie,
+            client,
+        )
+        .await
     }
 
     /// Removes one of the person's identities, unless it is their last way to sign in.
@@ -124,6 +133,19 @@ impl SocialLogin<'_> {
         }
     }
 
+    /// The network's allowance of social sign-ins (see `Throttle::begin_social`).
+    async fn admit(&self, client: &ClientInfo) -> Result<()> {
+        match self
+            .kc
+            .throttle()
+            .begin_social(client.ip.as_deref())
+            .await?
+        {
+            Gate::Open(()) => Ok(()),
+            Gate::Closed(r) => Err(self.kc.refused(r, client).await),
+        }
+    }
+
     /// Deletes sign-ins that never came back from their provider.
     pub async fn prune(&self) -> Result<u64> {
         Ok(self.kc.store().prune_flows(self.kc.now()).await?)
@@ -137,16 +159,15 @@ impl SocialLogin<'_> {
             .ok_or(Error::Social(SocialFailure::UnknownProvider))
     }
 
-    /// Begins a sign-in (or, with `link_user`, the linking of a provider to that account).
-    /// `return_to` must already be one of the allowed destinations.
+    /// Begins a sign-in. `return_to` must already be one of the allowed destinations.
     pub async fn start(
         &self,
         provider: &str,
         return_to: &str,
-        link_user: Option<UserId>,
         flow_cookie: Option<&str>,
+        client: &ClientInfo,
     ) -> Result<Started> {
-        self.begin(provider, return_to, link_user, None, flow_cookie)
+        self.begin(provider, return_to, None, None, flow_cookie, client)
             .await
     }
 
@@ -159,6 +180,7 @@ impl SocialLogin<'_> {
         return_to: &str,
         challenge: &str,
         flow_cookie: Option<&str>,
+        client: &ClientInfo,
     ) -> Result<Started> {
         let well_formed = challenge.len() == 43
             && challenge
@@ -171,8 +193,15 @@ impl SocialLogin<'_> {
                 "code_challenge must be the base64url SHA-256 of a verifier (S256, 43 characters)",
             ));
         }
-        self.begin(provider, return_to, None, Some(challenge), flow_cookie)
-            .await
+        self.begin(
+            provider,
+            return_to,
+            None,
+            Some(challenge),
+            flow_cookie,
+            client,
+        )
+        .await
     }
 
     async fn begin(
@@ -182,8 +211,10 @@ impl SocialLogin<'_> {
         link_user: Option<UserId>,
         app_challenge: Option<&str>,
         flow_cookie: Option<&str>,
+        client: &ClientInfo,
     ) -> Result<Started> {
         let p = self.provider(provider)?;
+        self.admit(client).await?;
         let flow_cookie = match flow_cookie {
             Some(c) if c.starts_with(FLOW_PREFIX) && c.len() == FLOW_PREFIX.len() + 43 => {
                 c.to_owned()
@@ -335,6 +366,7 @@ impl SocialLogin<'_> {
         verifier: &str,
         client: &ClientInfo,
     ) -> Result<SignedIn> {
+        self.admit(client).await?;
         let refuse = || Error::Social(SocialFailure::InvalidLoginCode);
         let taken = self
             .kc

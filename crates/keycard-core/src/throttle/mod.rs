@@ -43,6 +43,8 @@ pub struct ThrottlePolicy {
     pub login_per_ip: Option<Rate>,
     pub register_per_ip: Option<Rate>,
     pub register_per_email: Option<Rate>,
+    /// Social sign-ins started (each stores a flow) and native login codes tried, per network.
+    pub social_per_ip: Option<Rate>,
     pub lockout: Lockout,
 }
 
@@ -52,6 +54,7 @@ impl Default for ThrottlePolicy {
             login_per_ip: Some(Rate::new(60, Duration::from_secs(60))),
             register_per_ip: Some(Rate::new(30, Duration::from_secs(600))),
             register_per_email: Some(Rate::new(5, Duration::from_secs(3600))),
+            social_per_ip: Some(Rate::new(120, Duration::from_secs(60))),
             lockout: Lockout::default(),
         }
     }
@@ -64,6 +67,7 @@ pub enum Limit {
     LoginPerAccount,
     RegisterPerIp,
     RegisterPerEmail,
+    SocialPerIp,
 }
 
 impl Limit {
@@ -82,6 +86,7 @@ impl Limit {
             Self::LoginPerAccount => "login_per_account",
             Self::RegisterPerIp => "register_per_ip",
             Self::RegisterPerEmail => "register_per_email",
+            Self::SocialPerIp => "social_per_ip",
         }
     }
 }
@@ -189,6 +194,7 @@ impl Throttle {
         let endpoint = match limit {
             Limit::LoginPerIp | Limit::LoginPerAccount => "login",
             Limit::RegisterPerIp | Limit::RegisterPerEmail => "register",
+            Limit::SocialPerIp => "social",
         };
         metrics::counter!("keycard_throttled_total", "endpoint" => endpoint, "limit" => limit.as_str())
             .increment(1);
@@ -322,6 +328,18 @@ impl Throttle {
             let key = self.keys.key("register-email", email.as_str());
             if let Some(wait) = self.take(&key, rate, now).await? {
                 return Ok(self.refuse(Limit::RegisterPerEmail, &key, now, wait));
+            }
+        }
+        Ok(Gate::Open(()))
+    }
+
+    /// Lets a social sign-in start (or a native login code's exchange) through, or refuses it:
+    /// each start stores a flow, so a flood of them is refused before it fills the table.
+    pub async fn begin_social(&self, ip: Option<&str>) -> Result<Gate<()>> {
+        let now = self.now_ms();
+        for (key, rate) in self.network_buckets("social-ip", ip, self.policy.social_per_ip) {
+            if let Some(wait) = self.take(&key, &rate, now).await? {
+                return Ok(self.refuse(Limit::SocialPerIp, &key, now, wait));
             }
         }
         Ok(Gate::Open(()))

@@ -115,6 +115,7 @@ pub async fn show(State(state): State<AppState>, ctx: PageCtx, jar: CookieJar) -
 pub async fn link(
     State(state): State<AppState>,
     Path(provider): Path<String>,
+    Client(client): Client,
     headers: HeaderMap,
     jar: CookieJar,
     form: Result<Form<SignInForm>, FormRejection>,
@@ -143,6 +144,7 @@ pub async fn link(
             &provider,
             &format!("{public}/account"),
             bound.as_deref(),
+            &client,
         )
         .await
     {

@@ -57,11 +57,13 @@ pub struct LinkStarted {
     responses(
         (status = 200, description = "Linking started: the response sets the `__Host-keycard_flow` cookie, so the same browser must follow `authorization_url`; the provider comes back to the callback, which links the identity to this account (or refuses with `identity_in_use` if another account has it)", body = LinkStarted),
         (status = 404, description = "No such provider is enabled (`unknown_provider`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many sign-ins started from this network (`rate_limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`return_to` is not Keycard's origin nor an allowed app origin", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn link_identity(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
+    Client(client): Client,
     Path(provider): Path<String>,
     jar: CookieJar,
     body: Bytes,
@@ -78,7 +80,7 @@ pub async fn link_identity(
     let started = state
         .keycard
         .social()
-        .start_link(&who, &provider, &return_to, bound.as_deref())
+        .start_link(&who, &provider, &return_to, bound.as_deref(), &client)
         .await?;
     let jar = jar.add(browser::flow_cookie(
         started.flow_cookie,

@@ -95,6 +95,7 @@ fn failure(headers: &HeaderMap, state: &AppState, e: impl Into<ApiError>) -> Res
     responses(
         (status = 303, description = "To the provider's authorization page, with a one-time `state`, a `nonce` and a PKCE S256 challenge; sets the `__Host-keycard_flow` cookie that binds the sign-in to this browser"),
         (status = 404, description = "No such provider is enabled (`unknown_provider`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many sign-ins started from this network (`rate_limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`return_to` is not Keycard's origin nor an allowed app origin, or with a `code_challenge` not a registered native redirect URI (`invalid_return_to`); a challenge that is not S256 (`invalid_code_challenge`)", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The provider's discovery document could not be read", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -102,6 +103,7 @@ pub async fn start(
     State(state): State<AppState>,
     Path(provider): Path<String>,
     Query(q): Query<StartQuery>,
+    Client(client): Client,
     headers: HeaderMap,
     jar: CookieJar,
 ) -> Response {
@@ -136,7 +138,7 @@ pub async fn start(
             );
         };
         social
-            .start_native(&provider, return_to, challenge, bound.as_deref())
+            .start_native(&provider, return_to, challenge, bound.as_deref(), &client)
             .await
     } else {
         let return_to = match browser::return_to(q.return_to.as_deref(), &state.config) {
@@ -150,7 +152,7 @@ pub async fn start(
             }
         };
         social
-            .start(&provider, &return_to, None, bound.as_deref())
+            .start(&provider, &return_to, bound.as_deref(), &client)
             .await
     };
     match started {
@@ -256,6 +258,7 @@ pub struct ExchangeRequest {
     responses(
         (status = 200, description = "Signed in: the app's own session and token pair (body delivery), with the account", body = crate::dto::TokenResponse),
         (status = 400, description = "Unknown, used or expired code (60 s), or a verifier that does not match its challenge (`invalid_login_code`); the code is spent either way", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many exchanges from this network (`rate_limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn exchange(
     State(state): State<AppState>,

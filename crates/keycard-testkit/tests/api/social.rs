@@ -59,6 +59,7 @@ social_tests!(
     a_native_app_exchanges_a_one_time_code_bound_to_its_verifier,
     a_native_start_needs_s256_and_a_registered_redirect,
     the_account_page_removes_a_sign_in_method_but_not_the_last,
+    sign_ins_started_per_network_are_limited,
 );
 
 /// A test user of the double no other test uses: `ada+TAG` is `ada+TAG@example.com`.
@@ -1035,5 +1036,44 @@ async fn the_account_page_removes_a_sign_in_method_but_not_the_last(app: TestApp
     assert_eq!(r.status.as_u16(), 409, "{r}");
     ensure!(r.text.contains("last_sign_in_method"), "{r}");
     assert_eq!(identities(&app, &token).await?.len(), 1);
+    Ok(())
+}
+
+async fn sign_ins_started_per_network_are_limited(app: TestApp) -> Result<()> {
+    let Some(app) = app
+        .reconfigure()
+        .mock_idp()
+        .setting("social_ip_limit", "2/1m")
+        // Each browser claims an address of its own, as behind a proxy.
+        .setting("trust_forwarded_for", "true")
+        .start()
+        .await?
+    else {
+        return Ok(());
+    };
+    // One network (the browser's address) starts two sign-ins; the third is refused before a
+    // flow is stored, for an API client as a problem and for a person as a page.
+    let browser = app.browser()?;
+    browser
+        .social_start("google", None)
+        .await
+        .context("the first start")?;
+    browser
+        .social_start("facebook", None)
+        .await
+        .context("the second start")?;
+    let url = app.url("/v1/auth/social/google/start");
+    let r = browser.get_json(&url).await?;
+    r.expect_problem(429, "rate_limited")?;
+    ensure!(r.header("retry-after").is_some(), "{r:?}");
+    let page = browser.navigate(&url).await?;
+    assert_eq!(page.status.as_u16(), 429, "{page}");
+    ensure!(
+        page.header("content-type")
+            .unwrap_or_default()
+            .starts_with("text/html")
+    );
+    // Another network is not held back.
+    app.browser()?.social_start("google", None).await?;
     Ok(())
 }
