@@ -43,6 +43,7 @@ browser_tests!(
     sign_in_with_each_provider_through_the_double,
     a_cross_site_form_post_is_refused,
     a_script_in_a_name_stays_text,
+    the_pages_fit_a_360_pixel_phone,
 );
 
 /// Keycard in-process with the provider double, and a browser; both end with the test.
@@ -199,5 +200,45 @@ async fn a_script_in_a_name_stays_text(app: TestApp, b: Chrome) -> Result<()> {
         !source.contains("<script>document.title"),
         "unescaped in the page"
     );
+    b.close().await
+}
+
+async fn the_pages_fit_a_360_pixel_phone(app: TestApp, b: Chrome) -> Result<()> {
+    b.client.set_window_size(360, 760).await?;
+    for path in ["/login", "/register"] {
+        b.goto(&app.url(path)).await?;
+        b.wait_for("#submit").await?;
+        let width = b
+            .client
+            .execute("return window.innerWidth;", vec![])
+            .await?
+            .as_i64()
+            .unwrap_or_default();
+        let content = b
+            .client
+            .execute("return document.documentElement.scrollWidth;", vec![])
+            .await?
+            .as_i64()
+            .unwrap_or(i64::MAX);
+        ensure!(width <= 360, "{path}: the window is {width} px wide");
+        ensure!(
+            content <= width,
+            "{path}: {content} px of content in a {width} px window"
+        );
+        // The submit button is on screen without scrolling sideways.
+        let right = b
+            .client
+            .execute(
+                "return document.getElementById('submit').getBoundingClientRect().right;",
+                vec![],
+            )
+            .await?
+            .as_f64()
+            .unwrap_or(f64::MAX);
+        ensure!(
+            right <= width as f64,
+            "{path}: the button ends at {right} px"
+        );
+    }
     b.close().await
 }
