@@ -12,6 +12,7 @@ use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
+use keycard_core::service::Principal;
 use keycard_core::social::Identity;
 use time::format_description::well_known::Rfc3339;
 
@@ -111,6 +112,28 @@ pub async fn show(State(state): State<AppState>, ctx: PageCtx, jar: CookieJar) -
     )
 }
 
+/// What the account page's forms check first: their token (bound to the session cookie) and
+/// origin, then that the browser is still signed in. The answer to give instead as `Err`.
+async fn account_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    jar: &CookieJar,
+    form: Result<Form<SignInForm>, FormRejection>,
+) -> Result<(PageCtx, Principal), Box<Response>> {
+    let session = jar
+        .get(SESSION_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    let (ctx, _form, _) = checked_form(state, headers, jar, form, "account", Some(&session))?;
+    match signed_in(state, jar).await {
+        Ok(Some(who)) => Ok((ctx, who)),
+        Ok(None) => Err(Box::new(
+            Redirect::to("/login?return_to=%2Faccount").into_response(),
+        )),
+        Err(e) => Err(Box::new(error_page(state, ctx, e))),
+    }
+}
+
 /// `POST /account/link/{provider}`: starts linking another provider to this account.
 pub async fn link(
     State(state): State<AppState>,
@@ -120,19 +143,9 @@ pub async fn link(
     jar: CookieJar,
     form: Result<Form<SignInForm>, FormRejection>,
 ) -> Response {
-    let session = jar
-        .get(SESSION_COOKIE)
-        .map(|c| c.value().to_owned())
-        .unwrap_or_default();
-    let (ctx, _form, _) =
-        match checked_form(&state, &headers, &jar, form, "account", Some(&session)) {
-            Ok(checked) => checked,
-            Err(page) => return *page,
-        };
-    let who = match signed_in(&state, &jar).await {
-        Ok(Some(who)) => who,
-        Ok(None) => return Redirect::to("/login?return_to=%2Faccount").into_response(),
-        Err(e) => return error_page(&state, ctx, e),
+    let (ctx, who) = match account_form(&state, &headers, &jar, form).await {
+        Ok(checked) => checked,
+        Err(answer) => return *answer,
     };
     let public = state.config.public_url.trim_end_matches('/');
     let bound = jar.get(FLOW_COOKIE).map(|c| c.value().to_owned());
@@ -169,19 +182,9 @@ pub async fn unlink(
     jar: CookieJar,
     form: Result<Form<SignInForm>, FormRejection>,
 ) -> Response {
-    let session = jar
-        .get(SESSION_COOKIE)
-        .map(|c| c.value().to_owned())
-        .unwrap_or_default();
-    let (ctx, _form, _) =
-        match checked_form(&state, &headers, &jar, form, "account", Some(&session)) {
-            Ok(checked) => checked,
-            Err(page) => return *page,
-        };
-    let who = match signed_in(&state, &jar).await {
-        Ok(Some(who)) => who,
-        Ok(None) => return Redirect::to("/login?return_to=%2Faccount").into_response(),
-        Err(e) => return error_page(&state, ctx, e),
+    let (ctx, who) = match account_form(&state, &headers, &jar, form).await {
+        Ok(checked) => checked,
+        Err(answer) => return *answer,
     };
     let Ok(id) = id.parse::<uuid::Uuid>() else {
         return error_page(&state, ctx, keycard_core::Error::NotFound);

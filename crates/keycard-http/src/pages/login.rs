@@ -114,6 +114,30 @@ fn invalid_return_to(why: &'static str) -> Error {
     Error::invalid("return_to", "invalid_return_to", why)
 }
 
+/// What the sign-in and sign-up pages do before drawing their form: check `return_to`, send a
+/// signed-in browser straight back there, bind the form to this browser. The answer to give
+/// instead of the form as `Err`.
+async fn opening(
+    state: &AppState,
+    ctx: PageCtx,
+    q: PageQuery,
+    jar: CookieJar,
+    form: &str,
+) -> Result<(PageCtx, CookieJar, String, String), Box<Response>> {
+    let return_to = match browser::return_to(q.return_to.as_deref(), &state.config) {
+        Ok(r) => r,
+        Err(why) => return Err(Box::new(error_page(state, ctx, invalid_return_to(why)))),
+    };
+    match signed_in(state, &jar).await {
+        Ok(Some(_)) => return Err(Box::new(Redirect::to(&return_to).into_response())),
+        Ok(None) => {}
+        Err(e) => return Err(Box::new(error_page(state, ctx, e))),
+    }
+    let (jar, bound) = binding(jar, None);
+    let csrf = state.keycard.browser().form_token(&bound, form);
+    Ok((ctx, jar, return_to, csrf))
+}
+
 /// `GET /login`: the form, or straight back to `return_to` when this browser is signed in.
 pub async fn show_login(
     State(state): State<AppState>,
@@ -121,17 +145,10 @@ pub async fn show_login(
     Query(q): Query<PageQuery>,
     jar: CookieJar,
 ) -> Response {
-    let return_to = match browser::return_to(q.return_to.as_deref(), &state.config) {
-        Ok(r) => r,
-        Err(why) => return error_page(&state, ctx, invalid_return_to(why)),
+    let (ctx, jar, return_to, csrf) = match opening(&state, ctx, q, jar, "login").await {
+        Ok(opened) => opened,
+        Err(answer) => return *answer,
     };
-    match signed_in(&state, &jar).await {
-        Ok(Some(_)) => return Redirect::to(&return_to).into_response(),
-        Ok(None) => {}
-        Err(e) => return error_page(&state, ctx, e),
-    }
-    let (jar, bound) = binding(jar, None);
-    let csrf = state.keycard.browser().form_token(&bound, "login");
     let page = login_page(&state, &ctx, &csrf, &return_to, "", None);
     (jar, page).into_response()
 }
@@ -283,17 +300,10 @@ pub async fn show_register(
     Query(q): Query<PageQuery>,
     jar: CookieJar,
 ) -> Response {
-    let return_to = match browser::return_to(q.return_to.as_deref(), &state.config) {
-        Ok(r) => r,
-        Err(why) => return error_page(&state, ctx, invalid_return_to(why)),
+    let (ctx, jar, return_to, csrf) = match opening(&state, ctx, q, jar, "register").await {
+        Ok(opened) => opened,
+        Err(answer) => return *answer,
     };
-    match signed_in(&state, &jar).await {
-        Ok(Some(_)) => return Redirect::to(&return_to).into_response(),
-        Ok(None) => {}
-        Err(e) => return error_page(&state, ctx, e),
-    }
-    let (jar, bound) = binding(jar, None);
-    let csrf = state.keycard.browser().form_token(&bound, "register");
     let page = register_page(&state, &ctx, &csrf, &return_to, "", "", None);
     (jar, page).into_response()
 }
