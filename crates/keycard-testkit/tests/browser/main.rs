@@ -40,7 +40,7 @@ macro_rules! browser_tests {
 
 browser_tests!(
     sign_up_sign_out_and_sign_in_with_a_password,
-    sign_in_with_each_provider_through_the_double,
+    sign_in_with_every_provider_through_the_double,
     a_cross_site_form_post_is_refused,
     a_script_in_a_name_stays_text,
     the_pages_fit_a_360_pixel_phone,
@@ -115,10 +115,14 @@ async fn sign_up_sign_out_and_sign_in_with_a_password(app: TestApp, b: Chrome) -
     b.close().await
 }
 
-async fn sign_in_with_each_provider_through_the_double(app: TestApp, b: Chrome) -> Result<()> {
+async fn sign_in_with_every_provider_through_the_double(app: TestApp, b: Chrome) -> Result<()> {
     let idp = app.idp_url()?.to_owned();
     for (provider, label, user, name) in [
         ("google", "Google", "ada", "Ada Lovelace"),
+        ("facebook", "Facebook", "ada", "Ada Lovelace"),
+        ("x", "X", "grace", "Grace Hopper"),
+        // The double's GitHub has no display name for Alan: his login stands in.
+        ("github", "GitHub", "alan", "alan"),
         ("oidc", "Test OpenID", "grace", "Grace Hopper"),
     ] {
         b.goto(&app.url("/login?return_to=/account")).await?;
