@@ -10,6 +10,7 @@
 //! | `/facebook` | `GET /dialog/oauth` | `GET` or `POST /oauth/access_token` | `GET /me?fields=…` |
 //! | `/github` | `GET /login/oauth/authorize` | `POST /login/oauth/access_token` | `GET /user`, `GET /user/emails` |
 //! | `/x` | `GET /i/oauth2/authorize` | `POST /2/oauth2/token` | `GET /2/users/me` |
+//! | `/apple` (OpenID Connect with `form_post` and an ES256 JWT client secret; discovery, keys at `/auth/keys`) | `GET /auth/authorize` | `POST /auth/token` | none: the ID token and the form's `user` |
 //!
 //! Every authorization page is the same form: a person chooses a test user
 //! ([`users::USERS`], optionally tagged `ada+TAG`) or denies, and may pick a fault to simulate
@@ -24,6 +25,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod apple;
 mod client_auth;
 mod facebook;
 mod fault;
@@ -43,7 +45,7 @@ use axum::Router;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use signing::Signer;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -86,6 +88,8 @@ pub struct Config {
     pub code_ttl: Duration,
     /// How long an access token answers at userinfo or the provider's API.
     pub token_ttl: Duration,
+    /// The developer team whose key signs Apple client secrets (the demo team by default).
+    pub apple: Option<apple::AppleTeam>,
 }
 
 impl Config {
@@ -95,6 +99,7 @@ impl Config {
             clients,
             code_ttl: Duration::from_secs(60),
             token_ttl: Duration::from_secs(3600),
+            apple: apple::AppleTeam::demo().ok(),
         }
     }
 }
@@ -107,6 +112,8 @@ pub(crate) struct Idp {
     pending: Mutex<HashMap<String, grants::Pending>>,
     codes: Mutex<HashMap<String, grants::Grant>>,
     tokens: Mutex<HashMap<String, grants::Issued>>,
+    /// Apple: who has signed in to which client before (their name is sent the first time only).
+    apple_seen: Mutex<HashSet<String>>,
 }
 
 impl Idp {
@@ -126,6 +133,8 @@ pub(crate) fn random_token() -> Result<String, aws_lc_rs::error::Unspecified> {
     Ok(B64.encode(b))
 }
 
+pub(crate) type Shared = axum::extract::State<Arc<Idp>>;
+
 /// The whole double, ready to serve.
 pub fn router(config: Config) -> Result<Router> {
     let idp = Arc::new(Idp {
@@ -134,10 +143,12 @@ pub fn router(config: Config) -> Result<Router> {
         pending: Mutex::default(),
         codes: Mutex::default(),
         tokens: Mutex::default(),
+        apple_seen: Mutex::default(),
     });
     Ok(oidc::routes()
         .merge(facebook::routes())
         .merge(github::routes())
         .merge(x::routes())
+        .merge(apple::routes())
         .with_state(idp))
 }

@@ -4,7 +4,7 @@
 
 use crate::client_auth;
 use crate::fault::{self, Fault};
-use crate::grants::{self, Decided, Decision, Pending};
+use crate::grants::{self, Decided, Decision, Grant, Pending};
 use crate::users::Person;
 use crate::web::{self, error_page, not_found};
 use crate::{Idp, pkce};
@@ -41,7 +41,7 @@ fn known(provider: &str) -> bool {
     PROVIDERS.contains(&provider)
 }
 
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -195,7 +195,7 @@ async fn decide(
 }
 
 /// An RFC 6749 §5.2 error.
-fn token_error(status: StatusCode, error: &str, why: &str) -> Response {
+pub(crate) fn token_error(status: StatusCode, error: &str, why: &str) -> Response {
     (
         status,
         [(header::CACHE_CONTROL, "no-store")],
@@ -275,34 +275,7 @@ async fn token(
     claims["iat"] = json!(now);
     claims["exp"] = json!(now + 3600);
     claims["auth_time"] = json!(now);
-    if let Some(n) = &g.nonce {
-        claims["nonce"] = json!(n);
-    }
-    match g.fault {
-        Some(Fault::WrongNonce) => claims["nonce"] = json!("not-the-nonce-that-was-sent"),
-        Some(Fault::WrongIssuer) => claims["iss"] = json!("https://evil.example"),
-        Some(Fault::WrongAudience) => claims["aud"] = json!("someone-else"),
-        Some(Fault::Expired) => {
-            claims["iat"] = json!(now - 7200);
-            claims["exp"] = json!(now - 3600);
-        }
-        _ => {}
-    }
-    let signed = match g.fault {
-        Some(Fault::AlgNone) => Ok(idp.signer.unsigned(&claims)),
-        Some(Fault::HmacWithPublicKey) => Ok(idp.signer.hmac_with_public_key(&claims)),
-        Some(Fault::UnknownKid) => idp.signer.sign_with_kid(&claims, "rotated-away"),
-        Some(Fault::BadSignature) => idp.signer.sign(&claims).map(|t| {
-            // Another valid-looking signature: the first signature byte flipped.
-            let (input, sig) = t.rsplit_once('.').unwrap_or((&t, ""));
-            let mut raw = B64.decode(sig).unwrap_or_default();
-            if let Some(b) = raw.first_mut() {
-                *b ^= 0x01;
-            }
-            format!("{input}.{}", B64.encode(raw))
-        }),
-        _ => idp.signer.sign(&claims),
-    };
+    let signed = id_token(&idp, &g, claims);
     let Ok(id_token) = signed else {
         return token_error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -321,6 +294,40 @@ async fn token(
         })),
     )
         .into_response()
+}
+
+/// The ID token for a redeemed code: `claims` plus the nonce, signed — or forged as the code's
+/// fault asks (shared with Apple).
+pub(crate) fn id_token(idp: &Idp, g: &Grant, mut claims: Value) -> anyhow::Result<String> {
+    let now = now_secs();
+    if let Some(n) = &g.nonce {
+        claims["nonce"] = json!(n);
+    }
+    match g.fault {
+        Some(Fault::WrongNonce) => claims["nonce"] = json!("not-the-nonce-that-was-sent"),
+        Some(Fault::WrongIssuer) => claims["iss"] = json!("https://evil.example"),
+        Some(Fault::WrongAudience) => claims["aud"] = json!("someone-else"),
+        Some(Fault::Expired) => {
+            claims["iat"] = json!(now - 7200);
+            claims["exp"] = json!(now - 3600);
+        }
+        _ => {}
+    }
+    match g.fault {
+        Some(Fault::AlgNone) => Ok(idp.signer.unsigned(&claims)),
+        Some(Fault::HmacWithPublicKey) => Ok(idp.signer.hmac_with_public_key(&claims)),
+        Some(Fault::UnknownKid) => idp.signer.sign_with_kid(&claims, "rotated-away"),
+        Some(Fault::BadSignature) => idp.signer.sign(&claims).map(|t| {
+            // Another valid-looking signature: the first signature byte flipped.
+            let (input, sig) = t.rsplit_once('.').unwrap_or((&t, ""));
+            let mut raw = B64.decode(sig).unwrap_or_default();
+            if let Some(b) = raw.first_mut() {
+                *b ^= 0x01;
+            }
+            format!("{input}.{}", B64.encode(raw))
+        }),
+        _ => idp.signer.sign(&claims),
+    }
 }
 
 /// What the user's claims are, as far as the granted scope lets them be told.

@@ -3,7 +3,7 @@
 //! HTTPS. The core decides everything about accounts and sessions; an adapter only builds the
 //! authorization URL and turns a code into a verified profile.
 //!
-//! OpenID Connect providers (Google, any by its issuer) verify an ID token; the plain OAuth 2.0
+//! OpenID Connect providers (Google, Apple, any by its issuer) verify an ID token; the plain OAuth 2.0
 //! ones (Facebook, GitHub, X) exchange the code with PKCE and read the person from the
 //! provider's API.
 //!
@@ -12,6 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+mod apple;
 mod facebook;
 mod github;
 mod http;
@@ -19,9 +20,10 @@ mod oauth2;
 mod oidc;
 mod x;
 
+pub use apple::{APPLE_ISSUER, AppleConfig, AppleKey, AppleKeyError, AppleProvider};
 pub use facebook::FacebookProvider;
 pub use github::GitHubProvider;
 pub use http::outbound_client;
 pub use oauth2::{EndpointOverrides, OAuth2Config, OAuth2Endpoints};
-pub use oidc::{Endpoints, OidcConfig, OidcProvider};
+pub use oidc::{ClientAuth, Endpoints, OidcConfig, OidcProvider};
 pub use x::XProvider;

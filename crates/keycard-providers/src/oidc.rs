@@ -54,6 +54,25 @@ impl Endpoints {
     }
 }
 
+/// How Keycard proves itself at the token endpoint.
+#[derive(Clone)]
+pub enum ClientAuth {
+    /// `client_secret_basic` with a shared secret.
+    SecretBasic(String),
+    /// `client_secret_post` with a short-lived ES256 JWT (Sign in with Apple).
+    AppleJwt(crate::apple::AppleKey),
+}
+
+impl std::fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret itself.
+        f.write_str(match self {
+            Self::SecretBasic(_) => "SecretBasic",
+            Self::AppleJwt(_) => "AppleJwt",
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct OidcConfig {
     pub info: ProviderInfo,
@@ -62,10 +81,14 @@ pub struct OidcConfig {
     /// Other spellings of the same issuer in ID tokens (Google also writes `accounts.google.com`).
     pub issuer_aliases: Vec<String>,
     pub client_id: String,
-    pub client_secret: String,
+    pub client_auth: ClientAuth,
     pub scopes: String,
     /// Known endpoints; `None` reads them from `{issuer}/.well-known/openid-configuration`.
     pub endpoints: Option<Endpoints>,
+    /// `form_post` for Apple, which sends the code back in a POST; `None`: the query.
+    pub response_mode: Option<&'static str>,
+    /// Whether the provider takes PKCE (Apple documents none; the nonce binds its code).
+    pub pkce: bool,
 }
 
 impl OidcConfig {
@@ -91,8 +114,10 @@ impl OidcConfig {
             endpoints: builtin.then(Endpoints::google),
             issuer,
             client_id,
-            client_secret,
+            client_auth: ClientAuth::SecretBasic(client_secret),
             scopes: "openid email profile".into(),
+            response_mode: None,
+            pkce: true,
         }
     }
 
@@ -113,9 +138,11 @@ impl OidcConfig {
             issuer: issuer.trim_end_matches('/').to_owned(),
             issuer_aliases: Vec::new(),
             client_id,
-            client_secret,
+            client_auth: ClientAuth::SecretBasic(client_secret),
             scopes: "openid email profile".into(),
             endpoints: None,
+            response_mode: None,
+            pkce: true,
         }
     }
 }
@@ -359,42 +386,52 @@ impl IdentityProvider for OidcProvider {
 
     async fn authorization_url(&self, a: &Authorization<'_>) -> Result<String, ProviderError> {
         let e = self.endpoints().await?;
-        let url = reqwest::Url::parse_with_params(
-            &e.authorization,
-            &[
-                ("response_type", "code"),
-                ("client_id", self.config.client_id.as_str()),
-                ("redirect_uri", a.redirect_uri),
-                ("scope", self.config.scopes.as_str()),
-                ("state", a.state),
-                ("nonce", a.nonce),
-                ("code_challenge", a.pkce_challenge),
-                ("code_challenge_method", "S256"),
-            ],
-        )
-        .map_err(|err| rejected(format!("authorization endpoint {}: {err}", e.authorization)))?;
+        let mut params = vec![
+            ("response_type", "code"),
+            ("client_id", self.config.client_id.as_str()),
+            ("redirect_uri", a.redirect_uri),
+            ("scope", self.config.scopes.as_str()),
+            ("state", a.state),
+            ("nonce", a.nonce),
+        ];
+        if self.config.pkce {
+            params.push(("code_challenge", a.pkce_challenge));
+            params.push(("code_challenge_method", "S256"));
+        }
+        if let Some(mode) = self.config.response_mode {
+            params.push(("response_mode", mode));
+        }
+        let url = reqwest::Url::parse_with_params(&e.authorization, &params).map_err(|err| {
+            rejected(format!("authorization endpoint {}: {err}", e.authorization))
+        })?;
         Ok(url.into())
     }
 
     async fn finish(&self, c: &Callback<'_>) -> Result<ProviderProfile, ProviderError> {
         let e = self.endpoints().await?;
-        let tokens: TokenResponse = call_json(
-            self.id(),
-            "token",
-            self.http
-                .post(&e.token)
-                .basic_auth(
-                    form_encode(&self.config.client_id),
-                    Some(form_encode(&self.config.client_secret)),
-                )
-                .form(&[
-                    ("grant_type", "authorization_code"),
-                    ("code", c.code),
-                    ("redirect_uri", c.redirect_uri),
-                    ("code_verifier", c.pkce_verifier),
-                ]),
-        )
-        .await?;
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", c.code),
+            ("redirect_uri", c.redirect_uri),
+        ];
+        if self.config.pkce {
+            form.push(("code_verifier", c.pkce_verifier));
+        }
+        let request = self.http.post(&e.token);
+        let apple_secret;
+        let request = match &self.config.client_auth {
+            ClientAuth::SecretBasic(secret) => request.basic_auth(
+                form_encode(&self.config.client_id),
+                Some(form_encode(secret)),
+            ),
+            ClientAuth::AppleJwt(key) => {
+                apple_secret = key.client_secret(&self.config.client_id, &self.config.issuer)?;
+                form.push(("client_id", &self.config.client_id));
+                form.push(("client_secret", &apple_secret));
+                request
+            }
+        };
+        let tokens: TokenResponse = call_json(self.id(), "token", request.form(&form)).await?;
         let id_token = tokens
             .id_token
             .ok_or_else(|| rejected("the token response has no ID token"))?;

@@ -43,6 +43,9 @@ pub struct CallbackParams {
     pub error: Option<String>,
     /// RFC 9207: the issuer that answered, when the provider says.
     pub iss: Option<String>,
+    /// Sign in with Apple's `user` form field: the person's name, sent on their first sign-in
+    /// only and not signed (a profile hint, never an identity).
+    pub user: Option<String>,
 }
 
 /// A completed social sign-in.
@@ -306,7 +309,9 @@ impl SocialLogin<'_> {
         }
         if let Some(error) = params.error.as_deref() {
             tracing::info!(provider, error, "the provider returned an error");
-            return Err(Error::Social(if error == "access_denied" {
+            // Apple says `user_cancelled_authorize` where the others say `access_denied`.
+            let cancelled = matches!(error, "access_denied" | "user_cancelled_authorize");
+            return Err(Error::Social(if cancelled {
                 SocialFailure::Denied
             } else {
                 SocialFailure::ProviderRejected
@@ -334,6 +339,7 @@ impl SocialLogin<'_> {
                 redirect_uri: &redirect_uri,
                 pkce_verifier: &flow.pkce_verifier,
                 nonce: &flow.nonce,
+                user: params.user.as_deref(),
             })
             .await
             .map_err(|e| self.provider_error(provider, &e))?;

@@ -35,6 +35,8 @@ pub struct Callback<'a> {
     pub pkce_verifier: &'a str,
     /// Must come back in the ID token, for OpenID Connect providers.
     pub nonce: &'a str,
+    /// Sign in with Apple's unsigned `user` form field (JSON with the name, first sign-in only).
+    pub user: Option<&'a str>,
 }
 
 /// A person as the provider describes them, after every check passed.

@@ -32,7 +32,7 @@ pub async fn start() -> Result<Double> {
     let client = Client {
         id: CLIENT_ID.into(),
         secret: SECRET.into(),
-        redirect_uris: ["google", "oidc", "facebook", "github", "x"]
+        redirect_uris: ["google", "oidc", "facebook", "github", "x", "apple"]
             .map(redirect)
             .to_vec(),
     };
@@ -57,6 +57,8 @@ pub struct Flow {
     pub nonce: String,
     pub verifier: String,
     pub redirect_uri: String,
+    /// Apple's `user` form field, when the answer came as a `form_post`.
+    pub user: Option<String>,
 }
 
 impl Flow {
@@ -66,6 +68,7 @@ impl Flow {
             nonce: random_secret("")?,
             verifier: random_secret("")?,
             redirect_uri: redirect(&provider.info().id),
+            user: None,
         })
     }
 
@@ -75,6 +78,7 @@ impl Flow {
             redirect_uri: &self.redirect_uri,
             pkce_verifier: &self.verifier,
             nonce: &self.nonce,
+            user: self.user.as_deref(),
         }
     }
 }
@@ -103,7 +107,7 @@ impl Double {
         user: &str,
         fault: &str,
     ) -> Result<(String, Flow)> {
-        let flow = Flow::new(provider)?;
+        let mut flow = Flow::new(provider)?;
         let url = provider
             .authorization_url(&Authorization {
                 state: &flow.state,
@@ -124,6 +128,23 @@ impl Double {
             .form(&[("request", request), ("user", user), ("fault", fault)])
             .send()
             .await?;
+        if r.status() == 200 {
+            // A form_post answer (Apple): a form that posts the fields to the redirect URI.
+            let html = r.text().await?;
+            let action = between(&html, "action=\"", "\"").context("no form action")?;
+            ensure!(action == flow.redirect_uri, "posts elsewhere: {action}");
+            let field = |name: &str| {
+                between(&html, &format!("name=\"{name}\" value=\""), "\"")
+                    .map(|v| v.replace("&quot;", "\"").replace("&amp;", "&"))
+            };
+            ensure!(
+                field("state").as_deref() == Some(flow.state.as_str()),
+                "{html}"
+            );
+            flow.user = field("user");
+            let code = field("code").context("no code")?;
+            return Ok((code, flow));
+        }
         ensure!(r.status().is_redirection(), "decide: {}", r.status());
         let location = r
             .headers()
