@@ -57,7 +57,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::logout_all))
         .routes(routes!(social::list_providers))
         .routes(routes!(social::start))
-        .routes(routes!(social::callback))
+        .routes(routes!(social::callback, social::callback_post))
         .routes(routes!(social::exchange))
         .routes(routes!(me::get_me, me::update_me))
         .routes(routes!(me::change_password))

@@ -19,7 +19,8 @@
 mod social;
 
 pub use social::{
-    Browser, Cookie, NATIVE_REDIRECT_URI, SocialFlow, field_value, location, mock_idp_url_from_env,
+    Browser, Cookie, NATIVE_REDIRECT_URI, SocialFlow, field_value, form_of, location,
+    mock_idp_url_from_env,
 };
 
 use anyhow::{Context, Result, anyhow, bail};

@@ -4,6 +4,7 @@
 
 use crate::{Reply, send};
 use anyhow::{Context, Result, bail};
+use keycard_mock_idp::apple;
 use reqwest::header::{ACCEPT, COOKIE, HeaderMap};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -41,7 +42,7 @@ impl MockIdp {
             .await
             .context("binding the provider double")?;
         let url = format!("http://{}", listener.local_addr()?);
-        let redirects = ["google", "facebook", "x", "github", "oidc"]
+        let redirects = ["google", "facebook", "x", "github", "oidc", "apple"]
             .map(|p| format!("{keycard_url}/v1/auth/social/{p}/callback"))
             .join(",");
         let client = keycard_mock_idp::Client::parse(&format!(
@@ -97,6 +98,11 @@ impl MockIdp {
             ("x_auth_url", format!("{}/x/i/oauth2/authorize", self.url)),
             ("x_token_url", format!("{}/x/2/oauth2/token", self.url)),
             ("x_api_url", format!("{}/x/2", self.url)),
+            ("apple_client_id", IDP_CLIENT_ID.to_owned()),
+            ("apple_team_id", apple::DEMO_TEAM_ID.to_owned()),
+            ("apple_key_id", apple::DEMO_KEY_ID.to_owned()),
+            ("apple_private_key", apple::DEMO_PRIVATE_KEY.to_owned()),
+            ("apple_issuer", format!("{}/apple", self.url)),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -332,6 +338,90 @@ impl Browser {
         location(&reply)
     }
 
+    /// Chooses a test user at the double and brings its answer back to Keycard as a browser
+    /// does, whichever way it comes: a redirect to the callback, or (Apple) a `form_post` —
+    /// the provider's cross-site POST, then the same-origin POST of Keycard's own page.
+    /// Returns Keycard's final answer.
+    pub async fn answer(
+        &self,
+        flow: &SocialFlow,
+        user: &str,
+        fault: Option<&str>,
+    ) -> Result<Reply> {
+        let reply = self
+            .post_form(
+                &flow.decide_url,
+                &[
+                    ("request", &flow.request),
+                    ("user", user),
+                    ("fault", fault.unwrap_or("")),
+                ],
+            )
+            .await?;
+        self.follow_answer(&flow.authorize_url, reply).await
+    }
+
+    /// Presses "Deny" at the double and brings the answer back; Keycard's final answer.
+    pub async fn deny_and_return(&self, flow: &SocialFlow) -> Result<Reply> {
+        let reply = self
+            .post_form(
+                &flow.decide_url,
+                &[("request", &flow.request), ("deny", "1")],
+            )
+            .await?;
+        self.follow_answer(&flow.authorize_url, reply).await
+    }
+
+    async fn follow_answer(&self, provider_url: &str, reply: Reply) -> Result<Reply> {
+        if reply.status.is_redirection() {
+            return self.navigate(&location(&reply)?).await;
+        }
+        let posted = self.provider_form_post(provider_url, &reply).await?;
+        self.keycard_resubmit(&posted).await
+    }
+
+    /// The provider's auto-submitting page, posted as a browser does from the provider's
+    /// origin: cross-site, so no SameSite=Lax cookie of Keycard's goes with it.
+    pub async fn provider_form_post(&self, provider_url: &str, page: &Reply) -> Result<Reply> {
+        if page.status != 200 {
+            bail!("expected the provider's form_post page, got {page}");
+        }
+        let (action, fields) = form_of(&page.text).context("no form in the provider's page")?;
+        let provider = reqwest::Url::parse(provider_url)?;
+        let origin = provider.origin().ascii_serialization();
+        send(
+            self.http
+                .post(&action)
+                .header("origin", origin)
+                .header("sec-fetch-site", "cross-site")
+                .header(ACCEPT, "text/html,*/*;q=0.8")
+                .form(&fields),
+        )
+        .await
+    }
+
+    /// Keycard's page after a `form_post`: its form posted again from Keycard's own origin,
+    /// with the cookies (as the page's script does).
+    pub async fn keycard_resubmit(&self, page: &Reply) -> Result<Reply> {
+        if page.status != 200 {
+            bail!("expected Keycard's re-submitting page, got {page}");
+        }
+        let (action, fields) = form_of(&page.text).context("no form in Keycard's page")?;
+        let url = reqwest::Url::parse(&self.keycard)?
+            .join(&action)?
+            .to_string();
+        self.send(
+            self.http
+                .post(&url)
+                .header("origin", &self.keycard)
+                .header("sec-fetch-site", "same-origin")
+                .header(ACCEPT, "text/html,*/*;q=0.8")
+                .form(&fields),
+            &url,
+        )
+        .await
+    }
+
     /// Presses "Deny" at the double; returns the callback URL.
     pub async fn deny(&self, flow: &SocialFlow) -> Result<String> {
         let reply = self
@@ -346,8 +436,7 @@ impl Browser {
     /// The whole sign-in as `user` at `provider`; returns Keycard's answer at the callback.
     pub async fn sign_in_with(&self, provider: &str, user: &str) -> Result<Reply> {
         let flow = self.social_start(provider, None).await?;
-        let callback = self.choose(&flow, user, None).await?;
-        self.navigate(&callback).await
+        self.answer(&flow, user, None).await
     }
 }
 
@@ -376,6 +465,23 @@ pub fn field_value(html: &str, name: &str) -> Option<String> {
             .replace("&lt;", "<")
             .replace("&gt;", ">"),
     )
+}
+
+/// The first form of a page: its action and its hidden fields, entities decoded.
+pub fn form_of(html: &str) -> Option<(String, Vec<(String, String)>)> {
+    let form = &html[html.find("<form")?..];
+    let action = between(form, "action=\"", "\"")?;
+    let end = form.find("</form>")?;
+    let mut fields = Vec::new();
+    let mut rest = &form[..end];
+    while let Some(at) = rest.find("<input type=\"hidden\"") {
+        rest = &rest[at..];
+        let name = between(rest, "name=\"", "\"")?;
+        let value = field_value(rest, &name)?;
+        fields.push((name, value));
+        rest = &rest[1..];
+    }
+    Some((action, fields))
 }
 
 fn between(text: &str, start: &str, end: &str) -> Option<String> {

@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod apple_settings;
 mod brand;
 mod oauth_settings;
 mod providers;

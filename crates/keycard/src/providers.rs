@@ -4,8 +4,8 @@ use crate::Settings;
 use anyhow::Context;
 use keycard_core::social::{IdentityProvider, Providers};
 use keycard_providers::{
-    EndpointOverrides, FacebookProvider, GitHubProvider, OAuth2Config, OidcConfig, OidcProvider,
-    XProvider, outbound_client,
+    AppleConfig, AppleKey, AppleProvider, EndpointOverrides, FacebookProvider, GitHubProvider,
+    OAuth2Config, OidcConfig, OidcProvider, XProvider, outbound_client,
 };
 use std::sync::Arc;
 
@@ -17,6 +17,16 @@ pub fn enabled(settings: &Settings) -> anyhow::Result<Providers> {
     if let (Some(id), Some(secret)) = (&settings.google_client_id, &settings.google_client_secret) {
         let config = OidcConfig::google(id.clone(), secret.clone(), settings.google_issuer.clone());
         providers.add(Arc::new(OidcProvider::new(config, http.clone())));
+    }
+    if let Some(a) = settings.apple.enabled()? {
+        let key = AppleKey::new(a.team_id.to_owned(), a.key_id.to_owned(), &a.private_key)
+            .context("apple_private_key (KEYCARD_APPLE_PRIVATE_KEY)")?;
+        let config = AppleConfig {
+            client_id: a.client_id.to_owned(),
+            key,
+            issuer: a.issuer.map(str::to_owned),
+        };
+        providers.add(Arc::new(AppleProvider::new(config, http.clone())));
     }
     for p in crate::oauth_settings::PROVIDERS {
         let o = settings.oauth(p);

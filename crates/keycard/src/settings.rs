@@ -101,6 +101,8 @@ pub struct Settings {
     pub facebook: OAuthSettings,
     pub github: OAuthSettings,
     pub x: OAuthSettings,
+    /// Sign in with Apple.
+    pub apple: crate::apple_settings::AppleSettings,
     /// The hosted pages' name, primary colour (`#rrggbb`) and logo file (SVG, PNG or JPEG).
     pub brand_name: String,
     pub brand_color: String,
@@ -161,6 +163,7 @@ impl Settings {
             facebook: OAuthSettings::default(),
             github: OAuthSettings::default(),
             x: OAuthSettings::default(),
+            apple: Default::default(),
             brand_name: "Keycard".into(),
             brand_color: "#2748b3".into(),
             brand_logo: None,
@@ -348,7 +351,12 @@ impl Settings {
                 Some((provider, field)) => {
                     self.oauth_mut(provider).set(field, v);
                 }
-                None => return Err("unknown setting".into()),
+                None => match crate::apple_settings::split_key(other) {
+                    Some(field) => {
+                        self.apple.set(field, v);
+                    }
+                    None => return Err("unknown setting".into()),
+                },
             },
         }
         Ok(())
@@ -496,6 +504,7 @@ impl Settings {
         for p in crate::oauth_settings::PROVIDERS {
             e.extend(self.oauth(p).problems(p, prod, is_loopback_url));
         }
+        e.extend(self.apple.problems(prod, is_loopback_url));
         let hex = self.brand_color.strip_prefix('#').unwrap_or_default();
         if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             e.push("brand_color (KEYCARD_BRAND_COLOR): a colour like #2748b3".into());
@@ -584,7 +593,9 @@ fn non_empty(v: &str) -> Option<String> {
 }
 
 fn is_known(key: &str) -> bool {
-    KEYS.iter().any(|(name, _)| *name == key) || crate::oauth_settings::split_key(key).is_some()
+    KEYS.iter().any(|(name, _)| *name == key)
+        || crate::oauth_settings::split_key(key).is_some()
+        || crate::apple_settings::split_key(key).is_some()
 }
 
 /// Every setting (the fixed ones, then the OAuth providers'), with its help text.
@@ -592,6 +603,7 @@ pub fn all_keys() -> Vec<(String, String)> {
     KEYS.iter()
         .map(|(k, h)| ((*k).to_owned(), (*h).to_owned()))
         .chain(crate::oauth_settings::keys())
+        .chain(crate::apple_settings::keys())
         .collect()
 }
 

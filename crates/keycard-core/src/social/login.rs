@@ -469,6 +469,10 @@ impl SocialLogin<'_> {
             identity.id = known.id;
             identity.user_id = user.id;
             identity.linked_at = known.linked_at;
+            // A provider that tells less this time (Apple sends the name on the first sign-in
+            // only) does not erase what it told before.
+            identity.name = identity.name.or(known.name);
+            identity.picture_url = identity.picture_url.or(known.picture_url);
             let (secret, session, tokens) = self.kc.open_browser_session(user.id, client)?;
             let ev = event(AuditKind::LoginSucceeded, user.id, Some(session.session.id));
             let sid = session.session.id;

@@ -12,6 +12,7 @@ mod login;
 mod logout;
 
 pub use error::{ErrorPage, wants_page};
+pub use forms::same_origin;
 
 use crate::browser::{BROWSER_COOKIE, SESSION_COOKIE};
 use crate::state::AppState;

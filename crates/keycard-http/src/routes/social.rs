@@ -6,15 +6,17 @@ use crate::browser::{self, FLOW_COOKIE};
 use crate::error::{ApiError, Problem};
 use crate::extract::Client;
 use crate::pages::i18n::Messages;
-use crate::pages::{ErrorPage, PageCtx, wants_page};
+use crate::pages::{ErrorPage, PageCtx, render, same_origin, wants_page};
 use crate::routes::auth::refresh_cookie;
 use crate::state::AppState;
+use askama::Template;
 use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
-use keycard_core::social::CallbackParams;
+use keycard_core::social::{CallbackParams, SocialFailure};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -198,20 +200,43 @@ pub async fn callback(
     headers: HeaderMap,
     jar: CookieJar,
 ) -> Response {
+    let params = CallbackParams {
+        code: q.code,
+        state: q.state,
+        error: q.error,
+        iss: q.iss,
+        user: None,
+    };
+    finish(
+        state,
+        provider,
+        params,
+        q.error_description,
+        client,
+        headers,
+        jar,
+    )
+    .await
+}
+
+/// The callback's work, whichever way the provider's answer came.
+async fn finish(
+    state: AppState,
+    provider: String,
+    params: CallbackParams,
+    error_description: Option<String>,
+    client: keycard_core::service::ClientInfo,
+    headers: HeaderMap,
+    jar: CookieJar,
+) -> Response {
     let bound = jar.get(FLOW_COOKIE).map(|c| c.value().to_owned());
-    if let Some(why) = q.error_description.as_deref() {
+    if let Some(why) = error_description.as_deref() {
         tracing::info!(
             provider,
             error_description = why,
             "provider error description"
         );
     }
-    let params = CallbackParams {
-        code: q.code,
-        state: q.state,
-        error: q.error,
-        iss: q.iss,
-    };
     let outcome = state
         .keycard
         .social()
@@ -241,6 +266,125 @@ pub async fn callback(
         }
         Err(e) => failure(&headers, &state, e),
     }
+}
+
+/// What a provider answering with `response_mode=form_post` (Apple) posts, and what Keycard's
+/// own page posts again.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CallbackForm {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+    pub iss: Option<String>,
+    /// Apple: the person's name as JSON, on their first sign-in only.
+    pub user: Option<String>,
+    /// Set by Keycard's page when it posts the answer again from its own origin.
+    #[serde(rename = "continue")]
+    pub resumed: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "form_post.html")]
+struct ResubmitPage<'a> {
+    ctx: &'a PageCtx,
+    action: &'a str,
+    fields: Vec<(&'static str, String)>,
+}
+
+#[utoipa::path(post, path = "/v1/auth/social/{provider}/callback", tag = "social",
+    params(("provider" = String, Path, description = "Provider id")),
+    request_body(content = CallbackForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The provider's cross-site POST (`response_mode=form_post`, Apple): a page of Keycard's that posts the same fields again from Keycard's own origin, so the SameSite=Lax flow cookie comes along. Nothing is taken or checked at this step", content_type = "text/html"),
+        (status = 303, description = "The second, same-origin POST (`continue=1`): signed in exactly as the GET callback"),
+        (status = 403, description = "A second step from another site (`csrf_rejected`), or the person cancelled (`access_denied`)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "As the GET callback: `invalid_state`; a malformed form (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such provider is enabled (`unknown_provider`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn callback_post(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    Client(client): Client,
+    ctx: PageCtx,
+    headers: HeaderMap,
+    jar: CookieJar,
+    form: Result<Form<CallbackForm>, FormRejection>,
+) -> Response {
+    let f = match form {
+        Ok(Form(f)) => f,
+        Err(e) => return failure(&headers, &state, ApiError::Malformed(e.body_text())),
+    };
+    let known = state
+        .keycard
+        .social()
+        .providers()
+        .iter()
+        .any(|p| p.id == provider);
+    if !known {
+        return failure(
+            &headers,
+            &state,
+            keycard_core::Error::Social(SocialFailure::UnknownProvider),
+        );
+    }
+    if f.resumed.is_none() {
+        // The provider's cross-site POST carries no Lax cookie, so the flow's browser binding
+        // cannot be checked yet: nothing is taken or verified here. The page posts the same
+        // fields again from this origin, where the flow cookie comes along and every check of
+        // the GET callback applies. A forged POST only ever reaches that same check.
+        let fields = [
+            ("code", f.code),
+            ("state", f.state),
+            ("error", f.error),
+            ("error_description", f.error_description),
+            ("iss", f.iss),
+            ("user", f.user),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect();
+        let action = format!("/v1/auth/social/{provider}/callback");
+        let mut page = render(
+            StatusCode::OK,
+            &ResubmitPage {
+                ctx: &ctx,
+                action: &action,
+                fields,
+            },
+            &ctx.nonce,
+        );
+        page.headers_mut().insert(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        );
+        return page;
+    }
+    if !same_origin(&headers, &state.config) {
+        tracing::info!(provider, "form_post continuation from another site refused");
+        return failure(
+            &headers,
+            &state,
+            ApiError::CsrfRejected("the sign-in's second step came from another site"),
+        );
+    }
+    let params = CallbackParams {
+        code: f.code,
+        state: f.state,
+        error: f.error,
+        iss: f.iss,
+        user: f.user,
+    };
+    finish(
+        state,
+        provider,
+        params,
+        f.error_description,
+        client,
+        headers,
+        jar,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

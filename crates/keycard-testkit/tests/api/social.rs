@@ -60,6 +60,9 @@ social_tests!(
     a_native_start_needs_s256_and_a_registered_redirect,
     the_account_page_removes_a_sign_in_method_but_not_the_last,
     sign_ins_started_per_network_are_limited,
+    apple_answers_with_a_form_post_and_the_name_once,
+    apples_cross_site_post_only_gets_a_page_that_posts_again,
+    a_cancelled_apple_sign_in_says_so,
 );
 
 /// A test user of the double no other test uses: `ada+TAG` is `ada+TAG@example.com`.
@@ -78,8 +81,7 @@ fn email_of(person: &str) -> String {
 /// Signs `who` in at `provider` in `browser`; expects the redirect to `return_to`.
 async fn sign_in(app: &TestApp, browser: &Browser, provider: &str, who: &str) -> Result<()> {
     let flow = browser.social_start(provider, Some("/signed-in")).await?;
-    let callback = browser.choose(&flow, who, None).await?;
-    let reply = browser.navigate(&callback).await?;
+    let reply = browser.answer(&flow, who, None).await?;
     ensure!(
         reply.status.as_u16() == 303,
         "expected 303 after sign-in, got {reply}"
@@ -122,7 +124,11 @@ async fn providers_are_listed_in_button_order(app: TestApp) -> Result<()> {
         .json()?;
     let providers = list["providers"].as_array().context("providers array")?;
     let ids: Vec<&str> = providers.iter().filter_map(|p| p["id"].as_str()).collect();
-    assert_eq!(ids, ["google", "facebook", "x", "github", "oidc"], "{list}");
+    assert_eq!(
+        ids,
+        ["google", "apple", "facebook", "x", "github", "oidc"],
+        "{list}"
+    );
     assert_eq!(providers[0]["name"], "Google");
     assert_eq!(providers[0]["icon"], "google");
     assert_eq!(
@@ -1075,5 +1081,126 @@ async fn sign_ins_started_per_network_are_limited(app: TestApp) -> Result<()> {
     );
     // Another network is not held back.
     app.browser()?.social_start("google", None).await?;
+    Ok(())
+}
+
+async fn apple_answers_with_a_form_post_and_the_name_once(app: TestApp) -> Result<()> {
+    let who = person("ada");
+    let browser = app.browser()?;
+    let flow = browser.social_start("apple", Some("/signed-in")).await?;
+    let auth = reqwest::Url::parse(&flow.authorize_url)?;
+    let q: std::collections::HashMap<_, _> = auth.query_pairs().into_owned().collect();
+    ensure!(
+        q["response_mode"] == "form_post" && q["scope"] == "name email",
+        "{q:?}"
+    );
+    ensure!(q["nonce"].len() >= 43 && q["state"].len() >= 43, "{q:?}");
+    ensure!(
+        !q.contains_key("code_challenge"),
+        "Apple takes no PKCE: {q:?}"
+    );
+    let reply = browser.answer(&flow, &who, None).await?;
+    ensure!(reply.status.as_u16() == 303, "{reply}");
+    assert_eq!(location(&reply)?, app.url("/signed-in"));
+    let profile = me(&app, &browser).await?;
+    assert_eq!(profile["email"], email_of(&who).as_str(), "{profile}");
+    assert_eq!(profile["email_verified"], true, "{profile}");
+    assert_eq!(profile["name"], "Ada Lovelace", "{profile}");
+    assert_eq!(profile["identities"][0]["provider"], "apple", "{profile}");
+
+    // Apple sends the name on the first sign-in only: the next one keeps what it said.
+    let again = profile_after(&app, "apple", &who).await?;
+    assert_eq!(again["id"], profile["id"]);
+    assert_eq!(again["name"], "Ada Lovelace", "{again}");
+    assert_eq!(again["identities"][0]["name"], "Ada Lovelace", "{again}");
+    Ok(())
+}
+
+async fn apples_cross_site_post_only_gets_a_page_that_posts_again(app: TestApp) -> Result<()> {
+    let browser = app.browser()?;
+    let flow = browser.social_start("apple", None).await?;
+    let decided = browser
+        .post_form(
+            &flow.decide_url,
+            &[
+                ("request", &flow.request),
+                ("user", &person("ada")),
+                ("fault", ""),
+            ],
+        )
+        .await?
+        .expect_status(200)?;
+    // The provider's cross-site POST: answered with a page of Keycard's, and nothing else.
+    let page = browser
+        .provider_form_post(&flow.authorize_url, &decided)
+        .await?
+        .expect_status(200)?;
+    ensure!(page.set_cookies().is_empty(), "{page:?}");
+    ensure!(page.header("cache-control") == Some("no-store"), "{page:?}");
+    let csp = page.header("content-security-policy").context("CSP")?;
+    let at = page.text.find("<script nonce=\"").context("no script")? + 15;
+    let nonce = &page.text[at..at + page.text[at..].find('"').context("nonce end")?];
+    ensure!(nonce.len() >= 22, "{nonce}");
+    ensure!(csp.contains(&format!("'nonce-{nonce}'")), "{csp} / {nonce}");
+    let (action, fields) = keycard_testkit::form_of(&page.text).context("form")?;
+    assert_eq!(action, "/v1/auth/social/apple/callback");
+    let field = |n: &str| fields.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    ensure!(field("continue").as_deref() == Some("1"), "{fields:?}");
+    ensure!(
+        field("code").is_some() && field("state").is_some(),
+        "{fields:?}"
+    );
+    ensure!(
+        field("user").is_some_and(|u| u.contains("\"firstName\":\"Ada\"")),
+        "{fields:?}"
+    );
+    // Being posted again changes nothing either: the state is still good afterwards.
+    browser
+        .provider_form_post(&flow.authorize_url, &decided)
+        .await?
+        .expect_status(200)?;
+
+    // The second step must come from Keycard's own origin: from another site it is refused,
+    // before the state is touched.
+    let url = app.url("/v1/auth/social/apple/callback");
+    let form: Vec<(String, String)> = fields.clone();
+    browser
+        .send(
+            browser
+                .request(Method::POST, &url)
+                .header("origin", "https://evil.example")
+                .header("sec-fetch-site", "cross-site")
+                .header("accept", "application/json")
+                .form(&form),
+            &url,
+        )
+        .await?
+        .expect_problem(403, "csrf_rejected")?;
+    // Another browser (no flow cookie) continuing it is refused, and spends the state.
+    let stranger = app.browser()?;
+    let reply = stranger.keycard_resubmit(&page).await?;
+    ensure!(reply.status.as_u16() == 400, "{reply}");
+    ensure!(stranger.cookie("__Host-keycard_session").is_none());
+    let late = browser.keycard_resubmit(&page).await?;
+    ensure!(late.status.as_u16() == 400, "a spent state: {late}");
+    ensure!(browser.cookie("__Host-keycard_session").is_none());
+
+    // A fresh flow, continued properly, signs in.
+    let flow = browser.social_start("apple", None).await?;
+    browser
+        .answer(&flow, &person("ada"), None)
+        .await?
+        .expect_status(303)?;
+    ensure!(browser.cookie("__Host-keycard_session").is_some());
+    Ok(())
+}
+
+async fn a_cancelled_apple_sign_in_says_so(app: TestApp) -> Result<()> {
+    let browser = app.browser()?;
+    let flow = browser.social_start("apple", None).await?;
+    let page = browser.deny_and_return(&flow).await?;
+    ensure!(page.status.as_u16() == 403, "{page}");
+    ensure!(page.text.contains("access_denied"), "{page}");
+    ensure!(browser.cookie("__Host-keycard_session").is_none());
     Ok(())
 }
