@@ -41,7 +41,9 @@ impl MockIdp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .context("binding the provider double")?;
-        let url = format!("http://{}", listener.local_addr()?);
+        // `localhost`, while Keycard is at 127.0.0.1: another site for a browser, as a real
+        // provider is, so what SameSite cookies do on the way back is what they do in earnest.
+        let url = format!("http://localhost:{}", listener.local_addr()?.port());
         let redirects = ["google", "facebook", "x", "github", "oidc", "apple"]
             .map(|p| format!("{keycard_url}/v1/auth/social/{p}/callback"))
             .join(",");

@@ -157,7 +157,9 @@ impl Chrome {
                 return Ok(url);
             }
             if started.elapsed() > Duration::from_secs(20) {
-                bail!("never reached {what}; still at {url}");
+                let page = self.client.source().await.unwrap_or_default();
+                let text: String = page.chars().take(1500).collect();
+                bail!("never reached {what}; still at {url}:\n{text}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -119,6 +119,8 @@ async fn sign_in_with_every_provider_through_the_double(app: TestApp, b: Chrome)
     let idp = app.idp_url()?.to_owned();
     for (provider, label, user, name) in [
         ("google", "Google", "ada", "Ada Lovelace"),
+        // A form_post from another site: Keycard's page posts it again from its own origin.
+        ("apple", "Apple", "ada", "Ada Lovelace"),
         ("facebook", "Facebook", "ada", "Ada Lovelace"),
         ("x", "X", "grace", "Grace Hopper"),
         // The double's GitHub has no display name for Alan: his login stands in.
