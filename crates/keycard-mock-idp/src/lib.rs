@@ -6,7 +6,7 @@
 //!
 //! | provider | authorization | token | profile API |
 //! |---|---|---|---|
-//! | `/google`, `/oidc` (OpenID Connect; discovery at `/.well-known/openid-configuration`, keys at `/jwks`) | `GET /authorize` | `POST /token` | `GET /userinfo` |
+//! | `/google`, `/oidc`, `/corp` (OpenID Connect; discovery at `/.well-known/openid-configuration`, keys at `/jwks`) | `GET /authorize` | `POST /token` | `GET /userinfo` |
 //! | `/facebook` | `GET /dialog/oauth` | `GET` or `POST /oauth/access_token` | `GET /me?fields=…` |
 //! | `/github` | `GET /login/oauth/authorize` | `POST /login/oauth/access_token` | `GET /user`, `GET /user/emails` |
 //! | `/x` | `GET /i/oauth2/authorize` | `POST /2/oauth2/token` | `GET /2/users/me` |

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 #[command(
     about = "A strict stand-in of the identity providers Keycard signs in with",
     long_about = "A strict stand-in of the identity providers Keycard signs in with, each under a \
-                  path of its own: /google and /oidc (OpenID Connect: discovery at \
+                  path of its own: /google, /oidc and /corp (OpenID Connect: discovery at \
                   /.well-known/openid-configuration), /facebook, /github and /x (OAuth 2.0, at \
                   the real providers' paths: /facebook/dialog/oauth, \
                   /github/login/oauth/authorize, /x/i/oauth2/authorize…) and /apple (Sign in with \
@@ -25,12 +25,12 @@ struct Args {
     #[arg(long, env = "MOCK_IDP_ORIGIN")]
     origin: Option<String>,
     /// A registered client, `ID:SECRET:REDIRECT_URI[,REDIRECT_URI…]`; repeat for more. Every
-    /// provider (google, oidc, facebook, github, x, apple) knows every client.
+    /// provider (google, oidc, corp, facebook, github, x, apple) knows every client.
     #[arg(
         long = "client",
         env = "MOCK_IDP_CLIENTS",
         value_delimiter = ' ',
-        default_value = "keycard:keycard-test-secret:http://localhost:8080/v1/auth/social/google/callback,http://localhost:8080/v1/auth/social/oidc/callback,http://localhost:8080/v1/auth/social/facebook/callback,http://localhost:8080/v1/auth/social/github/callback,http://localhost:8080/v1/auth/social/x/callback,http://localhost:8080/v1/auth/social/apple/callback"
+        default_value = "keycard:keycard-test-secret:http://localhost:8080/v1/auth/social/google/callback,http://localhost:8080/v1/auth/social/oidc/callback,http://localhost:8080/v1/auth/social/facebook/callback,http://localhost:8080/v1/auth/social/github/callback,http://localhost:8080/v1/auth/social/x/callback,http://localhost:8080/v1/auth/social/apple/callback,http://localhost:8080/v1/auth/social/corp/callback"
     )]
     clients: Vec<String>,
     /// Apple: the developer team whose key signs the clients' secrets.

@@ -1,4 +1,4 @@
-//! The OpenID Connect providers (`/google`, `/oidc`): discovery, JWKS, authorization (a page to
+//! The OpenID Connect providers (`/google`, `/oidc`, `/corp`): discovery, JWKS, authorization (a page to
 //! choose a test user or deny), token (authorization code with PKCE) and userinfo, each refusing
 //! what the real providers refuse.
 
@@ -20,7 +20,9 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-const PROVIDERS: &[&str] = &["google", "oidc"];
+/// Google, and two generic OpenID Connect providers (`corp` stands for a company's own, such
+/// as a second provider configured in Keycard's TOML file).
+const PROVIDERS: &[&str] = &["google", "oidc", "corp"];
 
 type Shared = State<Arc<Idp>>;
 

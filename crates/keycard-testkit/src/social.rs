@@ -44,7 +44,7 @@ impl MockIdp {
         // `localhost`, while Keycard is at 127.0.0.1: another site for a browser, as a real
         // provider is, so what SameSite cookies do on the way back is what they do in earnest.
         let url = format!("http://localhost:{}", listener.local_addr()?.port());
-        let redirects = ["google", "facebook", "x", "github", "oidc", "apple"]
+        let redirects = ["google", "facebook", "x", "github", "oidc", "apple", "corp"]
             .map(|p| format!("{keycard_url}/v1/auth/social/{p}/callback"))
             .join(",");
         let client = keycard_mock_idp::Client::parse(&format!(
@@ -105,6 +105,11 @@ impl MockIdp {
             ("apple_key_id", apple::DEMO_KEY_ID.to_owned()),
             ("apple_private_key", apple::DEMO_PRIVATE_KEY.to_owned()),
             ("apple_issuer", format!("{}/apple", self.url)),
+            // A second OpenID Connect provider, as `[providers.corp]` in the TOML file.
+            ("providers.corp.issuer", format!("{}/corp", self.url)),
+            ("providers.corp.client_id", IDP_CLIENT_ID.to_owned()),
+            ("providers.corp.client_secret", IDP_CLIENT_SECRET.to_owned()),
+            ("providers.corp.name", "Corp SSO".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

@@ -6,6 +6,7 @@
 mod apple_settings;
 mod brand;
 mod oauth_settings;
+mod oidc_providers;
 mod providers;
 mod settings;
 

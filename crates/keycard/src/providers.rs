@@ -69,6 +69,25 @@ pub fn enabled(settings: &Settings) -> anyhow::Result<Providers> {
         );
         providers.add(Arc::new(OidcProvider::new(config, http.clone())));
     }
+    for (id, p) in &settings.oidc_providers {
+        // Checked complete when the settings were loaded.
+        let (Some(issuer), Some(client_id), Some(secret)) =
+            (&p.issuer, &p.client_id, &p.client_secret)
+        else {
+            continue;
+        };
+        let mut config = OidcConfig::generic(
+            id.clone(),
+            p.name.clone().unwrap_or_else(|| id.clone()),
+            issuer.clone(),
+            client_id.clone(),
+            secret.clone(),
+        );
+        if let Some(scopes) = &p.scopes {
+            config.scopes = scopes.clone();
+        }
+        providers.add(Arc::new(OidcProvider::new(config, http.clone())));
+    }
     if !providers.is_empty() {
         tracing::info!(providers = ?providers, "social sign-in enabled");
     }

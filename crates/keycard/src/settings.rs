@@ -103,6 +103,8 @@ pub struct Settings {
     pub x: OAuthSettings,
     /// Sign in with Apple.
     pub apple: crate::apple_settings::AppleSettings,
+    /// More OpenID Connect providers, by id (`[providers.<id>]` in the TOML file).
+    pub oidc_providers: BTreeMap<String, crate::oidc_providers::OidcProviderSettings>,
     /// The hosted pages' name, primary colour (`#rrggbb`) and logo file (SVG, PNG or JPEG).
     pub brand_name: String,
     pub brand_color: String,
@@ -164,6 +166,7 @@ impl Settings {
             github: OAuthSettings::default(),
             x: OAuthSettings::default(),
             apple: Default::default(),
+            oidc_providers: BTreeMap::new(),
             brand_name: "Keycard".into(),
             brand_color: "#2748b3".into(),
             brand_logo: None,
@@ -355,7 +358,12 @@ impl Settings {
                     Some(field) => {
                         self.apple.set(field, v);
                     }
-                    None => return Err("unknown setting".into()),
+                    None => match crate::oidc_providers::split_key(other) {
+                        Some((id, field)) => {
+                            crate::oidc_providers::set(&mut self.oidc_providers, id, field, v)
+                        }
+                        None => return Err("unknown setting".into()),
+                    },
                 },
             },
         }
@@ -505,6 +513,11 @@ impl Settings {
             e.extend(self.oauth(p).problems(p, prod, is_loopback_url));
         }
         e.extend(self.apple.problems(prod, is_loopback_url));
+        e.extend(crate::oidc_providers::problems(
+            &self.oidc_providers,
+            prod,
+            is_loopback_url,
+        ));
         let hex = self.brand_color.strip_prefix('#').unwrap_or_default();
         if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             e.push("brand_color (KEYCARD_BRAND_COLOR): a colour like #2748b3".into());
@@ -596,6 +609,7 @@ fn is_known(key: &str) -> bool {
     KEYS.iter().any(|(name, _)| *name == key)
         || crate::oauth_settings::split_key(key).is_some()
         || crate::apple_settings::split_key(key).is_some()
+        || crate::oidc_providers::split_key(key).is_some()
 }
 
 /// Every setting (the fixed ones, then the OAuth providers'), with its help text.
@@ -813,6 +827,11 @@ fn read_toml(path: &std::path::Path) -> Result<BTreeMap<String, String>, String>
         .map_err(|e| format!("config file {}: {e}", path.display()))?;
     let mut out = BTreeMap::new();
     for (k, v) in table {
+        // `[providers.<id>]` tables, flattened to `providers.<id>.<field>`.
+        if k == "providers" {
+            out.extend(provider_tables(path, v)?);
+            continue;
+        }
         if !is_known(&k) {
             return Err(format!(
                 "config file {}: unknown setting `{k}`",
@@ -828,6 +847,32 @@ fn read_toml(path: &std::path::Path) -> Result<BTreeMap<String, String>, String>
             other => config::Value::new(None, other).to_string(),
         };
         out.insert(k, s);
+    }
+    Ok(out)
+}
+
+fn provider_tables(
+    path: &std::path::Path,
+    v: config::Value,
+) -> Result<Vec<(String, String)>, String> {
+    let bad = |what: String| format!("config file {}: {what}", path.display());
+    let config::ValueKind::Table(providers) = v.kind else {
+        return Err(bad("`providers` must be tables: [providers.<id>]".into()));
+    };
+    let mut out = Vec::new();
+    for (id, table) in providers {
+        let config::ValueKind::Table(fields) = table.kind else {
+            return Err(bad(format!("[providers.{id}] must be a table")));
+        };
+        for (field, value) in fields {
+            let key = format!("providers.{id}.{field}");
+            if crate::oidc_providers::split_key(&key).is_none() {
+                return Err(bad(format!(
+                    "[providers.{id}]: unknown field `{field}` (issuer, client_id, client_secret, name, scopes)"
+                )));
+            }
+            out.push((key, value.to_string()));
+        }
     }
     Ok(out)
 }
@@ -980,6 +1025,25 @@ mod tests {
         assert_eq!(s.access_token_ttl, Duration::from_secs(600));
         assert_eq!(s.hash_queue, 7);
         assert_eq!(s.public_url(), "http://localhost:9000");
+        std::fs::write(
+            &path,
+            "[providers.corp]\nissuer = \"https://login.corp.example\"\nclient_id = \"kc\"\n\
+             client_secret = \"s3cret\"\nname = \"Corp SSO\"\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&path), &env(&[])).unwrap();
+        let corp = &s.oidc_providers["corp"];
+        assert_eq!(corp.issuer.as_deref(), Some("https://login.corp.example"));
+        assert_eq!(corp.name.as_deref(), Some("Corp SSO"));
+        std::fs::write(
+            &path,
+            "[providers.corp]\nissuer = \"https://i\"\ncolour = 1\n",
+        )
+        .unwrap();
+        let err = Settings::load(Some(&path), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("colour"), "{err}");
         std::fs::write(&path, "no_such_key = 1\n").unwrap();
         assert!(
             Settings::load(Some(&path), &env(&[]))

@@ -63,6 +63,7 @@ social_tests!(
     apple_answers_with_a_form_post_and_the_name_once,
     apples_cross_site_post_only_gets_a_page_that_posts_again,
     a_cancelled_apple_sign_in_says_so,
+    a_provider_from_the_config_files_table_signs_in,
 );
 
 /// A test user of the double no other test uses: `ada+TAG` is `ada+TAG@example.com`.
@@ -126,7 +127,7 @@ async fn providers_are_listed_in_button_order(app: TestApp) -> Result<()> {
     let ids: Vec<&str> = providers.iter().filter_map(|p| p["id"].as_str()).collect();
     assert_eq!(
         ids,
-        ["google", "apple", "facebook", "x", "github", "oidc"],
+        ["google", "apple", "facebook", "x", "github", "oidc", "corp"],
         "{list}"
     );
     assert_eq!(providers[0]["name"], "Google");
@@ -1202,5 +1203,44 @@ async fn a_cancelled_apple_sign_in_says_so(app: TestApp) -> Result<()> {
     ensure!(page.status.as_u16() == 403, "{page}");
     ensure!(page.text.contains("access_denied"), "{page}");
     ensure!(browser.cookie("__Host-keycard_session").is_none());
+    Ok(())
+}
+
+async fn a_provider_from_the_config_files_table_signs_in(app: TestApp) -> Result<()> {
+    // `[providers.corp]`: a second OpenID Connect provider, with its own button and callback.
+    let list = app
+        .get("/v1/auth/providers")
+        .await?
+        .expect_status(200)?
+        .json()?;
+    let corp = list["providers"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["id"] == "corp"))
+        .context("corp listed")?
+        .clone();
+    assert_eq!(corp["name"], "Corp SSO", "{corp}");
+    assert_eq!(corp["icon"], "openid", "{corp}");
+    let browser = app.browser()?;
+    let flow = browser.social_start("corp", None).await?;
+    let auth = reqwest::Url::parse(&flow.authorize_url)?;
+    ensure!(
+        auth.query_pairs()
+            .any(|(k, v)| k == "redirect_uri"
+                && v == app.url("/v1/auth/social/corp/callback").as_str()),
+        "{auth}"
+    );
+    let who = person("grace");
+    browser
+        .answer(&flow, &who, None)
+        .await?
+        .expect_status(303)?;
+    let profile = me(&app, &browser).await?;
+    assert_eq!(profile["identities"][0]["provider"], "corp", "{profile}");
+    assert_eq!(profile["name"], "Grace Hopper", "{profile}");
+    // Its identities are its own: the same person at `oidc` is another identity, and with an
+    // unverified address not linked automatically.
+    let other = app.browser()?;
+    let flow = other.social_start("oidc", None).await?;
+    other.answer(&flow, &who, None).await?.expect_status(409)?;
     Ok(())
 }
