@@ -11,9 +11,9 @@
 //! - a cancelled sign-in comes back as `error=user_cancelled_authorize`;
 //! - the ID token carries `email_verified` and `is_private_email` as strings, and no name.
 
-use crate::fault::{self, Fault};
+use crate::fault::Fault;
 use crate::grants::{self, Decided, Decision, Pending, lock};
-use crate::oidc::{id_token, now_secs, token_error};
+use crate::oidc::{Redeem, id_token, now_secs, token_error};
 use crate::web::{self, error_page, escape};
 use crate::{Idp, Shared};
 use anyhow::{Context, Result};
@@ -319,34 +319,17 @@ async fn token(State(idp): Shared, headers: HeaderMap, Form(f): Form<TokenForm>)
     if let Err(why) = team.verify(secret, &client.id, &audience) {
         return invalid_client(why);
     }
-    if f.grant_type.as_deref() != Some("authorization_code") {
-        return token_error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            "only authorization_code",
-        );
-    }
-    let redeemed = grants::redeem(
-        &idp,
-        "apple",
-        &client.id,
-        f.code.as_deref(),
-        f.redirect_uri.as_deref(),
-        f.code_verifier.as_deref(),
-    );
-    let g = match redeemed {
-        Ok(g) => g,
-        Err(r) => return token_error(StatusCode::BAD_REQUEST, "invalid_grant", r.why()),
+    let redeem = Redeem {
+        provider: "apple",
+        client_id: &client.id,
+        grant_type: f.grant_type.as_deref(),
+        code: f.code.as_deref(),
+        redirect_uri: f.redirect_uri.as_deref(),
+        verifier: f.code_verifier.as_deref(),
     };
-    if let Some(answer) = fault::at_token_step(g.fault).await {
-        return answer;
-    }
-    let Some(access_token) = grants::issue(&idp, &g, "a") else {
-        return token_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "no randomness",
-        );
+    let (g, access_token) = match redeem.grant(&idp, "a").await {
+        Ok(ok) => ok,
+        Err(answer) => return answer,
     };
     let now = now_secs();
     let mut claims = json!({

@@ -241,34 +241,17 @@ async fn token(
             "unknown client or wrong secret",
         );
     };
-    if f.grant_type.as_deref() != Some("authorization_code") {
-        return token_error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            "only authorization_code",
-        );
-    }
-    let redeemed = grants::redeem(
-        &idp,
-        &provider,
-        &client.id,
-        f.code.as_deref(),
-        f.redirect_uri.as_deref(),
-        f.code_verifier.as_deref(),
-    );
-    let g = match redeemed {
-        Ok(g) => g,
-        Err(r) => return token_error(StatusCode::BAD_REQUEST, "invalid_grant", r.why()),
+    let redeem = Redeem {
+        provider: &provider,
+        client_id: &client.id,
+        grant_type: f.grant_type.as_deref(),
+        code: f.code.as_deref(),
+        redirect_uri: f.redirect_uri.as_deref(),
+        verifier: f.code_verifier.as_deref(),
     };
-    if let Some(answer) = fault::at_token_step(g.fault).await {
-        return answer;
-    }
-    let Some(access_token) = grants::issue(&idp, &g, "") else {
-        return token_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "no randomness",
-        );
+    let (g, access_token) = match redeem.grant(&idp, "").await {
+        Ok(ok) => ok,
+        Err(answer) => return answer,
     };
     let now = now_secs();
     let mut claims = user_claims(&provider, &g.user, &g.scope);
@@ -329,6 +312,50 @@ pub(crate) fn id_token(idp: &Idp, g: &Grant, mut claims: Value) -> anyhow::Resul
             format!("{input}.{}", B64.encode(raw))
         }),
         _ => idp.signer.sign(&claims),
+    }
+}
+
+/// A token request of an authenticated client, for the OpenID Connect providers.
+pub(crate) struct Redeem<'a> {
+    pub(crate) provider: &'a str,
+    pub(crate) client_id: &'a str,
+    pub(crate) grant_type: Option<&'a str>,
+    pub(crate) code: Option<&'a str>,
+    pub(crate) redirect_uri: Option<&'a str>,
+    pub(crate) verifier: Option<&'a str>,
+}
+
+impl Redeem<'_> {
+    /// The code's grant and a fresh access token (`prefix` first), or the error to answer —
+    /// the token-step fault included.
+    pub(crate) async fn grant(&self, idp: &Idp, prefix: &str) -> Result<(Grant, String), Response> {
+        if self.grant_type != Some("authorization_code") {
+            return Err(token_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "only authorization_code",
+            ));
+        }
+        let g = grants::redeem(
+            idp,
+            self.provider,
+            self.client_id,
+            self.code,
+            self.redirect_uri,
+            self.verifier,
+        )
+        .map_err(|r| token_error(StatusCode::BAD_REQUEST, "invalid_grant", r.why()))?;
+        if let Some(answer) = fault::at_token_step(g.fault).await {
+            return Err(answer);
+        }
+        let token = grants::issue(idp, &g, prefix).ok_or_else(|| {
+            token_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "no randomness",
+            )
+        })?;
+        Ok((g, token))
     }
 }
 

@@ -355,35 +355,23 @@ impl Browser {
         user: &str,
         fault: Option<&str>,
     ) -> Result<Reply> {
-        let reply = self
-            .post_form(
-                &flow.decide_url,
-                &[
-                    ("request", &flow.request),
-                    ("user", user),
-                    ("fault", fault.unwrap_or("")),
-                ],
-            )
-            .await?;
-        self.follow_answer(&flow.authorize_url, reply).await
+        let fields = [("user", user), ("fault", fault.unwrap_or(""))];
+        self.decide_and_return(flow, &fields).await
     }
 
     /// Presses "Deny" at the double and brings the answer back; Keycard's final answer.
     pub async fn deny_and_return(&self, flow: &SocialFlow) -> Result<Reply> {
-        let reply = self
-            .post_form(
-                &flow.decide_url,
-                &[("request", &flow.request), ("deny", "1")],
-            )
-            .await?;
-        self.follow_answer(&flow.authorize_url, reply).await
+        self.decide_and_return(flow, &[("deny", "1")]).await
     }
 
-    async fn follow_answer(&self, provider_url: &str, reply: Reply) -> Result<Reply> {
+    async fn decide_and_return(&self, flow: &SocialFlow, fields: &[(&str, &str)]) -> Result<Reply> {
+        let mut form = vec![("request", flow.request.as_str())];
+        form.extend_from_slice(fields);
+        let reply = self.post_form(&flow.decide_url, &form).await?;
         if reply.status.is_redirection() {
             return self.navigate(&location(&reply)?).await;
         }
-        let posted = self.provider_form_post(provider_url, &reply).await?;
+        let posted = self.provider_form_post(&flow.authorize_url, &reply).await?;
         self.keycard_resubmit(&posted).await
     }
 
