@@ -13,6 +13,9 @@ pub const FLOW_COOKIE: &str = "__Host-keycard_flow";
 /// A random id of the browser before it signs in, which the sign-in and sign-up forms' tokens
 /// are bound to. Strict: only Keycard's own pages need it.
 pub const BROWSER_COOKIE: &str = "__Host-keycard_browser";
+/// The page language a social sign-in started in (`ui_locales`), so the pages at its end speak
+/// it too, whatever the provider's redirect carries. Not a secret: a language code.
+pub const LANG_COOKIE: &str = "__Host-keycard_lang";
 
 fn host_cookie(name: &'static str, value: String, max_age: time::Duration) -> Cookie<'static> {
     Cookie::build((name, value))
@@ -30,6 +33,10 @@ pub fn session_cookie(value: String, max_age: time::Duration) -> Cookie<'static>
 
 pub fn flow_cookie(value: String, max_age: time::Duration) -> Cookie<'static> {
     host_cookie(FLOW_COOKIE, value, max_age)
+}
+
+pub fn lang_cookie(lang: &str, max_age: time::Duration) -> Cookie<'static> {
+    host_cookie(LANG_COOKIE, lang.to_owned(), max_age)
 }
 
 pub fn browser_cookie(value: String) -> Cookie<'static> {

@@ -38,6 +38,20 @@ pub fn languages() -> Vec<&'static str> {
     langs
 }
 
+/// The first shipped language among `ui_locales` (space-separated, by preference; `es-MX`
+/// counts as `es`).
+pub fn shipped(ui_locales: &str) -> Option<&'static str> {
+    let all = catalogues();
+    ui_locales.split_whitespace().find_map(|tag| {
+        let primary = tag
+            .split(['-', '_'])
+            .next()
+            .unwrap_or(tag)
+            .to_ascii_lowercase();
+        all.get_key_value(primary.as_str()).map(|(k, _)| *k)
+    })
+}
+
 /// The messages of one language.
 #[derive(Debug, Clone, Copy)]
 pub struct Messages {

@@ -89,9 +89,10 @@ pub fn provider_links(state: &AppState, ctx: &PageCtx, return_to: &str) -> Vec<P
         .into_iter()
         .map(|p| ProviderLink {
             href: format!(
-                "/v1/auth/social/{}/start?return_to={}",
+                "/v1/auth/social/{}/start?return_to={}&ui_locales={}",
                 p.id,
-                encode(return_to)
+                encode(return_to),
+                ctx.m.lang
             ),
             label: ctx.t1("login.with", "provider", &p.name),
             id: p.id,

@@ -2,7 +2,7 @@
 //! away, and the callback that brings it back signed in. Browser navigations get pages on
 //! failure; API clients get problem+json.
 
-use crate::browser::{self, FLOW_COOKIE};
+use crate::browser::{self, FLOW_COOKIE, LANG_COOKIE};
 use crate::error::{ApiError, Problem};
 use crate::extract::Client;
 use crate::pages::i18n::Messages;
@@ -70,6 +70,9 @@ pub struct StartQuery {
     pub code_challenge: Option<String>,
     /// `S256` (the only method accepted).
     pub code_challenge_method: Option<String>,
+    /// The language of the pages at the end of the sign-in (`es`, `en`…), as the sign-in page
+    /// was shown in; otherwise `Accept-Language` decides.
+    pub ui_locales: Option<String>,
 }
 
 /// A failure shown as a page to a browser and as a problem to anything else.
@@ -79,7 +82,9 @@ fn failure(headers: &HeaderMap, state: &AppState, e: impl Into<ApiError>) -> Res
         let accept = headers
             .get(axum::http::header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok());
-        let ctx = PageCtx::new(Messages::negotiate(None, accept), state);
+        let jar = CookieJar::from_headers(headers);
+        let started_in = jar.get(LANG_COOKIE).map(|c| c.value());
+        let ctx = PageCtx::new(Messages::negotiate(started_in, accept), state);
         let back_href = format!("{}/login", state.config.public_url.trim_end_matches('/'));
         ErrorPage {
             error: e,
@@ -157,12 +162,18 @@ pub async fn start(
             .start(&provider, &return_to, bound.as_deref(), &client)
             .await
     };
+    let ttl = state.keycard.policy().social_flow_ttl;
+    let jar = match q
+        .ui_locales
+        .as_deref()
+        .and_then(crate::pages::i18n::shipped)
+    {
+        Some(lang) => jar.add(browser::lang_cookie(lang, ttl)),
+        None => jar,
+    };
     match started {
         Ok(s) => (
-            jar.add(browser::flow_cookie(
-                s.flow_cookie,
-                state.keycard.policy().social_flow_ttl,
-            )),
+            jar.add(browser::flow_cookie(s.flow_cookie, ttl)),
             Redirect::to(&s.location),
         )
             .into_response(),
@@ -249,6 +260,7 @@ async fn finish(
             // must not break the sign-in they have under way in another tab.
             let jar = jar
                 .add(browser::expired(FLOW_COOKIE))
+                .add(browser::expired(LANG_COOKIE))
                 .add(browser::session_cookie(s.session_secret, lifetime))
                 .add(refresh_cookie(
                     s.tokens.refresh_token.expose().to_owned(),

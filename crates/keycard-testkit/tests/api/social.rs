@@ -64,6 +64,7 @@ social_tests!(
     apples_cross_site_post_only_gets_a_page_that_posts_again,
     a_cancelled_apple_sign_in_says_so,
     a_provider_from_the_config_files_table_signs_in,
+    a_sign_in_started_in_spanish_ends_in_spanish,
 );
 
 /// A test user of the double no other test uses: `ada+TAG` is `ada+TAG@example.com`.
@@ -1242,5 +1243,49 @@ async fn a_provider_from_the_config_files_table_signs_in(app: TestApp) -> Result
     let other = app.browser()?;
     let flow = other.social_start("oidc", None).await?;
     other.answer(&flow, &who, None).await?.expect_status(409)?;
+    Ok(())
+}
+
+async fn a_sign_in_started_in_spanish_ends_in_spanish(app: TestApp) -> Result<()> {
+    let browser = app.browser()?;
+    // The Spanish sign-in page's buttons carry its language to the start…
+    let login = browser
+        .navigate(&app.url("/login?ui_locales=es"))
+        .await?
+        .expect_status(200)?;
+    ensure!(
+        login
+            .text
+            .contains("/v1/auth/social/google/start?return_to=")
+            && login.text.contains("ui_locales=es"),
+        "{login}"
+    );
+    // …which keeps it for the pages at the end, whatever the browser's Accept-Language.
+    let flow = browser
+        .social_start_with("google", &[("ui_locales", "es-MX en")])
+        .await?;
+    let lang = browser
+        .cookie("__Host-keycard_lang")
+        .context("lang cookie")?;
+    assert_eq!(lang.value, "es");
+    let callback = browser.deny(&flow).await?;
+    let url = callback.clone();
+    let page = browser
+        .send(
+            browser
+                .request(Method::GET, &url)
+                .header("accept", "text/html")
+                .header("accept-language", "en"),
+            &url,
+        )
+        .await?;
+    ensure!(page.status.as_u16() == 403, "{page}");
+    ensure!(page.text.contains("<html lang=\"es\">"), "{page}");
+    // An unshipped language leaves the choice to Accept-Language.
+    let other = app.browser()?;
+    other
+        .social_start_with("google", &[("ui_locales", "tlh")])
+        .await?;
+    ensure!(other.cookie("__Host-keycard_lang").is_none());
     Ok(())
 }
