@@ -246,8 +246,7 @@ impl Browser {
             request,
             decide_url,
         };
-        let callback = self.choose(&flow, user, None).await?;
-        self.navigate(&callback).await
+        self.answer(&flow, user, None).await
     }
 
     /// A top-level navigation (accepts HTML, as browsers do).

@@ -65,6 +65,7 @@ social_tests!(
     a_cancelled_apple_sign_in_says_so,
     a_provider_from_the_config_files_table_signs_in,
     a_sign_in_started_in_spanish_ends_in_spanish,
+    apple_links_unlinks_and_links_automatically_like_the_others,
 );
 
 /// A test user of the double no other test uses: `ada+TAG` is `ada+TAG@example.com`.
@@ -1287,5 +1288,44 @@ async fn a_sign_in_started_in_spanish_ends_in_spanish(app: TestApp) -> Result<()
         .social_start_with("google", &[("ui_locales", "tlh")])
         .await?;
     ensure!(other.cookie("__Host-keycard_lang").is_none());
+    Ok(())
+}
+
+async fn apple_links_unlinks_and_links_automatically_like_the_others(app: TestApp) -> Result<()> {
+    // Linked by the account holder from a Google account (another person's Apple ID: the
+    // holder's choice, not an email match), then unlinked.
+    let browser = app.browser()?;
+    sign_in(&app, &browser, "google", &person("ada")).await?;
+    let back = link(&app, &browser, "apple", &person("grace")).await?;
+    ensure!(back.status.as_u16() == 303, "{back}");
+    let token = access_token(&browser).await?;
+    let mine = identities(&app, &token).await?;
+    let apple = mine
+        .iter()
+        .find(|i| i["provider"] == "apple")
+        .context("apple linked")?;
+    assert_eq!(apple["name"], "Grace Hopper", "{apple}");
+    let id = apple["id"].as_str().context("id")?.to_owned();
+    let gone = keycard_testkit::send(
+        app.request(Method::DELETE, &format!("/v1/me/identities/{id}"))
+            .bearer_auth(&token),
+    )
+    .await?;
+    ensure!(gone.status.as_u16() == 204, "{gone}");
+
+    // Verified on both sides: Apple joins the Google account of the same address by itself.
+    let who = person("ada");
+    let first = profile_after(&app, "google", &who).await?;
+    let via_apple = profile_after(&app, "apple", &who).await?;
+    assert_eq!(via_apple["id"], first["id"], "{via_apple}");
+    // Unverified at Apple (Grace): an existing account of that address is not joined.
+    let grace = person("grace");
+    profile_after(&app, "google", &grace).await?;
+    let browser = app.browser()?;
+    let flow = browser.social_start("apple", None).await?;
+    browser
+        .answer(&flow, &grace, None)
+        .await?
+        .expect_status(409)?;
     Ok(())
 }
