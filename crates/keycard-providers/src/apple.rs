@@ -91,11 +91,12 @@ impl AppleKey {
             .unwrap_or_default();
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.key_id.clone());
+        // Issued a minute early, so a clock a little ahead of Apple's is no "not yet valid".
         let claims = SecretClaims {
             iss: &self.team_id,
             sub: client_id,
             aud: audience,
-            iat: now,
+            iat: now.saturating_sub(60),
             exp: now + SECRET_LIFETIME_SECS,
         };
         jsonwebtoken::encode(&header, &claims, &self.key)
@@ -190,6 +191,10 @@ impl IdentityProvider for AppleProvider {
 
     fn issuer(&self) -> &str {
         self.inner.issuer()
+    }
+
+    fn answers_by_post(&self) -> bool {
+        self.inner.answers_by_post()
     }
 
     async fn authorization_url(&self, a: &Authorization<'_>) -> Result<String, ProviderError> {

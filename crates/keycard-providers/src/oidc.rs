@@ -384,6 +384,10 @@ impl IdentityProvider for OidcProvider {
         &self.config.issuer
     }
 
+    fn answers_by_post(&self) -> bool {
+        self.config.response_mode == Some("form_post")
+    }
+
     async fn authorization_url(&self, a: &Authorization<'_>) -> Result<String, ProviderError> {
         let e = self.endpoints().await?;
         let mut params = vec![
@@ -401,9 +405,16 @@ impl IdentityProvider for OidcProvider {
         if let Some(mode) = self.config.response_mode {
             params.push(("response_mode", mode));
         }
-        let url = reqwest::Url::parse_with_params(&e.authorization, &params).map_err(|err| {
-            rejected(format!("authorization endpoint {}: {err}", e.authorization))
-        })?;
+        let mut url =
+            reqwest::Url::parse_with_params(&e.authorization, &params).map_err(|err| {
+                rejected(format!("authorization endpoint {}: {err}", e.authorization))
+            })?;
+        // Spaces as %20, not form encoding's `+`: the same to any query parser, and Apple's
+        // sign-in sheet has been seen to read `name+email` as one unknown scope. A literal `+`
+        // was encoded as %2B, so every `+` here is a space.
+        if let Some(q) = url.query().map(|q| q.replace('+', "%20")) {
+            url.set_query(Some(&q));
+        }
         Ok(url.into())
     }
 

@@ -34,7 +34,7 @@ async fn the_first_sign_in_brings_the_name_and_the_next_only_the_id_token() -> R
         })
         .await?;
     ensure!(url.contains("response_mode=form_post"), "{url}");
-    ensure!(url.contains("scope=name+email"), "{url}");
+    ensure!(url.contains("scope=name%20email"), "{url}");
     ensure!(
         !url.contains("code_challenge"),
         "Apple takes no PKCE: {url}"

@@ -871,7 +871,16 @@ fn provider_tables(
                     "[providers.{id}]: unknown field `{field}` (issuer, client_id, client_secret, name, scopes)"
                 )));
             }
-            out.push((key, value.to_string()));
+            // `scopes = ["openid", "email"]` reads as the space-separated list OAuth writes.
+            let text = match value.kind {
+                config::ValueKind::Array(items) => items
+                    .into_iter()
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                other => config::Value::new(None, other).to_string(),
+            };
+            out.push((key, text));
         }
     }
     Ok(out)
@@ -1035,6 +1044,17 @@ mod tests {
         let corp = &s.oidc_providers["corp"];
         assert_eq!(corp.issuer.as_deref(), Some("https://login.corp.example"));
         assert_eq!(corp.name.as_deref(), Some("Corp SSO"));
+        std::fs::write(
+            &path,
+            "[providers.corp]\nissuer = \"https://i\"\nclient_id = \"kc\"\nclient_secret = \"s\"\n\
+             scopes = [\"openid\", \"email\"]\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&path), &env(&[])).unwrap();
+        assert_eq!(
+            s.oidc_providers["corp"].scopes.as_deref(),
+            Some("openid email")
+        );
         std::fs::write(
             &path,
             "[providers.corp]\nissuer = \"https://i\"\ncolour = 1\n",

@@ -75,6 +75,14 @@ impl SocialLogin<'_> {
         self.kc.providers().list().cloned().collect()
     }
 
+    /// Whether the provider answers with a POST (`form_post`); `None` for no such provider.
+    pub fn answers_by_post(&self, provider: &str) -> Option<bool> {
+        self.kc
+            .providers()
+            .get(provider)
+            .map(|p| p.answers_by_post())
+    }
+
     /// The signed-in person's identities, oldest first; remembered with their session like the
     /// account itself, so `GET /v1/me` costs no query when the session is remembered.
     pub async fn identities(&self, who: &Principal) -> Result<Arc<Vec<Identity>>> {

@@ -68,6 +68,12 @@ pub trait IdentityProvider: Send + Sync {
     /// comes back.
     fn issuer(&self) -> &str;
 
+    /// Whether the answer comes back as a POST (`response_mode=form_post`, Apple) rather than
+    /// a redirect.
+    fn answers_by_post(&self) -> bool {
+        false
+    }
+
     /// Where to send the browser. May need the provider's discovery document (fetched once).
     async fn authorization_url(&self, request: &Authorization<'_>)
     -> Result<String, ProviderError>;

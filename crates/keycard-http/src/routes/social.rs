@@ -76,15 +76,26 @@ pub struct StartQuery {
 }
 
 /// A failure shown as a page to a browser and as a problem to anything else.
+/// The page's language: the one the sign-in started in (its cookie), else `Accept-Language`.
 fn failure(headers: &HeaderMap, state: &AppState, e: impl Into<ApiError>) -> Response {
+    let jar = CookieJar::from_headers(headers);
+    let started_in = jar.get(LANG_COOKIE).map(|c| c.value().to_owned());
+    failure_in(headers, state, started_in.as_deref(), e)
+}
+
+/// A failure with the language asked for (`ui_locales`), if any.
+fn failure_in(
+    headers: &HeaderMap,
+    state: &AppState,
+    ui_locales: Option<&str>,
+    e: impl Into<ApiError>,
+) -> Response {
     let e = e.into();
     if wants_page(headers) {
         let accept = headers
             .get(axum::http::header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok());
-        let jar = CookieJar::from_headers(headers);
-        let started_in = jar.get(LANG_COOKIE).map(|c| c.value());
-        let ctx = PageCtx::new(Messages::negotiate(started_in, accept), state);
+        let ctx = PageCtx::new(Messages::negotiate(ui_locales, accept), state);
         let back_href = format!("{}/login", state.config.public_url.trim_end_matches('/'));
         ErrorPage {
             error: e,
@@ -119,9 +130,10 @@ pub async fn start(
     let started = if let Some(challenge) = q.code_challenge.as_deref() {
         // A native app: PKCE S256 and a registered redirect URI, compared exactly.
         if q.code_challenge_method.as_deref() != Some("S256") {
-            return failure(
+            return failure_in(
                 &headers,
                 &state,
+                q.ui_locales.as_deref(),
                 keycard_core::Error::invalid(
                     "code_challenge_method",
                     "invalid_code_challenge",
@@ -134,9 +146,10 @@ pub async fn start(
             .as_deref()
             .filter(|r| state.config.native_redirect_uris.iter().any(|u| u == r))
         else {
-            return failure(
+            return failure_in(
                 &headers,
                 &state,
+                q.ui_locales.as_deref(),
                 keycard_core::Error::invalid(
                     "return_to",
                     "invalid_return_to",
@@ -151,9 +164,10 @@ pub async fn start(
         let return_to = match browser::return_to(q.return_to.as_deref(), &state.config) {
             Ok(r) => r,
             Err(why) => {
-                return failure(
+                return failure_in(
                     &headers,
                     &state,
+                    q.ui_locales.as_deref(),
                     keycard_core::Error::invalid("return_to", "invalid_return_to", why),
                 );
             }
@@ -169,6 +183,8 @@ pub async fn start(
         .and_then(crate::pages::i18n::shipped)
     {
         Some(lang) => jar.add(browser::lang_cookie(lang, ttl)),
+        // An older sign-in's language must not outlive it into this one.
+        None if jar.get(LANG_COOKIE).is_some() => jar.add(browser::expired(LANG_COOKIE)),
         None => jar,
     };
     match started {
@@ -177,7 +193,7 @@ pub async fn start(
             Redirect::to(&s.location),
         )
             .into_response(),
-        Err(e) => failure(&headers, &state, e),
+        Err(e) => failure_in(&headers, &state, q.ui_locales.as_deref(), e),
     }
 }
 
@@ -276,7 +292,12 @@ async fn finish(
             };
             (jar, Redirect::to(&to)).into_response()
         }
-        Err(e) => failure(&headers, &state, e),
+        // The page is drawn in the sign-in's language, which then has served its purpose.
+        Err(e) => (
+            jar.add(browser::expired(LANG_COOKIE)),
+            failure(&headers, &state, e),
+        )
+            .into_response(),
     }
 }
 
@@ -327,17 +348,34 @@ pub async fn callback_post(
         Ok(Form(f)) => f,
         Err(e) => return failure(&headers, &state, ApiError::Malformed(e.body_text())),
     };
-    let known = state
-        .keycard
-        .social()
-        .providers()
-        .iter()
-        .any(|p| p.id == provider);
-    if !known {
+    match state.keycard.social().answers_by_post(&provider) {
+        None => {
+            return failure(
+                &headers,
+                &state,
+                keycard_core::Error::Social(SocialFailure::UnknownProvider),
+            );
+        }
+        // Its answers come by GET: a POST is nothing it sent.
+        Some(false) => {
+            let mut r = ApiError::Http {
+                status: StatusCode::METHOD_NOT_ALLOWED,
+                detail: "this provider answers at GET /callback".into(),
+            }
+            .into_response();
+            r.headers_mut().insert(
+                axum::http::header::ALLOW,
+                axum::http::HeaderValue::from_static("GET"),
+            );
+            return r;
+        }
+        Some(true) => {}
+    }
+    if f.state.as_deref().is_none_or(str::is_empty) {
         return failure(
             &headers,
             &state,
-            keycard_core::Error::Social(SocialFailure::UnknownProvider),
+            keycard_core::Error::Social(SocialFailure::InvalidState),
         );
     }
     if f.resumed.is_none() {

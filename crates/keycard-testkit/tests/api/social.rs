@@ -1188,6 +1188,21 @@ async fn apples_cross_site_post_only_gets_a_page_that_posts_again(app: TestApp) 
     ensure!(late.status.as_u16() == 400, "a spent state: {late}");
     ensure!(browser.cookie("__Host-keycard_session").is_none());
 
+    // Only a provider that answers by POST gets the page; no state, no page.
+    let google = app.url("/v1/auth/social/google/callback");
+    let r = keycard_testkit::send(
+        app.http()
+            .post(&google)
+            .form(&[("code", "c"), ("state", "s")]),
+    )
+    .await?;
+    ensure!(
+        r.status.as_u16() == 405 && r.header("allow") == Some("GET"),
+        "{r}"
+    );
+    let r = keycard_testkit::send(app.http().post(&url).form(&[("code", "c")])).await?;
+    r.expect_problem(400, "invalid_state")?;
+
     // A fresh flow, continued properly, signs in.
     let flow = browser.social_start("apple", None).await?;
     browser
