@@ -27,6 +27,12 @@ pub enum AuditKind {
     /// A sign-in through a provider was refused (state, nonce, issuer, signature…): the detail
     /// says which rule.
     SocialLoginFailed,
+    /// An operator registered a client application (the detail names it).
+    ClientRegistered,
+    /// A client's registration was changed (by the seed file).
+    ClientUpdated,
+    ClientRemoved,
+    ClientSecretRotated,
 }
 
 impl AuditKind {
@@ -46,6 +52,10 @@ impl AuditKind {
             Self::Throttled => "throttled",
             Self::IdentityLinked => "identity_linked",
             Self::IdentityUnlinked => "identity_unlinked",
+            Self::ClientRegistered => "client_registered",
+            Self::ClientUpdated => "client_updated",
+            Self::ClientRemoved => "client_removed",
+            Self::ClientSecretRotated => "client_secret_rotated",
             Self::SocialLoginFailed => "social_login_failed",
             Self::AccountLocked => "account_locked",
         }
@@ -68,6 +78,10 @@ impl AuditKind {
             Self::AccountLocked,
             Self::IdentityLinked,
             Self::IdentityUnlinked,
+            Self::ClientRegistered,
+            Self::ClientUpdated,
+            Self::ClientRemoved,
+            Self::ClientSecretRotated,
             Self::SocialLoginFailed,
         ]
         .into_iter()

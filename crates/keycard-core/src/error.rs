@@ -42,6 +42,9 @@ pub enum Error {
     InvalidRefreshToken,
     #[error("not found")]
     NotFound,
+    /// A client application with this id is already registered.
+    #[error("a client with this id is already registered")]
+    ClientExists,
     /// Too many attempts from this network or on this account: refused before any password
     /// was checked. The same for an account that exists and one that does not.
     #[error("{}", throttled_message(*.limit))]
@@ -84,6 +87,7 @@ impl Error {
             Self::RefreshTokenReused => "refresh_token_reused",
             Self::InvalidRefreshToken => "invalid_refresh_token",
             Self::NotFound => "not_found",
+            Self::ClientExists => "client_exists",
             Self::Throttled { limit, .. } => limit.code(),
             Self::Social(f) => f.code(),
             Self::Overloaded { .. } => "overloaded",
@@ -114,6 +118,7 @@ impl From<StoreError> for Error {
             StoreError::Unavailable(m) | StoreError::Unreachable(m) => Self::Unavailable(m),
             StoreError::EmailTaken => Self::EmailTaken,
             StoreError::IdentityTaken => Self::Social(SocialFailure::IdentityInUse),
+            StoreError::ClientTaken => Self::ClientExists,
             StoreError::Corrupt(m) | StoreError::Other(m) => Self::Internal(m),
         }
     }

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod ids;
+pub mod oidc;
 pub mod passwords;
 pub mod service;
 pub mod sessions;

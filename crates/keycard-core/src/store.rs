@@ -28,6 +28,9 @@ pub enum StoreError {
     /// The (issuer, subject) of a provider identity is already linked to an account.
     #[error("identity already linked")]
     IdentityTaken,
+    /// A client application with this id is already registered.
+    #[error("client id taken")]
+    ClientTaken,
     /// A row that cannot be mapped back to the domain (bad enum text, bad uuid).
     #[error("corrupt row: {0}")]
     Corrupt(String),
@@ -230,6 +233,7 @@ pub trait Store:
     + crate::throttle::ThrottleStore
     + crate::social::SocialStore
     + crate::sessions::BrowserStore
+    + crate::oidc::ClientStore
 {
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> StoreResult<()>;

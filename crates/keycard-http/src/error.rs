@@ -130,6 +130,7 @@ impl ApiError {
                     Error::RefreshTokenReused => (S::UNAUTHORIZED, "Refresh token reused"),
                     Error::InvalidRefreshToken => (S::UNAUTHORIZED, "Invalid refresh token"),
                     Error::NotFound => (S::NOT_FOUND, "Not found"),
+                    Error::ClientExists => (S::CONFLICT, "Client already registered"),
                     Error::Throttled { .. } => (S::TOO_MANY_REQUESTS, "Too many attempts"),
                     Error::Social(f) => social_parts(f),
                     Error::Overloaded { .. } => (S::SERVICE_UNAVAILABLE, "Service busy"),

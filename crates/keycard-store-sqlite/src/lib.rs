@@ -7,6 +7,7 @@
 mod accounts;
 mod audit;
 mod browser;
+mod clients;
 mod keys;
 mod rotation;
 mod rows;

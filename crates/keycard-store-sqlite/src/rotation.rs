@@ -75,6 +75,7 @@ fn duplicate(e: &StoreError) -> StoreError {
         StoreError::Unreachable(m) => StoreError::Unreachable(m.clone()),
         StoreError::EmailTaken => StoreError::EmailTaken,
         StoreError::IdentityTaken => StoreError::IdentityTaken,
+        StoreError::ClientTaken => StoreError::ClientTaken,
         StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
         StoreError::Other(m) => StoreError::Other(m.clone()),
     }

@@ -5,6 +5,8 @@
 
 mod apple_settings;
 mod brand;
+mod client_seeds;
+pub mod clients;
 mod oauth_settings;
 mod oidc_providers;
 mod providers;
@@ -152,7 +154,26 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Arc<Keycard>> {
         .await
         .context("loading signing keys")?
         .with_providers(providers::enabled(settings)?);
-    Ok(Arc::new(keycard))
+    let keycard = Arc::new(keycard);
+    seed_clients(&keycard, settings).await?;
+    Ok(keycard)
+}
+
+/// Applies the settings file's `[[clients]]` (checked when the settings were loaded).
+async fn seed_clients(keycard: &Arc<Keycard>, settings: &Settings) -> anyhow::Result<()> {
+    for (id, seed) in &settings.client_seeds {
+        let (spec, secret) = client_seeds::spec(id, seed).map_err(anyhow::Error::msg)?;
+        match keycard.clients().seed(&spec, secret.as_deref()).await {
+            Ok(keycard_core::oidc::Seeded::Unchanged) => {}
+            Ok(done) => {
+                tracing::info!(client_id = %id, outcome = ?done, "client from the settings file applied")
+            }
+            // Another instance starting at the same moment registered it first.
+            Err(keycard_core::Error::ClientExists) => {}
+            Err(e) => return Err(e).with_context(|| format!("[[clients]] {id}")),
+        }
+    }
+    Ok(())
 }
 
 /// Serves Keycard on `listener` until `shutdown` resolves.

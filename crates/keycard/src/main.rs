@@ -39,6 +39,11 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The apps that sign people in through Keycard (OpenID Connect clients).
+    Clients {
+        #[command(subcommand)]
+        command: keycard::clients::ClientsCommand,
+    },
     /// Probe the local server's /readyz (for container health checks); exit 0 when ready.
     Healthcheck {
         /// Address to probe; defaults to the listen address.
@@ -123,6 +128,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!(
                 "new signing key {kid} is active; previous keys stay published until their tokens expire"
             );
+            Ok(())
+        }
+        Command::Clients { command } => {
+            let keycard = keycard::build(&settings).await?;
+            print!("{}", keycard::clients::run(&keycard, command).await?);
             Ok(())
         }
         Command::Healthcheck { .. } | Command::Settings => Ok(()),

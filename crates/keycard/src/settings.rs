@@ -105,6 +105,8 @@ pub struct Settings {
     pub apple: crate::apple_settings::AppleSettings,
     /// More OpenID Connect providers, by id (`[providers.<id>]` in the TOML file).
     pub oidc_providers: BTreeMap<String, crate::oidc_providers::OidcProviderSettings>,
+    /// Client applications applied at start, by id (`[[clients]]` in the TOML file).
+    pub client_seeds: BTreeMap<String, crate::client_seeds::ClientSeed>,
     /// The hosted pages' name, primary colour (`#rrggbb`) and logo file (SVG, PNG or JPEG).
     pub brand_name: String,
     pub brand_color: String,
@@ -167,6 +169,7 @@ impl Settings {
             x: OAuthSettings::default(),
             apple: Default::default(),
             oidc_providers: BTreeMap::new(),
+            client_seeds: BTreeMap::new(),
             brand_name: "Keycard".into(),
             brand_color: "#2748b3".into(),
             brand_logo: None,
@@ -362,7 +365,15 @@ impl Settings {
                         Some((id, field)) => {
                             crate::oidc_providers::set(&mut self.oidc_providers, id, field, v)
                         }
-                        None => return Err("unknown setting".into()),
+                        None => match crate::client_seeds::split_key(other) {
+                            Some((id, field)) => {
+                                self.client_seeds
+                                    .entry(id.to_owned())
+                                    .or_default()
+                                    .insert(field.to_owned(), v.to_owned());
+                            }
+                            None => return Err("unknown setting".into()),
+                        },
                     },
                 },
             },
@@ -513,6 +524,7 @@ impl Settings {
             e.extend(self.oauth(p).problems(p, prod, is_loopback_url));
         }
         e.extend(self.apple.problems(prod, is_loopback_url));
+        e.extend(crate::client_seeds::problems(&self.client_seeds));
         e.extend(crate::oidc_providers::problems(
             &self.oidc_providers,
             prod,
@@ -610,6 +622,7 @@ fn is_known(key: &str) -> bool {
         || crate::oauth_settings::split_key(key).is_some()
         || crate::apple_settings::split_key(key).is_some()
         || crate::oidc_providers::split_key(key).is_some()
+        || crate::client_seeds::split_key(key).is_some()
 }
 
 /// Every setting (the fixed ones, then the OAuth providers'), with its help text.
@@ -832,6 +845,11 @@ fn read_toml(path: &std::path::Path) -> Result<BTreeMap<String, String>, String>
             out.extend(provider_tables(path, v)?);
             continue;
         }
+        // `[[clients]]`, flattened to `clients.<id>.<field>`.
+        if k == "clients" {
+            out.extend(client_tables(path, v)?);
+            continue;
+        }
         if !is_known(&k) {
             return Err(format!(
                 "config file {}: unknown setting `{k}`",
@@ -849,6 +867,49 @@ fn read_toml(path: &std::path::Path) -> Result<BTreeMap<String, String>, String>
         out.insert(k, s);
     }
     Ok(out)
+}
+
+fn client_tables(
+    path: &std::path::Path,
+    v: config::Value,
+) -> Result<Vec<(String, String)>, String> {
+    let bad = |what: String| format!("config file {}: {what}", path.display());
+    let config::ValueKind::Array(clients) = v.kind else {
+        return Err(bad("`clients` must be [[clients]] tables".into()));
+    };
+    let mut out = Vec::new();
+    for (n, table) in clients.into_iter().enumerate() {
+        let config::ValueKind::Table(mut fields) = table.kind else {
+            return Err(bad(format!("[[clients]] number {} must be a table", n + 1)));
+        };
+        let id = fields
+            .remove("id")
+            .map(|v| v.to_string())
+            .ok_or_else(|| bad(format!("[[clients]] number {} has no id", n + 1)))?;
+        for (field, value) in fields {
+            let key = format!("clients.{id}.{field}");
+            if crate::client_seeds::split_key(&key).is_none() {
+                return Err(bad(format!(
+                    "[[clients]] {id}: unknown field `{field}` ({})",
+                    crate::client_seeds::FIELDS.join(", ")
+                )));
+            }
+            out.push((key, toml_text(value, " ")));
+        }
+    }
+    Ok(out)
+}
+
+/// A value as settings text; arrays joined with `sep`.
+fn toml_text(value: config::Value, sep: &str) -> String {
+    match value.kind {
+        config::ValueKind::Array(items) => items
+            .into_iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(sep),
+        other => config::Value::new(None, other).to_string(),
+    }
 }
 
 fn provider_tables(
@@ -872,15 +933,7 @@ fn provider_tables(
                 )));
             }
             // `scopes = ["openid", "email"]` reads as the space-separated list OAuth writes.
-            let text = match value.kind {
-                config::ValueKind::Array(items) => items
-                    .into_iter()
-                    .map(|i| i.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                other => config::Value::new(None, other).to_string(),
-            };
-            out.push((key, text));
+            out.push((key, toml_text(value, " ")));
         }
     }
     Ok(out)
@@ -1055,6 +1108,25 @@ mod tests {
             s.oidc_providers["corp"].scopes.as_deref(),
             Some("openid email")
         );
+        std::fs::write(
+            &path,
+            "[[clients]]\nid = \"shop\"\nname = \"Storefront\"\ntype = \"public\"\n\
+             redirect_uris = [\"https://shop.example.com/cb\", \"com.example.shop:/cb\"]\n\
+             first_party = true\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&path), &env(&[])).unwrap();
+        let shop = &s.client_seeds["shop"];
+        assert_eq!(
+            shop["redirect_uris"],
+            "https://shop.example.com/cb com.example.shop:/cb"
+        );
+        assert_eq!(shop["first_party"], "true");
+        std::fs::write(&path, "[[clients]]\nid = \"shop\"\ntype = \"public\"\n").unwrap();
+        let err = Settings::load(Some(&path), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("redirect URI"), "{err}");
         std::fs::write(
             &path,
             "[providers.corp]\nissuer = \"https://i\"\ncolour = 1\n",

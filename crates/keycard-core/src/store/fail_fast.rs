@@ -375,6 +375,40 @@ impl BrowserStore for FailFast {
 }
 
 #[async_trait]
+impl crate::oidc::ClientStore for FailFast {
+    async fn insert_client(&self, c: &crate::oidc::Client, ev: &AuditEvent) -> StoreResult<()> {
+        self.guard(self.inner.insert_client(c, ev)).await
+    }
+
+    async fn update_client(&self, c: &crate::oidc::Client, ev: &AuditEvent) -> StoreResult<bool> {
+        self.guard(self.inner.update_client(c, ev)).await
+    }
+
+    async fn find_client(&self, id: &str) -> StoreResult<Option<crate::oidc::Client>> {
+        self.guard(self.inner.find_client(id)).await
+    }
+
+    async fn list_clients(&self) -> StoreResult<Vec<crate::oidc::Client>> {
+        self.guard(self.inner.list_clients()).await
+    }
+
+    async fn delete_client(&self, id: &str, ev: &AuditEvent) -> StoreResult<bool> {
+        self.guard(self.inner.delete_client(id, ev)).await
+    }
+
+    async fn set_client_secret(
+        &self,
+        id: &str,
+        secret: Option<&TokenHash>,
+        at: OffsetDateTime,
+        ev: &AuditEvent,
+    ) -> StoreResult<bool> {
+        self.guard(self.inner.set_client_secret(id, secret, at, ev))
+            .await
+    }
+}
+
+#[async_trait]
 impl SocialStore for FailFast {
     async fn save_flow(&self, flow: &PendingFlow) -> StoreResult<()> {
         self.guard(self.inner.save_flow(flow)).await
@@ -680,6 +714,38 @@ mod tests {
             _: OffsetDateTime,
             _: OffsetDateTime,
         ) -> StoreResult<()> {
+            unreached!()
+        }
+    }
+
+    #[async_trait]
+    impl crate::oidc::ClientStore for Switch {
+        async fn insert_client(&self, _: &crate::oidc::Client, _: &AuditEvent) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn update_client(
+            &self,
+            _: &crate::oidc::Client,
+            _: &AuditEvent,
+        ) -> StoreResult<bool> {
+            unreached!()
+        }
+        async fn find_client(&self, _: &str) -> StoreResult<Option<crate::oidc::Client>> {
+            unreached!()
+        }
+        async fn list_clients(&self) -> StoreResult<Vec<crate::oidc::Client>> {
+            unreached!()
+        }
+        async fn delete_client(&self, _: &str, _: &AuditEvent) -> StoreResult<bool> {
+            unreached!()
+        }
+        async fn set_client_secret(
+            &self,
+            _: &str,
+            _: Option<&TokenHash>,
+            _: OffsetDateTime,
+            _: &AuditEvent,
+        ) -> StoreResult<bool> {
             unreached!()
         }
     }

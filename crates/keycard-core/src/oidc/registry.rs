@@ -1,0 +1,171 @@
+//! The client registry's use case: `keycard.clients().add(…)`. Secrets are generated here
+//! (256 random bits), shown once, and stored only as a SHA-256.
+
+use super::{Client, ClientKind, ClientSpec};
+use crate::audit::AuditKind;
+use crate::error::{Error, Result};
+use crate::service::{ClientInfo, Keycard};
+use crate::tokens::{TokenHash, random_secret};
+use std::sync::Arc;
+
+/// Client secrets are recognisable in logs and secret scanners by this prefix.
+const SECRET_PREFIX: &str = "kccs_";
+
+pub struct Clients<'a> {
+    kc: &'a Arc<Keycard>,
+}
+
+/// A registration's result: the client, and its secret when one was made (shown once).
+#[derive(Debug)]
+pub struct Registered {
+    pub client: Client,
+    pub secret: Option<String>,
+}
+
+/// What the seed file did to one client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seeded {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+impl Keycard {
+    pub fn clients(self: &Arc<Self>) -> Clients<'_> {
+        Clients { kc: self }
+    }
+}
+
+impl Clients<'_> {
+    fn event(&self, kind: AuditKind, id: &str, by: &ClientInfo) -> crate::audit::AuditEvent {
+        let mut ev = self.kc.audit_event(kind, None, None, by);
+        ev.detail = serde_json::json!({ "client_id": id });
+        ev
+    }
+
+    fn build(&self, spec: &ClientSpec, secret: Option<&str>) -> Client {
+        let now = self.kc.now();
+        Client {
+            id: spec.id.clone(),
+            name: spec.name.trim().to_owned(),
+            logo_url: spec.logo_url.clone(),
+            kind: spec.kind,
+            secret_hash: secret.map(TokenHash::of),
+            redirect_uris: spec.redirect_uris.clone(),
+            post_logout_redirect_uris: spec.post_logout_redirect_uris.clone(),
+            backchannel_logout_uri: spec.backchannel_logout_uri.clone(),
+            grant_types: spec.grant_types.clone(),
+            scopes: spec.scopes.clone(),
+            first_party: spec.first_party,
+            id_token_alg: spec.id_token_alg,
+            enabled: spec.enabled,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Registers a client; a confidential one gets a fresh secret, returned once.
+    pub async fn add(&self, spec: &ClientSpec, by: &ClientInfo) -> Result<Registered> {
+        spec.check()?;
+        let secret = match spec.kind {
+            ClientKind::Confidential => Some(random_secret(SECRET_PREFIX)?),
+            ClientKind::Public => None,
+        };
+        let client = self.build(spec, secret.as_deref());
+        let ev = self.event(AuditKind::ClientRegistered, &client.id, by);
+        self.kc.store().insert_client(&client, &ev).await?;
+        tracing::info!(client_id = %client.id, kind = client.kind.as_str(), "client registered");
+        Ok(Registered { client, secret })
+    }
+
+    pub async fn list(&self) -> Result<Vec<Client>> {
+        Ok(self.kc.store().list_clients().await?)
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Client> {
+        self.kc
+            .store()
+            .find_client(id)
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    pub async fn remove(&self, id: &str, by: &ClientInfo) -> Result<()> {
+        let ev = self.event(AuditKind::ClientRemoved, id, by);
+        if self.kc.store().delete_client(id, &ev).await? {
+            tracing::info!(client_id = %id, "client removed");
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        }
+    }
+
+    /// A new secret for a confidential client; the old one stops working at once.
+    pub async fn rotate_secret(&self, id: &str, by: &ClientInfo) -> Result<String> {
+        let client = self.get(id).await?;
+        if client.kind != ClientKind::Confidential {
+            return Err(Error::invalid(
+                "id",
+                "public_client",
+                "a public client has no secret to rotate",
+            ));
+        }
+        let secret = random_secret(SECRET_PREFIX)?;
+        let ev = self.event(AuditKind::ClientSecretRotated, id, by);
+        let done = self
+            .kc
+            .store()
+            .set_client_secret(id, Some(&TokenHash::of(&secret)), self.kc.now(), &ev)
+            .await?;
+        if !done {
+            return Err(Error::NotFound);
+        }
+        tracing::info!(client_id = %id, "client secret rotated");
+        Ok(secret)
+    }
+
+    /// Applies one `[[clients]]` entry of the settings file: creates the client, or brings an
+    /// existing one in line with the file. The secret, when the file gives one, is the
+    /// client's secret from then on (the file is the deployment's record).
+    pub async fn seed(&self, spec: &ClientSpec, secret: Option<&str>) -> Result<Seeded> {
+        spec.check()?;
+        if spec.kind == ClientKind::Confidential && secret.is_none() {
+            return Err(Error::invalid(
+                "secret",
+                "secret_required",
+                "a confidential client in the settings file needs its secret",
+            ));
+        }
+        let by = ClientInfo::default();
+        let wanted = self.build(spec, secret);
+        let Some(known) = self.kc.store().find_client(&spec.id).await? else {
+            let ev = self.event(AuditKind::ClientRegistered, &spec.id, &by);
+            self.kc.store().insert_client(&wanted, &ev).await?;
+            return Ok(Seeded::Created);
+        };
+        let mut changed = wanted.clone();
+        changed.created_at = known.created_at;
+        changed.updated_at = known.updated_at;
+        let same = Client {
+            secret_hash: known.secret_hash,
+            ..changed.clone()
+        } == known;
+        let secret_same = wanted.secret_hash == known.secret_hash;
+        if same && secret_same {
+            return Ok(Seeded::Unchanged);
+        }
+        changed.updated_at = self.kc.now();
+        if !same {
+            let ev = self.event(AuditKind::ClientUpdated, &spec.id, &by);
+            self.kc.store().update_client(&changed, &ev).await?;
+        }
+        if !secret_same {
+            let ev = self.event(AuditKind::ClientSecretRotated, &spec.id, &by);
+            self.kc
+                .store()
+                .set_client_secret(&spec.id, wanted.secret_hash.as_ref(), self.kc.now(), &ev)
+                .await?;
+        }
+        Ok(Seeded::Updated)
+    }
+}

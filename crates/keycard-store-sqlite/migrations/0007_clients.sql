@@ -1,0 +1,19 @@
+-- The registry of client applications of Keycard as an OpenID Provider. Lists are JSON arrays
+-- of strings. Mirrors keycard-store-postgres/migrations/0007_clients.sql.
+CREATE TABLE oauth_clients (
+    id                        TEXT PRIMARY KEY,
+    name                      TEXT NOT NULL,
+    logo_url                  TEXT,
+    kind                      TEXT NOT NULL CHECK (kind IN ('public', 'confidential')),
+    secret_hash               BLOB,
+    redirect_uris             TEXT NOT NULL,
+    post_logout_redirect_uris TEXT NOT NULL,
+    backchannel_logout_uri    TEXT,
+    grant_types               TEXT NOT NULL,
+    scopes                    TEXT NOT NULL,
+    first_party               INTEGER NOT NULL,
+    id_token_alg              TEXT NOT NULL,
+    enabled                   INTEGER NOT NULL,
+    created_at                INTEGER NOT NULL,
+    updated_at                INTEGER NOT NULL
+) STRICT;
