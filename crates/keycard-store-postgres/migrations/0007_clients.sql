@@ -15,5 +15,7 @@ CREATE TABLE oauth_clients (
     id_token_alg              TEXT NOT NULL,
     enabled                   BOOLEAN NOT NULL,
     created_at                TIMESTAMPTZ NOT NULL,
-    updated_at                TIMESTAMPTZ NOT NULL
+    updated_at                TIMESTAMPTZ NOT NULL,
+    -- A confidential client always has a secret, a public one never.
+    CHECK ((kind = 'confidential') = (secret_hash IS NOT NULL))
 );

@@ -100,8 +100,8 @@ impl ClientStore for SqliteStore {
         let done = sqlx::query(
             "UPDATE oauth_clients SET name = $2, logo_url = $3, kind = $4, redirect_uris = $5, \
              post_logout_redirect_uris = $6, backchannel_logout_uri = $7, grant_types = $8, \
-             scopes = $9, first_party = $10, id_token_alg = $11, enabled = $12, updated_at = $13 \
-             WHERE id = $1",
+             scopes = $9, first_party = $10, id_token_alg = $11, enabled = $12, updated_at = $13, \
+             secret_hash = $14 WHERE id = $1",
         )
         .bind(&c.id)
         .bind(&c.name)
@@ -116,6 +116,7 @@ impl ClientStore for SqliteStore {
         .bind(c.id_token_alg.as_str())
         .bind(c.enabled)
         .bind(ts(c.updated_at))
+        .bind(c.secret_hash.as_ref().map(|h| h.0.to_vec()))
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -171,14 +172,16 @@ impl ClientStore for SqliteStore {
         event: &AuditEvent,
     ) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
-        let done =
-            sqlx::query("UPDATE oauth_clients SET secret_hash = $2, updated_at = $3 WHERE id = $1")
-                .bind(id)
-                .bind(secret.map(|h| h.0.to_vec()))
-                .bind(ts(at))
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
+        let done = sqlx::query(
+            "UPDATE oauth_clients SET secret_hash = $2, updated_at = $3 \
+             WHERE id = $1 AND kind = 'confidential'",
+        )
+        .bind(id)
+        .bind(secret.map(|h| h.0.to_vec()))
+        .bind(ts(at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
         if done.rows_affected() == 0 {
             return Ok(false);
         }

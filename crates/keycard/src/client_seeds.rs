@@ -91,8 +91,13 @@ pub fn spec(id: &str, seed: &ClientSeed) -> Result<(ClientSpec, Option<String>),
                 "secret: a confidential client needs its secret (at least 32 characters)".into(),
             );
         }
-        (ClientKind::Confidential, Some(s)) if s.len() < 32 => {
-            return Err("secret: at least 32 characters (`openssl rand -base64 32`)".into());
+        (ClientKind::Confidential, Some(s))
+            if s.len() < 32 || s.chars().collect::<std::collections::BTreeSet<_>>().len() < 16 =>
+        {
+            return Err(
+                "secret: at least 32 characters of a random secret (`openssl rand -base64 32`)"
+                    .into(),
+            );
         }
         (ClientKind::Public, Some(_)) => {
             return Err("secret: a public client has none".into());
@@ -136,12 +141,11 @@ mod tests {
                     "redirect_uris",
                     "https://shop.example.com/cb com.example.shop:/cb",
                 ),
-                ("first_party", "true"),
             ]),
         )
         .unwrap();
         assert_eq!(s.redirect_uris.len(), 2);
-        assert!(s.first_party && secret.is_none());
+        assert!(!s.first_party && secret.is_none());
         assert!(
             spec(
                 "api",
@@ -152,18 +156,25 @@ mod tests {
             )
             .is_err()
         );
-        let long = "x".repeat(40);
+        let weak = "x".repeat(40);
+        let weak_seed = seed(&[
+            ("type", "confidential"),
+            ("grant_types", "client_credentials"),
+            ("secret", &weak),
+        ]);
+        assert!(spec("api", &weak_seed).is_err(), "not a random secret");
+        let long = "Jq8vS2mXw0tYb7LzN4kPa1cRf6eHd3gUi9oT5yWn";
         let (s, secret) = spec(
             "api",
             &seed(&[
                 ("type", "confidential"),
                 ("grant_types", "client_credentials"),
-                ("secret", &long),
+                ("secret", long),
             ]),
         )
         .unwrap();
         assert_eq!(s.grant_types, [GrantType::ClientCredentials]);
-        assert_eq!(secret.as_deref(), Some(long.as_str()));
+        assert_eq!(secret.as_deref(), Some(long));
         assert!(
             spec(
                 "x",

@@ -147,8 +147,23 @@ pub fn describe(c: &Client) -> String {
     out
 }
 
+/// Refuses to change by hand a client the settings file defines: the next start would put the
+/// file's version back (a removed client, a rotated-away secret).
+fn not_seeded(settings: &crate::Settings, id: &str) -> anyhow::Result<()> {
+    if settings.client_seeds.contains_key(id) {
+        anyhow::bail!(
+            "client {id} comes from the settings file ([[clients]]); change it there and restart"
+        );
+    }
+    Ok(())
+}
+
 /// Runs one command; returns what to print.
-pub async fn run(keycard: &Arc<Keycard>, command: ClientsCommand) -> anyhow::Result<String> {
+pub async fn run(
+    keycard: &Arc<Keycard>,
+    settings: &crate::Settings,
+    command: ClientsCommand,
+) -> anyhow::Result<String> {
     let clients = keycard.clients();
     let by = ClientInfo {
         ip: None,
@@ -190,6 +205,7 @@ pub async fn run(keycard: &Arc<Keycard>, command: ClientsCommand) -> anyhow::Res
                 .with_context(|| format!("client {id}"))?,
         ),
         ClientsCommand::Remove { id } => {
+            not_seeded(settings, &id)?;
             clients
                 .remove(&id, &by)
                 .await
@@ -197,6 +213,7 @@ pub async fn run(keycard: &Arc<Keycard>, command: ClientsCommand) -> anyhow::Res
             format!("removed client {id}\n")
         }
         ClientsCommand::RotateSecret { id } => {
+            not_seeded(settings, &id)?;
             let secret = clients
                 .rotate_secret(&id, &by)
                 .await

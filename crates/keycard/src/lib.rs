@@ -154,13 +154,13 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Arc<Keycard>> {
         .await
         .context("loading signing keys")?
         .with_providers(providers::enabled(settings)?);
-    let keycard = Arc::new(keycard);
-    seed_clients(&keycard, settings).await?;
-    Ok(keycard)
+    Ok(Arc::new(keycard))
 }
 
-/// Applies the settings file's `[[clients]]` (checked when the settings were loaded).
-async fn seed_clients(keycard: &Arc<Keycard>, settings: &Settings) -> anyhow::Result<()> {
+/// Applies the settings file's `[[clients]]` (checked when the settings were loaded): what every
+/// start of the server does. The command line does not, so `keycard clients` never rewrites the
+/// registry behind an operator's back.
+pub async fn seed_clients(keycard: &Arc<Keycard>, settings: &Settings) -> anyhow::Result<()> {
     for (id, seed) in &settings.client_seeds {
         let (spec, secret) = client_seeds::spec(id, seed).map_err(anyhow::Error::msg)?;
         match keycard.clients().seed(&spec, secret.as_deref()).await {
@@ -183,6 +183,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let keycard = build(&settings).await?;
+    seed_clients(&keycard, &settings).await?;
     let metrics = keycard_http::metrics_handle();
     let config = HttpConfig {
         public_url: settings.public_url(),

@@ -132,7 +132,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Clients { command } => {
             let keycard = keycard::build(&settings).await?;
-            print!("{}", keycard::clients::run(&keycard, command).await?);
+            print!(
+                "{}",
+                keycard::clients::run(&keycard, &settings, command).await?
+            );
             Ok(())
         }
         Command::Healthcheck { .. } | Command::Settings => Ok(()),

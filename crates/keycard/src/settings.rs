@@ -878,6 +878,7 @@ fn client_tables(
         return Err(bad("`clients` must be [[clients]] tables".into()));
     };
     let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for (n, table) in clients.into_iter().enumerate() {
         let config::ValueKind::Table(mut fields) = table.kind else {
             return Err(bad(format!("[[clients]] number {} must be a table", n + 1)));
@@ -886,6 +887,9 @@ fn client_tables(
             .remove("id")
             .map(|v| v.to_string())
             .ok_or_else(|| bad(format!("[[clients]] number {} has no id", n + 1)))?;
+        if !seen.insert(id.clone()) {
+            return Err(bad(format!("[[clients]] {id} appears twice")));
+        }
         for (field, value) in fields {
             let key = format!("clients.{id}.{field}");
             if crate::client_seeds::split_key(&key).is_none() {
@@ -1112,7 +1116,7 @@ mod tests {
             &path,
             "[[clients]]\nid = \"shop\"\nname = \"Storefront\"\ntype = \"public\"\n\
              redirect_uris = [\"https://shop.example.com/cb\", \"com.example.shop:/cb\"]\n\
-             first_party = true\n",
+             enabled = false\n",
         )
         .unwrap();
         let s = Settings::load(Some(&path), &env(&[])).unwrap();
@@ -1121,7 +1125,7 @@ mod tests {
             shop["redirect_uris"],
             "https://shop.example.com/cb com.example.shop:/cb"
         );
-        assert_eq!(shop["first_party"], "true");
+        assert_eq!(shop["enabled"], "false");
         std::fs::write(&path, "[[clients]]\nid = \"shop\"\ntype = \"public\"\n").unwrap();
         let err = Settings::load(Some(&path), &env(&[]))
             .unwrap_err()

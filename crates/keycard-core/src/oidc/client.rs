@@ -1,6 +1,6 @@
 //! A client application registered with Keycard, and what an operator asks for to register one.
 
-use super::redirect::{Use, problem};
+use super::redirect::{Use, is_https, problem};
 use crate::error::{Error, Result};
 use crate::tokens::TokenHash;
 use time::OffsetDateTime;
@@ -172,7 +172,13 @@ impl ClientSpec {
             ));
         }
         let name = self.name.trim();
-        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        // Bidirectional overrides and invisible characters could make the consent page name
+        // another app than the one asking.
+        let deceptive = |c: char| {
+            c.is_control()
+                || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+        };
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(deceptive) {
             return Err(Error::invalid(
                 "name",
                 "invalid_client_name",
@@ -249,11 +255,24 @@ impl ClientSpec {
                 && s.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"_:.-/".contains(&b))
         };
-        if !self.scopes.iter().all(scope_ok) {
+        if self.scopes.is_empty() || !self.scopes.iter().all(scope_ok) {
             return Err(Error::invalid(
                 "scopes",
                 "invalid_scope",
-                "scopes are 1 to 64 of A-Z, a-z, 0-9, '_', ':', '.', '-' and '/'",
+                "at least one scope; scopes are 1 to 64 of A-Z, a-z, 0-9, '_', ':', '.', '-' and '/'",
+            ));
+        }
+        // Skipping consent is safe only when the app is who it says: a private-use scheme or a
+        // loopback port can be claimed by any app on the device (RFC 8252 §8.6).
+        if self.first_party
+            && self.kind == ClientKind::Public
+            && !self.redirect_uris.iter().all(|u| is_https(u))
+        {
+            return Err(Error::invalid(
+                "first_party",
+                "first_party_not_verifiable",
+                "a public app is first-party (no consent) only with https redirect URIs: a \
+                 private-use scheme or loopback address can be claimed by any app",
             ));
         }
         Ok(())
@@ -300,6 +319,18 @@ mod tests {
         let mut s = spec();
         s.scopes.push("bad scope".into());
         assert_eq!(code_of(&s), Some("invalid_scope"));
+        s.scopes.clear();
+        assert_eq!(code_of(&s), Some("invalid_scope"));
+        let mut s = spec();
+        s.name = "Shop\u{202E}ppa live".into();
+        assert_eq!(code_of(&s), Some("invalid_client_name"));
+        let mut s = spec();
+        s.first_party = true;
+        assert_eq!(code_of(&s), None);
+        s.redirect_uris.push("com.example.shop:/oauth".into());
+        assert_eq!(code_of(&s), Some("first_party_not_verifiable"));
+        s.kind = ClientKind::Confidential;
+        assert_eq!(code_of(&s), None);
         assert_eq!(GrantType::parse("device_code"), Some(GrantType::DeviceCode));
         assert_eq!(
             GrantType::parse("urn:ietf:params:oauth:grant-type:device_code"),

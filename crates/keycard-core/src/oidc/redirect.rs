@@ -1,7 +1,9 @@
 //! Which URIs a client may register, for redirects, logout redirects and back-channel logout.
-//! Registered URIs are later compared exactly, character for character (RFC 9700 §4.1.3), so
-//! what is refused here is what could never be safe to compare against: fragments, credentials,
-//! plain http away from the loopback interface, relative or malformed URIs.
+//! Registered URIs are later compared exactly, character for character (RFC 9700 §4.1.3; on
+//! the loopback interface any port, RFC 8252 §7.3), so what is refused here is what could never
+//! be safe to compare: a URI that a browser would read otherwise than it is written (not in
+//! WHATWG normal form: a backslash, `..`, an upper-case scheme or host, a bad port), fragments,
+//! credentials, plain http away from the loopback interface.
 
 /// How a URI is used, which decides the schemes allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,57 +22,43 @@ pub(crate) fn problem(uri: &str, usage: Use) -> Option<&'static str> {
     if uri.is_empty() || uri.len() > MAX_LEN {
         return Some("must be 1 to 2000 characters");
     }
-    if uri
-        .bytes()
-        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b >= 0x80)
-    {
-        return Some("must be an ASCII URI without spaces");
-    }
     if uri.contains('#') {
         return Some("must not have a fragment");
     }
-    let Some((scheme, rest)) = uri.split_once(':') else {
+    let Ok(parsed) = url::Url::parse(uri) else {
         return Some("must be an absolute URI");
     };
-    let scheme_ok = scheme
-        .bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_lowercase())
-        && scheme
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+.-".contains(&b));
-    if !scheme_ok {
-        return Some("must start with a lower-case scheme");
+    // What a browser would go to must be exactly what is registered.
+    if parsed.as_str() != uri {
+        return Some("must be written in normal form (as a browser reads it)");
     }
-    match scheme {
-        "https" | "http" => {
-            let Some(after) = rest.strip_prefix("//") else {
-                return Some("must be scheme://host/…");
-            };
-            let authority = after.split(['/', '?']).next().unwrap_or_default();
-            if authority.contains('@') {
-                return Some("must not carry credentials");
-            }
-            let host = match authority.strip_prefix('[') {
-                Some(v6) => v6.split(']').next().unwrap_or_default(),
-                None => authority.split(':').next().unwrap_or_default(),
-            };
-            if host.is_empty() {
-                return Some("must name a host");
-            }
-            let loopback = matches!(host, "127.0.0.1" | "::1" | "localhost");
-            (scheme == "http" && !loopback).then_some("must be https (plain http only on loopback)")
-        }
-        _ if usage == Use::Redirect && scheme.contains('.') => {
-            // RFC 8252 §7.1: a single slash after the scheme, no authority.
-            (rest.is_empty() || rest.starts_with("//"))
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Some("must not carry credentials");
+    }
+    match parsed.scheme() {
+        "https" => None,
+        "http" => match parsed.host_str() {
+            Some("127.0.0.1" | "[::1]") => None,
+            // RFC 8252 §8.3: `localhost` may resolve elsewhere; the literal address is safe.
+            Some("localhost") => Some("use http://127.0.0.1 or http://[::1], not localhost"),
+            _ => Some("must be https (plain http only on 127.0.0.1 or [::1])"),
+        },
+        scheme if usage == Use::Redirect && scheme.contains('.') => {
+            // RFC 8252 §7.1: `com.example.app:/path`, no authority.
+            let path_only = uri[scheme.len()..].starts_with(":/") && !parsed.has_host();
+            (!path_only)
                 .then_some("a private-use scheme is followed by a path: com.example.app:/callback")
         }
         _ if usage == Use::Redirect => {
             Some("must be https, loopback http or a reverse-domain private-use scheme")
         }
-        _ => Some("must be https (plain http only on loopback)"),
+        _ => Some("must be https (plain http only on 127.0.0.1 or [::1])"),
     }
+}
+
+/// Whether `uri` is an https URI (a redirect whose owner the web's PKI vouches for).
+pub(crate) fn is_https(uri: &str) -> bool {
+    uri.starts_with("https://")
 }
 
 #[cfg(test)]
@@ -84,7 +72,6 @@ mod tests {
             "https://shop.example.com:8443/cb?tenant=1",
             "http://127.0.0.1:4000/cb",
             "http://[::1]/cb",
-            "http://localhost:3000/cb",
             "com.example.shop:/oauth",
         ] {
             assert_eq!(problem(ok, Use::Redirect), None, "{ok}");
@@ -95,12 +82,21 @@ mod tests {
             "https://shop.example.com/cb#frag",
             "https://user:pw@shop.example.com/cb",
             "http://shop.example.com/cb",
+            "http://localhost:3000/cb",
             "javascript:alert(1)",
             "myapp:/cb",
             "com.example.shop://host/cb",
+            "com.example.shop:cb",
             "https:///cb",
             "https://shop.example.com/ cb",
             "HTTPS://shop.example.com/cb",
+            "https://evil.example\\.shop.example.com/cb",
+            "https://shop.example.com/a/../cb",
+            "http://[::1]evil.example/cb",
+            "https://shop.example.com:99999/cb",
+            "https://shop.example.com:443/cb",
+            "https://Shop.example.com/cb",
+            "https://shop.example.com",
         ] {
             assert!(problem(bad, Use::Redirect).is_some(), "{bad}");
         }

@@ -5,7 +5,7 @@ use super::{Client, ClientKind, ClientSpec};
 use crate::audit::AuditKind;
 use crate::error::{Error, Result};
 use crate::service::{ClientInfo, Keycard};
-use crate::tokens::{TokenHash, random_secret};
+use crate::tokens::random_secret;
 use std::sync::Arc;
 
 /// Client secrets are recognisable in logs and secret scanners by this prefix.
@@ -16,10 +16,18 @@ pub struct Clients<'a> {
 }
 
 /// A registration's result: the client, and its secret when one was made (shown once).
-#[derive(Debug)]
 pub struct Registered {
     pub client: Client,
     pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for Registered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret.
+        f.debug_struct("Registered")
+            .field("client", &self.client.id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the seed file did to one client.
@@ -50,7 +58,7 @@ impl Clients<'_> {
             name: spec.name.trim().to_owned(),
             logo_url: spec.logo_url.clone(),
             kind: spec.kind,
-            secret_hash: secret.map(TokenHash::of),
+            secret_hash: secret.map(|s| self.kc.client_secret_hash(s)),
             redirect_uris: spec.redirect_uris.clone(),
             post_logout_redirect_uris: spec.post_logout_redirect_uris.clone(),
             backchannel_logout_uri: spec.backchannel_logout_uri.clone(),
@@ -115,7 +123,12 @@ impl Clients<'_> {
         let done = self
             .kc
             .store()
-            .set_client_secret(id, Some(&TokenHash::of(&secret)), self.kc.now(), &ev)
+            .set_client_secret(
+                id,
+                Some(&self.kc.client_secret_hash(&secret)),
+                self.kc.now(),
+                &ev,
+            )
             .await?;
         if !done {
             return Err(Error::NotFound);
@@ -143,28 +156,19 @@ impl Clients<'_> {
             self.kc.store().insert_client(&wanted, &ev).await?;
             return Ok(Seeded::Created);
         };
-        let mut changed = wanted.clone();
+        let mut changed = wanted;
         changed.created_at = known.created_at;
         changed.updated_at = known.updated_at;
-        let same = Client {
-            secret_hash: known.secret_hash,
-            ..changed.clone()
-        } == known;
-        let secret_same = wanted.secret_hash == known.secret_hash;
-        if same && secret_same {
+        if changed == known {
             return Ok(Seeded::Unchanged);
         }
         changed.updated_at = self.kc.now();
-        if !same {
-            let ev = self.event(AuditKind::ClientUpdated, &spec.id, &by);
-            self.kc.store().update_client(&changed, &ev).await?;
-        }
-        if !secret_same {
-            let ev = self.event(AuditKind::ClientSecretRotated, &spec.id, &by);
-            self.kc
-                .store()
-                .set_client_secret(&spec.id, wanted.secret_hash.as_ref(), self.kc.now(), &ev)
-                .await?;
+        // One write for the registration and its secret: a type change never leaves a
+        // confidential client without a secret, nor a public one with one.
+        let mut ev = self.event(AuditKind::ClientUpdated, &spec.id, &by);
+        ev.detail["secret_changed"] = (changed.secret_hash != known.secret_hash).into();
+        if !self.kc.store().update_client(&changed, &ev).await? {
+            return Err(Error::NotFound);
         }
         Ok(Seeded::Updated)
     }

@@ -13,8 +13,8 @@ pub trait ClientStore: Send + Sync {
     /// Registers a new client; `ClientTaken` when the id is in use.
     async fn insert_client(&self, client: &Client, event: &AuditEvent) -> StoreResult<()>;
 
-    /// Replaces everything but the id, the secret and `created_at` of an existing client;
-    /// false when there is none.
+    /// Replaces everything but the id and `created_at` of an existing client, its secret's
+    /// hash included; false when there is none.
     async fn update_client(&self, client: &Client, event: &AuditEvent) -> StoreResult<bool>;
 
     async fn find_client(&self, id: &str) -> StoreResult<Option<Client>>;
@@ -25,8 +25,8 @@ pub trait ClientStore: Send + Sync {
     /// False when there was no such client.
     async fn delete_client(&self, id: &str, event: &AuditEvent) -> StoreResult<bool>;
 
-    /// Replaces the secret's hash (none: a public client's); false when there is no such
-    /// client.
+    /// Replaces a confidential client's secret hash; false when there is no such client (or
+    /// it is public).
     async fn set_client_secret(
         &self,
         id: &str,

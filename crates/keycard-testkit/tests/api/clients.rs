@@ -8,7 +8,7 @@ use keycard_testkit::TestApp;
 /// `keycard clients ARGS…` against the app's database, as another process would run it.
 async fn cli(settings: &keycard::Settings, args: &[&str]) -> Result<String> {
     let keycard = keycard::build(settings).await?;
-    run(&keycard, parse(args)?).await
+    run(&keycard, settings, parse(args)?).await
 }
 
 async fn clients_are_added_shown_listed_rotated_and_removed(app: TestApp) -> Result<()> {
@@ -29,11 +29,33 @@ async fn clients_are_added_shown_listed_rotated_and_removed(app: TestApp) -> Res
             "--redirect-uri",
             "https://shop.example.com/callback",
             "com.example.shop:/oauth",
-            "--first-party",
         ],
     )
     .await?;
     ensure!(out.contains("registered client storefront"), "{out}");
+    // First-party (no consent) only where the redirect proves the app: https.
+    let unverifiable = cli(
+        settings,
+        &[
+            "add",
+            "--id",
+            "shop-app",
+            "--name",
+            "Shop",
+            "--type",
+            "public",
+            "--redirect-uri",
+            "com.example.shop:/oauth",
+            "--first-party",
+        ],
+    )
+    .await;
+    ensure!(
+        unverifiable
+            .as_ref()
+            .is_err_and(|e| format!("{e:#}").contains("https redirect")),
+        "{unverifiable:?}"
+    );
     ensure!(
         !out.contains("secret"),
         "a public client has no secret: {out}"
@@ -73,7 +95,7 @@ async fn clients_are_added_shown_listed_rotated_and_removed(app: TestApp) -> Res
     let shown = cli(settings, &["show", "storefront"]).await?;
     for line in [
         "redirect URIs              https://shop.example.com/callback com.example.shop:/oauth",
-        "first party                true",
+        "first party                false",
         "grants                     authorization_code refresh_token",
         "scopes                     openid profile email offline_access",
         "ID token algorithm         RS256",
@@ -109,6 +131,8 @@ async fn clients_are_added_shown_listed_rotated_and_removed(app: TestApp) -> Res
         ("http://shop.example.com/cb", "https"),
         ("https://shop.example.com/cb#x", "fragment"),
         ("https://user@shop.example.com/cb", "credentials"),
+        ("https://evil.example\\.shop.example.com/cb", "normal form"),
+        ("http://localhost:3000/cb", "localhost"),
     ] {
         let r = cli(
             settings,
@@ -170,7 +194,7 @@ async fn clients_are_added_shown_listed_rotated_and_removed(app: TestApp) -> Res
 }
 
 async fn clients_of_the_settings_file_are_applied_at_start(app: TestApp) -> Result<()> {
-    let secret = "s".repeat(43);
+    let secret = keycard_testkit::random_secret_key();
     let Some(app) = app
         .reconfigure()
         .setting("clients.support.name", "Support desk")
@@ -196,6 +220,18 @@ async fn clients_of_the_settings_file_are_applied_at_start(app: TestApp) -> Resu
         shown.contains("back-channel logout URI    https://support.example.com/logout"),
         "{shown}"
     );
+    // A client of the file is changed in the file, not by hand: the next start would undo it.
+    for args in [
+        &["remove", "support"][..],
+        &["rotate-secret", "support"][..],
+    ] {
+        let r = cli(&settings, args).await;
+        ensure!(
+            r.as_ref()
+                .is_err_and(|e| format!("{e:#}").contains("settings file")),
+            "{args:?}: {r:?}"
+        );
+    }
     // Started again with the file changed: the registration follows it.
     let mut changed = settings.clone();
     changed
@@ -204,6 +240,8 @@ async fn clients_of_the_settings_file_are_applied_at_start(app: TestApp) -> Resu
             ("clients.support.first_party", "true"),
         ])
         .map_err(anyhow::Error::msg)?;
+    let kc = keycard::build(&changed).await?;
+    keycard::seed_clients(&kc, &changed).await?;
     let shown = cli(&changed, &["show", "support"]).await?;
     ensure!(
         shown.contains("Help centre") && shown.contains("first party                true"),
