@@ -75,15 +75,9 @@ impl IdentityProvider for FacebookProvider {
 
     async fn finish(&self, c: &Callback<'_>) -> Result<ProviderProfile, ProviderError> {
         let token = self.oauth.exchange(c).await?;
-        let url = self
-            .oauth
-            .api_url("/me", &[("fields", "id,name,email,picture")])?;
-        let me: Me = call_json(
-            self.oauth.id(),
-            "profile",
-            self.oauth.http().get(url).bearer_auth(token.secret()),
-        )
-        .await?;
+        let fields = [("fields", "id,name,email,picture")];
+        let request = self.oauth.api_get("/me", &fields, token.secret())?;
+        let me: Me = call_json(self.oauth.id(), "profile", request).await?;
         if me.id.is_empty() {
             return Err(ProviderError::Rejected("profile: no id".into()));
         }

@@ -65,12 +65,9 @@ impl GitHubProvider {
         path: &str,
         token: &str,
     ) -> Result<T, ProviderError> {
-        let url = self.oauth.api_url(path, &[])?;
         let request = self
             .oauth
-            .http()
-            .get(url)
-            .bearer_auth(token)
+            .api_get(path, &[], token)?
             .header(USER_AGENT, concat!("keycard/", env!("CARGO_PKG_VERSION")))
             .header(ACCEPT, "application/vnd.github+json")
             .header("x-github-api-version", API_VERSION);

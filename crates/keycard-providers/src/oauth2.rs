@@ -201,10 +201,6 @@ impl OAuth2 {
         &self.config.info.id
     }
 
-    pub(crate) fn http(&self) -> &reqwest::Client {
-        &self.http
-    }
-
     /// `{api}{path}?{query}`.
     pub(crate) fn api_url(
         &self,
@@ -219,6 +215,16 @@ impl OAuth2 {
             reqwest::Url::parse_with_params(&url, query)
         };
         parsed.map_err(|e| ProviderError::Rejected(format!("API endpoint {url}: {e}")))
+    }
+
+    /// A GET of the provider's API at `path`, on behalf of the person the token stands for.
+    pub(crate) fn api_get(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        token: &str,
+    ) -> Result<reqwest::RequestBuilder, ProviderError> {
+        Ok(self.http.get(self.api_url(path, query)?).bearer_auth(token))
     }
 
     /// The nonce stays out: plain OAuth 2.0 has nowhere to send it back.

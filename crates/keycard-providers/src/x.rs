@@ -68,15 +68,9 @@ impl IdentityProvider for XProvider {
 
     async fn finish(&self, c: &Callback<'_>) -> Result<ProviderProfile, ProviderError> {
         let token = self.oauth.exchange(c).await?;
-        let url = self
-            .oauth
-            .api_url("/users/me", &[("user.fields", "profile_image_url")])?;
-        let me: Me = call_json(
-            self.oauth.id(),
-            "profile",
-            self.oauth.http().get(url).bearer_auth(token.secret()),
-        )
-        .await?;
+        let fields = [("user.fields", "profile_image_url")];
+        let request = self.oauth.api_get("/users/me", &fields, token.secret())?;
+        let me: Me = call_json(self.oauth.id(), "profile", request).await?;
         let user = me.data;
         if user.id.is_empty() {
             return Err(ProviderError::Rejected("profile: no id".into()));

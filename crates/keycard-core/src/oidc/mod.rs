@@ -6,8 +6,10 @@
 mod client;
 mod redirect;
 mod registry;
+mod secrets;
 mod store;
 
 pub use client::{Client, ClientKind, ClientSpec, GrantType, IdTokenAlg};
 pub use registry::{Clients, Registered, Seeded};
+pub use secrets::ClientSecrets;
 pub use store::ClientStore;

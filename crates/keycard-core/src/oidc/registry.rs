@@ -58,7 +58,7 @@ impl Clients<'_> {
             name: spec.name.trim().to_owned(),
             logo_url: spec.logo_url.clone(),
             kind: spec.kind,
-            secret_hash: secret.map(|s| self.kc.client_secret_hash(s)),
+            secret_hash: secret.map(|s| self.kc.client_secrets().hash(s)),
             redirect_uris: spec.redirect_uris.clone(),
             post_logout_redirect_uris: spec.post_logout_redirect_uris.clone(),
             backchannel_logout_uri: spec.backchannel_logout_uri.clone(),
@@ -125,7 +125,7 @@ impl Clients<'_> {
             .store()
             .set_client_secret(
                 id,
-                Some(&self.kc.client_secret_hash(&secret)),
+                Some(&self.kc.client_secrets().hash(&secret)),
                 self.kc.now(),
                 &ev,
             )

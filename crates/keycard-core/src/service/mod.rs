@@ -60,9 +60,7 @@ pub struct Keycard {
     throttle: Throttle,
     providers: crate::social::Providers,
     forms: crate::browser::FormTokens,
-    /// Keys the hashes of client secrets: a leaked table is useless without the secret key,
-    /// even for a secret a deployment chose itself.
-    client_secrets: [u8; 32],
+    client_secrets: crate::oidc::ClientSecrets,
     /// Applies the store's change notices to `sessions`; ends with the service.
     _notices: Option<AbortOnDropHandle<()>>,
 }
@@ -76,12 +74,8 @@ impl std::fmt::Debug for Keycard {
 }
 
 impl Keycard {
-    /// HMAC-SHA256 of a client secret under a key derived from the secret key.
-    pub(crate) fn client_secret_hash(&self, secret: &str) -> crate::tokens::TokenHash {
-        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &self.client_secrets);
-        let mut out = [0u8; 32];
-        out.copy_from_slice(aws_lc_rs::hmac::sign(&key, secret.as_bytes()).as_ref());
-        crate::tokens::TokenHash(out)
+    pub(crate) fn client_secrets(&self) -> &crate::oidc::ClientSecrets {
+        &self.client_secrets
     }
 
     /// Loads the signing keys, creating the first one on a fresh database.
@@ -113,7 +107,7 @@ impl Keycard {
             hasher,
             successors: Successors::new(&kek),
             forms: crate::browser::FormTokens::new(&kek),
-            client_secrets: kek.derive("keycard client secrets v1"),
+            client_secrets: crate::oidc::ClientSecrets::new(&kek),
             keys: KeyStore::new(kek),
             policy,
             sessions,

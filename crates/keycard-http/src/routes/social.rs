@@ -216,7 +216,7 @@ pub struct CallbackQuery {
         (status = 400, description = "Missing, unknown, replayed or expired `state`, or a state started in another browser (`invalid_state`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The person cancelled at the provider (`access_denied`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such provider is enabled (`unknown_provider`)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "An account with this email exists and cannot be linked automatically (`account_exists`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An account with this email exists and cannot be linked automatically (`account_exists`), or, when linking, the identity belongs to another account (`identity_in_use`)", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The provider could not be reached (`provider_unavailable`) or its answer did not verify (`provider_rejected`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn callback(
@@ -332,8 +332,11 @@ struct ResubmitPage<'a> {
         (status = 200, description = "The provider's cross-site POST (`response_mode=form_post`, Apple): a page of Keycard's that posts the same fields again from Keycard's own origin, so the SameSite=Lax flow cookie comes along. Nothing is taken or checked at this step", content_type = "text/html"),
         (status = 303, description = "The second, same-origin POST (`continue=1`): signed in exactly as the GET callback"),
         (status = 403, description = "A second step from another site (`csrf_rejected`), or the person cancelled (`access_denied`)", body = Problem, content_type = "application/problem+json"),
-        (status = 400, description = "As the GET callback: `invalid_state`; a malformed form (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "No `state`, or as the GET callback (`invalid_state`); a malformed form (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such provider is enabled (`unknown_provider`)", body = Problem, content_type = "application/problem+json"),
+        (status = 405, description = "The provider answers by GET, never by POST; `Allow: GET`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "As the GET callback: an account with this email exists and cannot be linked automatically (`account_exists`), or the identity belongs to another account (`identity_in_use`)", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "As the GET callback: the provider could not be reached (`provider_unavailable`) or its answer did not verify (`provider_rejected`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn callback_post(
     State(state): State<AppState>,
