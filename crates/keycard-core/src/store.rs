@@ -193,12 +193,12 @@ pub trait SessionStore: Send + Sync {
 pub trait KeyRepository: Send + Sync {
     async fn list_signing_keys(&self) -> StoreResult<Vec<StoredKey>>;
 
-    /// Adds `key` as the active key and marks every key without a retirement time as retiring at
-    /// `retire_others_at`, atomically.
+    /// Adds `key` as the active key of its algorithm and, given `retire_others_at`, marks every
+    /// key of that algorithm without a retirement time as retiring then, atomically.
     async fn add_signing_key(
         &self,
         key: &StoredKey,
-        retire_others_at: OffsetDateTime,
+        retire_others_at: Option<OffsetDateTime>,
     ) -> StoreResult<()>;
 }
 

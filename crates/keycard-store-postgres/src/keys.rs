@@ -32,14 +32,19 @@ impl KeyRepository for PgStore {
     async fn add_signing_key(
         &self,
         key: &StoredKey,
-        retire_others_at: OffsetDateTime,
+        retire_others_at: Option<OffsetDateTime>,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        sqlx::query("UPDATE signing_keys SET retire_at = $1 WHERE retire_at IS NULL")
-            .bind(retire_others_at)
+        if let Some(at) = retire_others_at {
+            sqlx::query(
+                "UPDATE signing_keys SET retire_at = $1 WHERE retire_at IS NULL AND alg = $2",
+            )
+            .bind(at)
+            .bind(&key.alg)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        }
         sqlx::query(
             "INSERT INTO signing_keys (kid, alg, public_jwk, sealed_private_key, created_at, retire_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",

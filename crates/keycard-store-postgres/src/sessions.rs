@@ -14,8 +14,9 @@ use uuid::Uuid;
 pub(crate) async fn insert_session(conn: &mut PgConnection, s: &Session) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO sessions (id, user_id, kind, client_id, device, user_agent, ip, created_at, \
-         last_used_at, idle_expires_at, expires_at, revoked_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         last_used_at, idle_expires_at, expires_at, revoked_at, amr, auth_time, \
+         origin_session_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(s.id.0)
     .bind(s.user_id.0)
@@ -29,6 +30,9 @@ pub(crate) async fn insert_session(conn: &mut PgConnection, s: &Session) -> Stor
     .bind(s.idle_expires_at)
     .bind(s.expires_at)
     .bind(s.revoked_at)
+    .bind(s.amr.join(" "))
+    .bind(s.auth_time)
+    .bind(s.origin.map(|o| o.0))
     .execute(conn)
     .await
     .map_err(db_err)?;

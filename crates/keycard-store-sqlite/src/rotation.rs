@@ -201,6 +201,9 @@ mod tests {
             idle_expires_at: NOW + Duration::days(30),
             expires_at: NOW + Duration::days(90),
             revoked_at: None,
+            amr: vec!["pwd".into()],
+            auth_time: NOW,
+            origin: None,
         };
         let first = RefreshToken::generate().unwrap().hash();
         let refresh = NewRefreshToken {

@@ -13,8 +13,9 @@ use time::OffsetDateTime;
 pub(crate) async fn insert_session(conn: &mut SqliteConnection, s: &Session) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO sessions (id, user_id, kind, client_id, device, user_agent, ip, created_at, \
-         last_used_at, idle_expires_at, expires_at, revoked_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         last_used_at, idle_expires_at, expires_at, revoked_at, amr, auth_time, \
+         origin_session_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(s.id.to_string())
     .bind(s.user_id.to_string())
@@ -28,6 +29,9 @@ pub(crate) async fn insert_session(conn: &mut SqliteConnection, s: &Session) -> 
     .bind(ts(s.idle_expires_at))
     .bind(ts(s.expires_at))
     .bind(s.revoked_at.map(ts))
+    .bind(s.amr.join(" "))
+    .bind(ts(s.auth_time))
+    .bind(s.origin.map(|o| o.to_string()))
     .execute(conn)
     .await
     .map_err(db_err)?;

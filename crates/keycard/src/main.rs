@@ -124,10 +124,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             command: KeysCommand::Rotate,
         } => {
             let keycard = keycard::build(&settings).await?;
-            let kid = keycard.rotate_keys().await?;
-            println!(
-                "new signing key {kid} is active; previous keys stay published until their tokens expire"
-            );
+            for (alg, kid) in keycard.rotate_keys().await? {
+                println!("new {} signing key {kid} is active", alg.as_str());
+            }
+            println!("previous keys stay published until their tokens expire");
             Ok(())
         }
         Command::Clients { command } => {

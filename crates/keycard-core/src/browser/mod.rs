@@ -46,9 +46,10 @@ impl Keycard {
         &self,
         user: UserId,
         client: &ClientInfo,
+        amr: &str,
     ) -> Result<(String, NewBrowserSession, TokenPair)> {
         let policy = self.policy();
-        let mut session = self.new_session(user, client);
+        let mut session = self.new_session(user, client, amr);
         let now = session.created_at;
         session.kind = SessionKind::Browser;
         session.expires_at = now + policy.browser_absolute_lifetime;

@@ -68,29 +68,7 @@ impl GrantType {
 
 /// How the client's ID tokens are signed: RS256 unless it registers another (OpenID Connect
 /// requires every provider to offer RS256).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum IdTokenAlg {
-    #[default]
-    RS256,
-    EdDSA,
-    ES256,
-}
-
-impl IdTokenAlg {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::RS256 => "RS256",
-            Self::EdDSA => "EdDSA",
-            Self::ES256 => "ES256",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::RS256, Self::EdDSA, Self::ES256]
-            .into_iter()
-            .find(|a| a.as_str() == s)
-    }
-}
+pub type IdTokenAlg = crate::tokens::SigningAlg;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {

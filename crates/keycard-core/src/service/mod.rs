@@ -13,7 +13,7 @@ use crate::store::fail_fast::{FailFast, Health};
 use crate::store::{ChangeNotice, NewRefreshToken, Store};
 use crate::throttle::Throttle;
 use crate::tokens::{
-    AccessClaims, KeyStore, RefreshToken, SecretKey, Successors, TokenKind, TokenPair,
+    AccessClaims, KeyStore, RefreshToken, SecretKey, SigningAlg, Successors, TokenKind, TokenPair,
 };
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -53,7 +53,7 @@ pub struct Keycard {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     hasher: PasswordHasher,
-    keys: KeyStore,
+    keys: Arc<KeyStore>,
     successors: Successors,
     policy: Policy,
     sessions: Arc<SessionCache>,
@@ -108,7 +108,7 @@ impl Keycard {
             successors: Successors::new(&kek),
             forms: crate::browser::FormTokens::new(&kek),
             client_secrets: crate::oidc::ClientSecrets::new(&kek),
-            keys: KeyStore::new(kek),
+            keys: Arc::new(KeyStore::new(kek)),
             policy,
             sessions,
             providers: crate::social::Providers::default(),
@@ -116,9 +116,15 @@ impl Keycard {
             _notices: notices,
         };
         kc.reload_keys().await?;
-        if !kc.keys.has_signer() {
-            tracing::info!("no signing key yet: generating the first one");
-            kc.rotate_keys().await?;
+        let missing = kc.keys.missing_signers();
+        if !missing.is_empty() {
+            // A fresh database, or one from before an algorithm was added: the keys that are
+            // there keep signing.
+            tracing::info!(
+                ?missing,
+                "generating the first signing key of each missing algorithm"
+            );
+            kc.add_keys(&missing, None).await?;
         }
         Ok(kc)
     }
@@ -172,15 +178,31 @@ impl Keycard {
         self.keys.load(&stored, self.now())
     }
 
-    /// Adds a new signing key; the previous ones stay published until their tokens expired.
-    pub async fn rotate_keys(&self) -> Result<String> {
+    /// Adds a new signing key for every algorithm; the previous ones stay published until their
+    /// tokens expired. Returns the new key ids.
+    pub async fn rotate_keys(&self) -> Result<Vec<(SigningAlg, String)>> {
+        let retire = self.now() + self.policy.key_retirement_grace;
+        self.add_keys(&SigningAlg::ALL, Some(retire)).await
+    }
+
+    async fn add_keys(
+        &self,
+        algs: &[SigningAlg],
+        retire_others_at: Option<OffsetDateTime>,
+    ) -> Result<Vec<(SigningAlg, String)>> {
         let now = self.now();
-        let key = self.keys.generate(now)?;
-        self.store
-            .add_signing_key(&key, now + self.policy.key_retirement_grace)
-            .await?;
+        let mut kids = Vec::new();
+        for &alg in algs {
+            // RSA key generation takes tens of milliseconds: off the async workers.
+            let keys = self.keys.clone();
+            let key = tokio::task::spawn_blocking(move || keys.generate(alg, now))
+                .await
+                .map_err(|e| Error::Internal(format!("key generation task failed: {e}")))??;
+            self.store.add_signing_key(&key, retire_others_at).await?;
+            kids.push((alg, key.kid));
+        }
         self.reload_keys().await?;
-        Ok(key.kid)
+        Ok(kids)
     }
 
     /// Deletes throttling counters that no longer hold anything back.
@@ -248,7 +270,8 @@ impl Keycard {
         }
     }
 
-    pub(crate) fn new_session(&self, user: UserId, client: &ClientInfo) -> Session {
+    /// A session of `user`, who just signed in by `amr` (`pwd` or a provider's id).
+    pub(crate) fn new_session(&self, user: UserId, client: &ClientInfo, amr: &str) -> Session {
         let now = self.now();
         let expires_at = now + self.policy.session_absolute_lifetime;
         Session {
@@ -264,6 +287,9 @@ impl Keycard {
             idle_expires_at: (now + self.policy.session_idle_timeout).min(expires_at),
             expires_at,
             revoked_at: None,
+            amr: vec![amr.to_owned()],
+            auth_time: now,
+            origin: None,
         }
     }
 

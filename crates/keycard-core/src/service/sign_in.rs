@@ -143,7 +143,7 @@ impl Keycard {
     /// A session of `kind` for `user`, ready to store, with its tokens.
     fn opening(&self, user: UserId, kind: SessionKind, client: &ClientInfo) -> Result<Opening> {
         if kind == SessionKind::Browser {
-            let (secret, b, tokens) = self.open_browser_session(user, client)?;
+            let (secret, b, tokens) = self.open_browser_session(user, client, "pwd")?;
             return Ok(Opening {
                 session: b.session,
                 refresh: b.refresh,
@@ -151,7 +151,7 @@ impl Keycard {
                 browser: Some((secret, b.secret)),
             });
         }
-        let session = self.new_session(user, client);
+        let session = self.new_session(user, client, "pwd");
         let (secret, refresh) = self.new_refresh(session.id)?;
         let tokens = self.tokens_for(&session, secret)?;
         Ok(Opening {

@@ -278,6 +278,9 @@ mod tests {
             idle_expires_at: now + time::Duration::days(1),
             expires_at: now + time::Duration::days(2),
             revoked_at: None,
+            amr: vec!["pwd".into()],
+            auth_time: now,
+            origin: None,
         }
     }
 

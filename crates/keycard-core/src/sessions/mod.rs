@@ -83,6 +83,13 @@ pub struct Session {
     /// Ends at this instant whatever the activity.
     pub expires_at: OffsetDateTime,
     pub revoked_at: Option<OffsetDateTime>,
+    /// How the person proved who they are (RFC 8176 `amr`: `pwd`, or the social provider's id);
+    /// empty for sessions from before this was recorded.
+    pub amr: Vec<String>,
+    /// When the person last actively signed in; for a grant, the sign-in it came from.
+    pub auth_time: OffsetDateTime,
+    /// The browser session an app's grant was issued from, so ending that session ends it too.
+    pub origin: Option<SessionId>,
 }
 
 impl Session {

@@ -404,7 +404,7 @@ impl SocialLogin<'_> {
             .find_user(taken.user_id)
             .await?
             .ok_or_else(refuse)?;
-        let session = self.kc.new_session(user.id, client);
+        let session = self.kc.new_session(user.id, client, &taken.provider);
         let (secret, refresh) = self.kc.new_refresh(session.id)?;
         let mut ev = self.kc.audit_event(
             AuditKind::LoginSucceeded,
@@ -481,7 +481,8 @@ impl SocialLogin<'_> {
             // only) does not erase what it told before.
             identity.name = identity.name.or(known.name);
             identity.picture_url = identity.picture_url.or(known.picture_url);
-            let (secret, session, tokens) = self.kc.open_browser_session(user.id, client)?;
+            let (secret, session, tokens) =
+                self.kc.open_browser_session(user.id, client, provider)?;
             let ev = event(AuditKind::LoginSucceeded, user.id, Some(session.session.id));
             let sid = session.session.id;
             self.kc
@@ -509,7 +510,8 @@ impl SocialLogin<'_> {
         };
         if let Some(user) = target {
             identity.user_id = user.id;
-            let (secret, session, tokens) = self.kc.open_browser_session(user.id, client)?;
+            let (secret, session, tokens) =
+                self.kc.open_browser_session(user.id, client, provider)?;
             let sid = session.session.id;
             let evs = vec![
                 event(AuditKind::IdentityLinked, user.id, Some(sid)),
@@ -534,7 +536,7 @@ impl SocialLogin<'_> {
             created_at: now,
             updated_at: now,
         };
-        let (secret, session, tokens) = self.kc.open_browser_session(user.id, client)?;
+        let (secret, session, tokens) = self.kc.open_browser_session(user.id, client, provider)?;
         let sid = session.session.id;
         let evs = vec![
             event(AuditKind::Registered, user.id, None),

@@ -271,7 +271,7 @@ impl KeyRepository for FailFast {
     async fn add_signing_key(
         &self,
         key: &StoredKey,
-        retire_others_at: OffsetDateTime,
+        retire_others_at: Option<OffsetDateTime>,
     ) -> StoreResult<()> {
         self.guard(self.inner.add_signing_key(key, retire_others_at))
             .await
@@ -661,7 +661,11 @@ mod tests {
         async fn list_signing_keys(&self) -> StoreResult<Vec<StoredKey>> {
             unreached!()
         }
-        async fn add_signing_key(&self, _: &StoredKey, _: OffsetDateTime) -> StoreResult<()> {
+        async fn add_signing_key(
+            &self,
+            _: &StoredKey,
+            _: Option<OffsetDateTime>,
+        ) -> StoreResult<()> {
             unreached!()
         }
     }

@@ -1,7 +1,7 @@
 //! Access tokens: short-lived JWTs (RFC 9068 profile) that carry the session id, so Keycard's own
 //! endpoints can reject them the moment the session ends.
 
-use super::keys::KeyStore;
+use super::keys::{KeyStore, SigningAlg};
 use crate::error::{AuthFailure, Error, Result};
 use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
@@ -110,7 +110,10 @@ impl KeyStore {
             return Err(deny("embedded key references are not accepted"));
         }
         let kid = header.kid.ok_or_else(|| deny("no kid"))?;
-        let key = self.verifier(&kid).ok_or_else(|| deny("unknown kid"))?;
+        let (alg, key) = self.verifier(&kid).ok_or_else(|| deny("unknown kid"))?;
+        if alg != SigningAlg::EdDSA {
+            return Err(deny("kid of another algorithm"));
+        }
         let mut v = Validation::new(Algorithm::EdDSA);
         v.set_issuer(&[issuer]);
         v.set_audience(&[audience]);
@@ -141,8 +144,11 @@ mod tests {
 
     fn store() -> KeyStore {
         let ks = KeyStore::new(SecretKey::generate().unwrap());
-        let k = ks.generate(now()).unwrap();
-        ks.load(&[k], now()).unwrap();
+        let keys: Vec<_> = SigningAlg::ALL
+            .into_iter()
+            .map(|a| ks.generate(a, now()).unwrap())
+            .collect();
+        ks.load(&keys, now()).unwrap();
         ks
     }
 
@@ -211,7 +217,13 @@ mod tests {
         let (mut h, c, _) = parts(&tok);
         h["alg"] = "HS256".into();
         let jwks: serde_json::Value = serde_json::from_str(&ks.jwks_json()).unwrap();
-        let public_x = jwks["keys"][0]["x"].as_str().unwrap().to_owned();
+        let ed = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["crv"] == "Ed25519")
+            .unwrap();
+        let public_x = ed["x"].as_str().unwrap().to_owned();
         let unsigned = {
             let t = assemble(&h, &c, "");
             t.trim_end_matches('.').to_owned()
@@ -276,6 +288,16 @@ mod tests {
     }
 
     #[test]
+    fn tokens_signed_with_the_other_algorithms_are_not_access_tokens() {
+        let ks = store();
+        for alg in [SigningAlg::RS256, SigningAlg::ES256] {
+            let tok = ks.sign_with(alg, "at+jwt", &claims(now())).unwrap();
+            assert_eq!(parts(&tok).0["alg"], alg.as_str());
+            assert!(verify(&ks, &tok).is_err(), "{alg:?}");
+        }
+    }
+
+    #[test]
     fn token_from_another_key_store_is_rejected() {
         let ks = store();
         let other = store();
@@ -285,10 +307,12 @@ mod tests {
     #[test]
     fn retired_key_verifies_until_retirement_then_stops() {
         let ks = KeyStore::new(SecretKey::generate().unwrap());
-        let mut old = ks.generate(now()).unwrap();
+        let mut old = ks.generate(SigningAlg::EdDSA, now()).unwrap();
         ks.load(std::slice::from_ref(&old), now()).unwrap();
         let old_tok = ks.sign("at+jwt", &claims(now())).unwrap();
-        let new = ks.generate(now() + time::Duration::seconds(1)).unwrap();
+        let new = ks
+            .generate(SigningAlg::EdDSA, now() + time::Duration::seconds(1))
+            .unwrap();
         old.retire_at = Some(now() + time::Duration::minutes(20));
         ks.load(&[old.clone(), new.clone()], now()).unwrap();
         let new_tok = ks.sign("at+jwt", &claims(now())).unwrap();

@@ -1,40 +1,90 @@
-//! The signing-key store. Keys are Ed25519, generated here, stored encrypted with the KEK, and
-//! published in the JWKS. The newest unretired key signs; a rotated-out key stays published (and
-//! accepted) until every token it signed has expired.
+//! The signing-key store. One active key per algorithm — EdDSA (Keycard's own access tokens),
+//! RS256 (the OpenID Connect default for ID tokens) and ES256 — generated here, stored sealed
+//! with the KEK, and published in the JWKS. Rotation replaces each algorithm's key; a rotated-out
+//! key stays published (and accepted) until every token it signed has expired.
 
 use super::kek::SecretKey;
 use crate::error::{Error, Result};
+use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::Ed25519KeyPair;
-use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RSA_PKCS1_SHA256,
+};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, CommonParameters, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
+    RSAKeyParameters, RSAKeyType, ThumbprintHash,
+};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use time::OffsetDateTime;
 
-/// A signing key as stored: public JWK in clear, private key sealed with the KEK.
+/// The algorithms Keycard signs with. Every one always has an active key, so any client may
+/// choose any of them for its ID tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum SigningAlg {
+    #[default]
+    RS256,
+    EdDSA,
+    ES256,
+}
+
+impl SigningAlg {
+    pub const ALL: [Self; 3] = [Self::RS256, Self::EdDSA, Self::ES256];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RS256 => "RS256",
+            Self::EdDSA => "EdDSA",
+            Self::ES256 => "ES256",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    fn jose(self) -> Algorithm {
+        match self {
+            Self::RS256 => Algorithm::RS256,
+            Self::EdDSA => Algorithm::EdDSA,
+            Self::ES256 => Algorithm::ES256,
+        }
+    }
+}
+
+/// A signing key as stored: public JWK in clear, private key (PKCS#8) sealed with the KEK.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredKey {
     /// RFC 7638 thumbprint of the public key.
     pub kid: String,
-    /// Always "EdDSA" today; stored so other algorithms can be added without a migration.
+    /// "EdDSA", "RS256" or "ES256"; a row of another algorithm is ignored.
     pub alg: String,
     pub public_jwk: String,
     pub sealed_private_key: Vec<u8>,
     pub created_at: OffsetDateTime,
-    /// Set when a newer key replaced this one: it is published until then, never used to sign.
+    /// Set when a newer key of the same algorithm replaced this one: it is published until
+    /// then, never used to sign.
     pub retire_at: Option<OffsetDateTime>,
+}
+
+enum SignKey {
+    Jose(EncodingKey),
+    /// jsonwebtoken takes RSA keys only as PKCS#1, aws-lc-rs makes PKCS#8: RSA signs here.
+    Rsa(aws_lc_rs::rsa::KeyPair),
 }
 
 struct Signer {
     kid: String,
-    key: EncodingKey,
+    key: SignKey,
 }
 
 struct KeySet {
-    signer: Option<Signer>,
-    verifiers: HashMap<String, DecodingKey>,
+    signers: HashMap<SigningAlg, Signer>,
+    verifiers: HashMap<String, (SigningAlg, DecodingKey)>,
     jwks: Arc<str>,
 }
 
@@ -59,7 +109,7 @@ impl KeyStore {
         Self {
             kek,
             set: RwLock::new(Arc::new(KeySet {
-                signer: None,
+                signers: HashMap::new(),
                 verifiers: HashMap::new(),
                 jwks: Arc::from(r#"{"keys":[]}"#),
             })),
@@ -67,20 +117,51 @@ impl KeyStore {
         }
     }
 
-    /// Makes a fresh Ed25519 key, sealed for storage.
-    pub fn generate(&self, now: OffsetDateTime) -> Result<StoredKey> {
-        let pkcs8 = Ed25519KeyPair::generate_pkcs8v1(&SystemRandom::new())
-            .map_err(|_| Error::Internal("Ed25519 key generation failed".into()))?;
-        let enc = EncodingKey::from_ed_der(pkcs8.as_ref());
-        let mut jwk = Jwk::from_encoding_key(&enc, Algorithm::EdDSA).map_err(internal)?;
+    /// Makes a fresh key for `alg`, sealed for storage.
+    pub fn generate(&self, alg: SigningAlg, now: OffsetDateTime) -> Result<StoredKey> {
+        let rng = SystemRandom::new();
+        let failed = |_| Error::Internal(format!("{} key generation failed", alg.as_str()));
+        let (pkcs8, mut jwk) = match alg {
+            SigningAlg::EdDSA => {
+                let pkcs8 = Ed25519KeyPair::generate_pkcs8v1(&rng).map_err(failed)?;
+                let enc = EncodingKey::from_ed_der(pkcs8.as_ref());
+                let jwk = Jwk::from_encoding_key(&enc, Algorithm::EdDSA).map_err(internal)?;
+                (pkcs8.as_ref().to_vec(), jwk)
+            }
+            SigningAlg::ES256 => {
+                let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                    .map_err(failed)?;
+                let enc = EncodingKey::from_ec_der(pkcs8.as_ref());
+                let jwk = Jwk::from_encoding_key(&enc, Algorithm::ES256).map_err(internal)?;
+                (pkcs8.as_ref().to_vec(), jwk)
+            }
+            SigningAlg::RS256 => {
+                let key = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+                    .map_err(failed)?;
+                let public = key.public_key();
+                let jwk = Jwk {
+                    common: CommonParameters {
+                        key_algorithm: Some(KeyAlgorithm::RS256),
+                        ..Default::default()
+                    },
+                    algorithm: AlgorithmParameters::RSA(RSAKeyParameters {
+                        key_type: RSAKeyType::RSA,
+                        n: B64.encode(public.modulus().big_endian_without_leading_zero()),
+                        e: B64.encode(public.exponent().big_endian_without_leading_zero()),
+                    }),
+                };
+                let der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&key).map_err(failed)?;
+                (der.as_ref().to_vec(), jwk)
+            }
+        };
         let kid = jwk.thumbprint(ThumbprintHash::SHA256).map_err(internal)?;
         jwk.common.key_id = Some(kid.clone());
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
         Ok(StoredKey {
-            sealed_private_key: self.kek.seal(&kid, pkcs8.as_ref())?,
+            sealed_private_key: self.kek.seal(&kid, &pkcs8)?,
             public_jwk: serde_json::to_string(&jwk).map_err(internal)?,
             kid,
-            alg: "EdDSA".into(),
+            alg: alg.as_str().into(),
             created_at: now,
             retire_at: None,
         })
@@ -88,37 +169,43 @@ impl KeyStore {
 
     /// Replaces the in-memory set with the stored keys still valid at `now`.
     pub fn load(&self, stored: &[StoredKey], now: OffsetDateTime) -> Result<()> {
-        let mut live: Vec<&StoredKey> = stored
+        let mut live: Vec<(SigningAlg, &StoredKey)> = stored
             .iter()
             .filter(|k| k.retire_at.is_none_or(|r| r > now))
+            .filter_map(|k| SigningAlg::parse(&k.alg).map(|a| (a, k)))
             .collect();
-        live.sort_by_key(|k| std::cmp::Reverse(k.created_at));
+        live.sort_by_key(|(_, k)| std::cmp::Reverse(k.created_at));
         let mut verifiers = HashMap::new();
         let mut jwks = JwkSet { keys: Vec::new() };
-        for k in &live {
-            if k.alg != "EdDSA" {
-                continue;
-            }
+        let mut signers = HashMap::new();
+        for (alg, k) in &live {
             let jwk: Jwk = serde_json::from_str(&k.public_jwk).map_err(internal)?;
             verifiers.insert(
                 k.kid.clone(),
-                DecodingKey::from_jwk(&jwk).map_err(internal)?,
+                (*alg, DecodingKey::from_jwk(&jwk).map_err(internal)?),
             );
             jwks.keys.push(jwk);
+            if k.retire_at.is_none() && !signers.contains_key(alg) {
+                let der = self.kek.open(&k.kid, &k.sealed_private_key)?;
+                let key = match alg {
+                    SigningAlg::EdDSA => SignKey::Jose(EncodingKey::from_ed_der(&der)),
+                    SigningAlg::ES256 => SignKey::Jose(EncodingKey::from_ec_der(&der)),
+                    SigningAlg::RS256 => {
+                        SignKey::Rsa(aws_lc_rs::rsa::KeyPair::from_pkcs8(&der).map_err(internal)?)
+                    }
+                };
+                signers.insert(
+                    *alg,
+                    Signer {
+                        kid: k.kid.clone(),
+                        key,
+                    },
+                );
+            }
         }
-        let signer = match live
-            .iter()
-            .find(|k| k.retire_at.is_none() && k.alg == "EdDSA")
-        {
-            Some(k) => Some(Signer {
-                kid: k.kid.clone(),
-                key: EncodingKey::from_ed_der(&self.kek.open(&k.kid, &k.sealed_private_key)?),
-            }),
-            None => None,
-        };
         let jwks = serde_json::to_string(&jwks).map_err(internal)?;
         let fresh = Arc::new(KeySet {
-            signer,
+            signers,
             verifiers,
             jwks: jwks.into(),
         });
@@ -139,8 +226,13 @@ impl KeyStore {
         self.set.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    pub fn has_signer(&self) -> bool {
-        self.current().signer.is_some()
+    /// The algorithms that have no active key yet.
+    pub fn missing_signers(&self) -> Vec<SigningAlg> {
+        let set = self.current();
+        SigningAlg::ALL
+            .into_iter()
+            .filter(|a| !set.signers.contains_key(a))
+            .collect()
     }
 
     /// The public JWKS document, pre-serialized.
@@ -148,21 +240,50 @@ impl KeyStore {
         self.current().jwks.clone()
     }
 
-    /// Signs `claims` with the active key, `typ` naming the token kind (RFC 8725 §3.11).
+    /// Signs `claims` with the active EdDSA key (Keycard's own tokens).
     pub fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String> {
-        let set = self.current();
-        let signer = set
-            .signer
-            .as_ref()
-            .ok_or_else(|| Error::Internal("no active signing key".into()))?;
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.typ = Some(typ.to_owned());
-        header.kid = Some(signer.kid.clone());
-        jsonwebtoken::encode(&header, claims, &signer.key).map_err(internal)
+        self.sign_with(SigningAlg::EdDSA, typ, claims)
     }
 
-    /// The verification key for `kid`, if it is published.
-    pub(crate) fn verifier(&self, kid: &str) -> Option<DecodingKey> {
+    /// Signs `claims` with the active key of `alg`, `typ` naming the token kind (RFC 8725
+    /// §3.11).
+    pub fn sign_with<T: Serialize>(
+        &self,
+        alg: SigningAlg,
+        typ: &str,
+        claims: &T,
+    ) -> Result<String> {
+        let set = self.current();
+        let signer = set
+            .signers
+            .get(&alg)
+            .ok_or_else(|| Error::Internal(format!("no active {} signing key", alg.as_str())))?;
+        let mut header = Header::new(alg.jose());
+        header.typ = Some(typ.to_owned());
+        header.kid = Some(signer.kid.clone());
+        match &signer.key {
+            SignKey::Jose(key) => jsonwebtoken::encode(&header, claims, key).map_err(internal),
+            SignKey::Rsa(key) => {
+                let input = format!(
+                    "{}.{}",
+                    B64.encode(serde_json::to_vec(&header).map_err(internal)?),
+                    B64.encode(serde_json::to_vec(claims).map_err(internal)?)
+                );
+                let mut sig = vec![0; key.public_modulus_len()];
+                key.sign(
+                    &RSA_PKCS1_SHA256,
+                    &SystemRandom::new(),
+                    input.as_bytes(),
+                    &mut sig,
+                )
+                .map_err(|_| Error::Internal("RSA signing failed".into()))?;
+                Ok(format!("{input}.{}", B64.encode(sig)))
+            }
+        }
+    }
+
+    /// The verification key for `kid` and the algorithm it was made for, if it is published.
+    pub(crate) fn verifier(&self, kid: &str) -> Option<(SigningAlg, DecodingKey)> {
         self.current().verifiers.get(kid).cloned()
     }
 }

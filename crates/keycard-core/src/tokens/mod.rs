@@ -9,7 +9,7 @@ mod refresh;
 
 pub use access::{AccessClaims, TokenKind};
 pub use kek::SecretKey;
-pub use keys::{KeyStore, StoredKey};
+pub use keys::{KeyStore, SigningAlg, StoredKey};
 pub use opaque::{pkce_challenge, random_secret};
 pub use refresh::{RefreshToken, Successors, TokenHash};
 

@@ -22,11 +22,13 @@ async fn jwks(app: &TestApp) -> Result<Value> {
         .json()
 }
 
+/// The ids of the EdDSA keys, which sign Keycard's own access tokens.
 fn kids(jwks: &Value) -> Vec<String> {
     let mut kids: Vec<String> = jwks["keys"]
         .as_array()
         .into_iter()
         .flatten()
+        .filter(|k| k["alg"] == "EdDSA")
         .filter_map(|k| k["kid"].as_str().map(str::to_owned))
         .collect();
     kids.sort_unstable();
@@ -81,7 +83,23 @@ async fn rotated_key_is_picked_up_and_old_tokens_stay_valid(app: TestApp) -> Res
     let token_a = app.login(&acct.email, PASSWORD).await?.access_token;
     let k1 = kid_of(&token_a)?;
     let before = jwks(&app).await?;
-    assert_eq!(kids(&before), [k1.as_str()], "a fresh database has one key");
+    assert_eq!(
+        kids(&before),
+        [k1.as_str()],
+        "a fresh database has one EdDSA key"
+    );
+    let mut algs: Vec<&str> = before["keys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k["alg"].as_str())
+        .collect();
+    algs.sort_unstable();
+    assert_eq!(
+        algs,
+        ["ES256", "EdDSA", "RS256"],
+        "one key per algorithm: {before}"
+    );
     verify(&token_a, &before)?;
 
     // What `keycard keys rotate` does: another Keycard on the same database adds a key.
@@ -91,7 +109,10 @@ async fn rotated_key_is_picked_up_and_old_tokens_stay_valid(app: TestApp) -> Res
         .context("keycard::build on the app's database")?
         .rotate_keys()
         .await
-        .context("rotating the signing keys")?;
+        .context("rotating the signing keys")?
+        .into_iter()
+        .find_map(|(alg, kid)| (alg.as_str() == "EdDSA").then_some(kid))
+        .context("the rotation made no EdDSA key")?;
     assert_ne!(k2, k1, "rotation makes a new key");
 
     // The running server re-reads its keys every RELOAD: K2 must show within PICKUP.
