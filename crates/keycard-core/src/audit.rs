@@ -33,6 +33,12 @@ pub enum AuditKind {
     ClientUpdated,
     ClientRemoved,
     ClientSecretRotated,
+    /// A person allowed an application the scopes in the detail.
+    ConsentGranted,
+    /// An application got tokens for a person (an authorization code redeemed).
+    AppAuthorized,
+    /// A spent authorization code was presented again: what it issued is revoked.
+    CodeReuseDetected,
 }
 
 impl AuditKind {
@@ -56,6 +62,9 @@ impl AuditKind {
             Self::ClientUpdated => "client_updated",
             Self::ClientRemoved => "client_removed",
             Self::ClientSecretRotated => "client_secret_rotated",
+            Self::ConsentGranted => "consent_granted",
+            Self::AppAuthorized => "app_authorized",
+            Self::CodeReuseDetected => "code_reuse_detected",
             Self::SocialLoginFailed => "social_login_failed",
             Self::AccountLocked => "account_locked",
         }
@@ -82,6 +91,9 @@ impl AuditKind {
             Self::ClientUpdated,
             Self::ClientRemoved,
             Self::ClientSecretRotated,
+            Self::ConsentGranted,
+            Self::AppAuthorized,
+            Self::CodeReuseDetected,
             Self::SocialLoginFailed,
         ]
         .into_iter()

@@ -55,6 +55,9 @@ pub enum Error {
     /// A sign-in through a provider did not complete; see [`SocialFailure`].
     #[error("{0}")]
     Social(#[from] SocialFailure),
+    /// A request to the OpenID Provider's protocol endpoints failed (RFC 6749 §5.2 and kin).
+    #[error("{0}")]
+    OAuth(#[from] crate::oidc::OAuthError),
     /// Password hashing is saturated; retry after the given number of seconds.
     #[error("the service is busy; retry shortly")]
     Overloaded { retry_after_secs: u64 },
@@ -90,6 +93,7 @@ impl Error {
             Self::ClientExists => "client_exists",
             Self::Throttled { limit, .. } => limit.code(),
             Self::Social(f) => f.code(),
+            Self::OAuth(e) => e.code.as_str(),
             Self::Overloaded { .. } => "overloaded",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",

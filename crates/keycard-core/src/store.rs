@@ -234,6 +234,7 @@ pub trait Store:
     + crate::social::SocialStore
     + crate::sessions::BrowserStore
     + crate::oidc::ClientStore
+    + crate::oidc::GrantStore
 {
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> StoreResult<()>;

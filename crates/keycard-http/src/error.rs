@@ -61,6 +61,8 @@ where
         .is_some_and(|v| {
             v.as_bytes().starts_with(b"application/problem+json")
                 || v.as_bytes().starts_with(b"text/html")
+                // The OAuth endpoints' own error bodies (RFC 6749 §5.2).
+                || v.as_bytes().starts_with(b"application/json")
         });
     if status.as_u16() < 400 || is_problem {
         return response;
@@ -133,6 +135,10 @@ impl ApiError {
                     Error::ClientExists => (S::CONFLICT, "Client already registered"),
                     Error::Throttled { .. } => (S::TOO_MANY_REQUESTS, "Too many attempts"),
                     Error::Social(f) => social_parts(f),
+                    Error::OAuth(e) if e.code == keycard_core::oidc::OAuthCode::InvalidClient => {
+                        (S::UNAUTHORIZED, "Client authentication failed")
+                    }
+                    Error::OAuth(_) => (S::BAD_REQUEST, "Protocol error"),
                     Error::Overloaded { .. } => (S::SERVICE_UNAVAILABLE, "Service busy"),
                     Error::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "Service unavailable"),
                     Error::Internal(_) => (S::INTERNAL_SERVER_ERROR, "Internal error"),
@@ -163,6 +169,21 @@ pub(crate) fn social_parts(f: &SocialFailure) -> (StatusCode, &'static str) {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, title) = self.parts();
+        // The protocol endpoints answer as RFC 6749 §5.2 says, for relying-party libraries.
+        if let Self::Domain(Error::OAuth(e)) = &self {
+            let body = serde_json::json!({
+                "error": e.code.as_str(),
+                "error_description": e.description,
+            });
+            let mut resp = (status, axum::Json(body)).into_response();
+            if status == StatusCode::UNAUTHORIZED {
+                resp.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"keycard\""),
+                );
+            }
+            return resp;
+        }
         let detail = match &self {
             Self::Domain(Error::Unavailable(cause)) => {
                 tracing::error!(error.cause = %cause, "storage unavailable");

@@ -9,6 +9,7 @@ pub mod csrf;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod oauth;
 mod openapi;
 pub mod pages;
 pub mod routes;
@@ -82,6 +83,7 @@ pub fn router(state: AppState) -> Router {
 
     let mut app = api
         .merge(pages::routes())
+        .merge(oauth::routes())
         .route_layer(axum::middleware::from_fn(telemetry::track_request))
         .route(
             "/openapi.json",

@@ -9,6 +9,7 @@ mod accounts;
 mod audit;
 mod browser;
 mod clients;
+mod grants;
 mod keys;
 mod notices;
 mod rows;

@@ -15,8 +15,8 @@ pub(crate) async fn insert_session(conn: &mut PgConnection, s: &Session) -> Stor
     sqlx::query(
         "INSERT INTO sessions (id, user_id, kind, client_id, device, user_agent, ip, created_at, \
          last_used_at, idle_expires_at, expires_at, revoked_at, amr, auth_time, \
-         origin_session_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+         origin_session_id, scope) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(s.id.0)
     .bind(s.user_id.0)
@@ -33,6 +33,7 @@ pub(crate) async fn insert_session(conn: &mut PgConnection, s: &Session) -> Stor
     .bind(s.amr.join(" "))
     .bind(s.auth_time)
     .bind(s.origin.map(|o| o.0))
+    .bind(s.scopes.join(" "))
     .execute(conn)
     .await
     .map_err(db_err)?;

@@ -3,6 +3,8 @@
 -- authorization codes, and the consents people gave. Mirrors
 -- keycard-store-postgres/migrations/0008_authorization.sql.
 ALTER TABLE sessions ADD COLUMN amr TEXT NOT NULL DEFAULT '';
+-- What an app's grant allows (space-separated); empty for Keycard's own sessions.
+ALTER TABLE sessions ADD COLUMN scope TEXT NOT NULL DEFAULT '';
 -- NULL on sessions from before: read as created_at.
 ALTER TABLE sessions ADD COLUMN auth_time INTEGER;
 ALTER TABLE sessions ADD COLUMN origin_session_id TEXT REFERENCES sessions (id) ON DELETE SET NULL;

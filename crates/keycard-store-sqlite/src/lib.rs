@@ -8,6 +8,7 @@ mod accounts;
 mod audit;
 mod browser;
 mod clients;
+mod grants;
 mod keys;
 mod rotation;
 mod rows;

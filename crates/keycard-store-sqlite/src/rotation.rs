@@ -203,6 +203,7 @@ mod tests {
             revoked_at: None,
             amr: vec!["pwd".into()],
             auth_time: NOW,
+            scopes: Vec::new(),
             origin: None,
         };
         let first = RefreshToken::generate().unwrap().hash();

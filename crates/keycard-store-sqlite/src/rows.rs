@@ -74,13 +74,13 @@ pub(crate) fn user_prefixed(row: &SqliteRow, prefix: &str) -> StoreResult<User> 
 /// A session and its user in one round trip: the check every authenticated request makes.
 pub(crate) const SESSION_WITH_USER: &str = "SELECT s.id, s.user_id, s.kind, s.client_id, s.device, \
      s.user_agent, s.ip, s.created_at, s.last_used_at, s.idle_expires_at, s.expires_at, s.revoked_at, \
-     s.amr, COALESCE(s.auth_time, s.created_at) AS auth_time, s.origin_session_id, \
+     s.amr, s.scope, COALESCE(s.auth_time, s.created_at) AS auth_time, s.origin_session_id, \
      u.id AS u_id, u.email AS u_email, u.email_verified AS u_email_verified, u.name AS u_name, \
      u.picture_url AS u_picture_url, u.created_at AS u_created_at, u.updated_at AS u_updated_at \
      FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1";
 
 pub(crate) const SESSION_COLS: &str = "id, user_id, kind, client_id, device, user_agent, ip, \
-     created_at, last_used_at, idle_expires_at, expires_at, revoked_at, amr, \
+     created_at, last_used_at, idle_expires_at, expires_at, revoked_at, amr, scope, \
      COALESCE(auth_time, created_at) AS auth_time, origin_session_id";
 
 pub(crate) fn session(row: &SqliteRow) -> StoreResult<Session> {
@@ -99,6 +99,10 @@ pub(crate) fn session(row: &SqliteRow) -> StoreResult<Session> {
         expires_at: time_col(row, "expires_at")?,
         revoked_at: opt_time_col(row, "revoked_at")?,
         amr: text(row, "amr")?
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+        scopes: text(row, "scope")?
             .split_whitespace()
             .map(str::to_owned)
             .collect(),

@@ -14,8 +14,8 @@ pub(crate) async fn insert_session(conn: &mut SqliteConnection, s: &Session) -> 
     sqlx::query(
         "INSERT INTO sessions (id, user_id, kind, client_id, device, user_agent, ip, created_at, \
          last_used_at, idle_expires_at, expires_at, revoked_at, amr, auth_time, \
-         origin_session_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+         origin_session_id, scope) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(s.id.to_string())
     .bind(s.user_id.to_string())
@@ -32,6 +32,7 @@ pub(crate) async fn insert_session(conn: &mut SqliteConnection, s: &Session) -> 
     .bind(s.amr.join(" "))
     .bind(ts(s.auth_time))
     .bind(s.origin.map(|o| o.to_string()))
+    .bind(s.scopes.join(" "))
     .execute(conn)
     .await
     .map_err(db_err)?;

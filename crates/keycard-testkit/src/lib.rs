@@ -18,6 +18,7 @@
 
 mod social;
 
+pub mod apps;
 pub use social::{
     Browser, Cookie, NATIVE_REDIRECT_URI, SocialFlow, field_value, form_of, location,
     mock_idp_url_from_env,
@@ -752,6 +753,7 @@ impl TestApp {
             None
         };
         let mut named = idp.as_ref().map(|i| i.settings()).unwrap_or_default();
+        named.extend(apps::settings());
         named.extend(o.settings.iter().cloned());
         settings
             .apply_all(named.iter().map(|(k, v)| (k.as_str(), v.as_str())))

@@ -456,6 +456,7 @@ pub fn field_value(html: &str, name: &str) -> Option<String> {
             .replace("&quot;", "\"")
             .replace("&#34;", "\"")
             .replace("&#39;", "'")
+            .replace("&#38;", "&")
             .replace("&lt;", "<")
             .replace("&gt;", ">"),
     )

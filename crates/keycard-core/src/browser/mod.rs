@@ -10,7 +10,7 @@ use crate::accounts::User;
 use crate::error::Result;
 use crate::ids::{SessionId, UserId};
 use crate::service::{ClientInfo, Keycard, Principal, SignedIn};
-use crate::sessions::{BrowserSecret, NewBrowserSession, SessionKind};
+use crate::sessions::{BrowserSecret, NewBrowserSession, Session, SessionKind};
 use crate::tokens::{TokenHash, TokenPair, random_secret};
 use std::sync::Arc;
 use time::Duration;
@@ -114,6 +114,18 @@ impl BrowserSignIn<'_> {
     /// The person behind a session cookie, while the session is active. A visit keeps the
     /// session alive (its idle deadline moves, at most once every few minutes).
     pub async fn session(&self, cookie: &str) -> Result<Option<Principal>> {
+        Ok(self
+            .current(cookie)
+            .await?
+            .map(|(session, user)| Principal {
+                user_id: user.id,
+                session_id: session.id,
+                user,
+            }))
+    }
+
+    /// Like [`Self::session`], with the whole session (how and when the person signed in).
+    pub async fn current(&self, cookie: &str) -> Result<Option<(Session, User)>> {
         if !cookie.starts_with(SESSION_PREFIX) {
             return Ok(None);
         }
@@ -132,11 +144,7 @@ impl BrowserSignIn<'_> {
                 tracing::warn!(error = %e, "could not extend a browser session");
             }
         }
-        Ok(Some(Principal {
-            user_id: user.id,
-            session_id: session.id,
-            user,
-        }))
+        Ok(Some((session, user)))
     }
 
     /// A form token for `form` in the browser bound by `binding` (see [`FormTokens`]).

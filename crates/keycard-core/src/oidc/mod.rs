@@ -3,13 +3,25 @@
 //! with which grants — managed from the command line, a seed file and (later) the admin API,
 //! all through the [`Clients`] use case.
 
+mod authorize;
+mod claims;
 mod client;
+mod grants;
+mod oauth_error;
+mod provider;
 mod redirect;
 mod registry;
 mod secrets;
 mod store;
+mod token;
 
+pub use authorize::{AuthRequest, AuthorizeParams, Prompt, Rejection};
+pub use claims::{AppAccessClaims, IdTokenClaims, ProfileClaims};
 pub use client::{Client, ClientKind, ClientSpec, GrantType, IdTokenAlg};
+pub use grants::{AuthCode, GrantStore, Redemption};
+pub use oauth_error::{OAuthCode, OAuthError};
+pub use provider::{CODE_TTL, Next, Provider, answer_url, error_url};
 pub use registry::{Clients, Registered, Seeded};
 pub use secrets::ClientSecrets;
 pub use store::ClientStore;
+pub use token::{ClientAuth, TokenRequest, TokenResponse};

@@ -56,6 +56,28 @@ pub(crate) fn problem(uri: &str, usage: Use) -> Option<&'static str> {
     }
 }
 
+/// Whether the `requested` redirect URI is the `registered` one: equal character for character,
+/// except that a loopback http URI may name any port (RFC 8252 §7.3: a native app gets its port
+/// from the system when it starts listening).
+pub(crate) fn matches(registered: &str, requested: &str) -> bool {
+    if registered == requested {
+        return true;
+    }
+    let (Ok(reg), Ok(req)) = (url::Url::parse(registered), url::Url::parse(requested)) else {
+        return false;
+    };
+    let loopback =
+        |u: &url::Url| u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1" | "[::1]"));
+    if !loopback(&reg) || !loopback(&req) || req.as_str() != requested {
+        return false;
+    }
+    let mut any_port = req.clone();
+    if any_port.set_port(reg.port()).is_err() {
+        return false;
+    }
+    any_port.as_str() == registered
+}
+
 /// Whether `uri` is an https URI (a redirect whose owner the web's PKI vouches for).
 pub(crate) fn is_https(uri: &str) -> bool {
     uri.starts_with("https://")
@@ -102,5 +124,42 @@ mod tests {
         }
         assert!(problem("com.example.shop:/oauth", Use::Web).is_some());
         assert_eq!(problem("https://shop.example.com/logout", Use::Web), None);
+    }
+
+    #[test]
+    fn requested_redirects_match_exactly_except_a_loopback_port() {
+        let reg = "https://shop.example.com/cb";
+        assert!(matches(reg, reg));
+        for bad in [
+            "https://shop.example.com/cb/",
+            "https://shop.example.com/CB",
+            "https://SHOP.example.com/cb",
+            "https://shop.example.com:444/cb",
+            "https://shop.example.com/cb/more",
+            "https://user@shop.example.com/cb",
+            "https://shop.example.com/cb?x=1",
+            "https://shop.example.com/cb#x",
+            "https://shop.example.com:443/cb",
+            "http://shop.example.com/cb",
+        ] {
+            assert!(!matches(reg, bad), "{bad}");
+        }
+        let loop4 = "http://127.0.0.1/cb";
+        assert!(matches(loop4, "http://127.0.0.1:51234/cb"));
+        assert!(matches(
+            "http://127.0.0.1:4000/cb",
+            "http://127.0.0.1:4001/cb"
+        ));
+        assert!(matches("http://[::1]/cb", "http://[::1]:8080/cb"));
+        for bad in [
+            "http://127.0.0.1:51234/cb2",
+            "http://127.0.0.1:51234/cb?x",
+            "http://[::1]:51234/cb",
+            "http://localhost:51234/cb",
+            "https://127.0.0.1:51234/cb",
+            "http://127.0.0.1:051234/cb",
+        ] {
+            assert!(!matches(loop4, bad), "{bad}");
+        }
     }
 }

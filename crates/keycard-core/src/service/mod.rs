@@ -74,6 +74,10 @@ impl std::fmt::Debug for Keycard {
 }
 
 impl Keycard {
+    pub(crate) fn keys(&self) -> &KeyStore {
+        &self.keys
+    }
+
     pub(crate) fn client_secrets(&self) -> &crate::oidc::ClientSecrets {
         &self.client_secrets
     }
@@ -289,6 +293,7 @@ impl Keycard {
             revoked_at: None,
             amr: vec![amr.to_owned()],
             auth_time: now,
+            scopes: Vec::new(),
             origin: None,
         }
     }

@@ -6,6 +6,7 @@ use crate::audit::AuditKind;
 use crate::error::{Error, Result};
 use crate::ids::{RefreshTokenId, SessionId};
 use crate::sessions::RevokeReason;
+use crate::sessions::Session;
 use crate::store::{NextRefreshToken, Rotation};
 use crate::tokens::{RefreshToken, TokenPair};
 use std::sync::Arc;
@@ -19,15 +20,30 @@ impl Keycard {
         presented: &RefreshToken,
         client: &ClientInfo,
     ) -> Result<(SessionId, TokenPair)> {
+        let (session, successor) = self.rotate(presented, client, None).await?;
+        let tokens = self.tokens_for(&session, successor)?;
+        Ok((session.id, tokens))
+    }
+
+    /// Rotates a refresh token of Keycard's own sessions (`app` = `None`) or of one app's grant,
+    /// and returns the session with the successor. A token presented by the wrong party (an
+    /// app's to Keycard's own API, or to another app) ends its session: it has leaked.
+    pub(crate) async fn rotate(
+        self: &Arc<Self>,
+        presented: &RefreshToken,
+        client: &ClientInfo,
+        app: Option<String>,
+    ) -> Result<(Session, RefreshToken)> {
         let (this, presented, client) = (self.clone(), presented.clone(), client.clone());
-        detached(async move { this.refresh_inner(&presented, &client).await }).await
+        detached(async move { this.refresh_inner(&presented, &client, app).await }).await
     }
 
     async fn refresh_inner(
         &self,
         presented: &RefreshToken,
         client: &ClientInfo,
-    ) -> Result<(SessionId, TokenPair)> {
+        app: Option<String>,
+    ) -> Result<(Session, RefreshToken)> {
         let now = self.now();
         let secret = self.successors.of(presented);
         let next = NextRefreshToken {
@@ -47,16 +63,24 @@ impl Keycard {
             )
             .await?;
         match outcome {
+            Rotation::Rotated(session) | Rotation::Replayed(session)
+                if session.client_id != app =>
+            {
+                metrics::counter!("keycard_refreshes_total", "outcome" => "wrong_client")
+                    .increment(1);
+                tracing::warn!(session.id = %session.id, "refresh token presented by another client: revoking session");
+                self.revoke_leaked(session.user_id, session.id, "wrong_client", client)
+                    .await?;
+                Err(Error::InvalidRefreshToken)
+            }
             Rotation::Rotated(session) => {
                 metrics::counter!("keycard_refreshes_total", "outcome" => "success").increment(1);
-                let tokens = self.tokens_for(&session, secret)?;
-                Ok((session.id, tokens))
+                Ok((session, secret))
             }
             Rotation::Replayed(session) => {
                 metrics::counter!("keycard_refreshes_total", "outcome" => "replay").increment(1);
                 tracing::info!(session.id = %session.id, "refresh retried within the reuse grace: the same successor again");
-                let tokens = self.tokens_for(&session, secret)?;
-                Ok((session.id, tokens))
+                Ok((session, secret))
             }
             Rotation::Reused {
                 session_id,
@@ -64,24 +88,8 @@ impl Keycard {
             } => {
                 metrics::counter!("keycard_refreshes_total", "outcome" => "reuse").increment(1);
                 tracing::warn!(session.id = %session_id, user.id = %user_id, "refresh token reuse: revoking session");
-                let ev = self.audit(
-                    AuditKind::RefreshTokenReuseDetected,
-                    Some(user_id),
-                    Some(session_id),
-                    client,
-                );
-                self.changing_user(user_id, move |store| async move {
-                    store
-                        .revoke_session(
-                            user_id,
-                            session_id,
-                            RevokeReason::RefreshTokenReuse,
-                            now,
-                            &ev,
-                        )
-                        .await
-                })
-                .await?;
+                self.revoke_leaked(user_id, session_id, "reuse", client)
+                    .await?;
                 Err(Error::RefreshTokenReused)
             }
             Rotation::SessionEnded | Rotation::Unknown => {
@@ -89,5 +97,35 @@ impl Keycard {
                 Err(Error::InvalidRefreshToken)
             }
         }
+    }
+
+    async fn revoke_leaked(
+        &self,
+        user_id: crate::ids::UserId,
+        session_id: SessionId,
+        why: &str,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let now = self.now();
+        let mut ev = self.audit(
+            AuditKind::RefreshTokenReuseDetected,
+            Some(user_id),
+            Some(session_id),
+            client,
+        );
+        ev.detail = serde_json::json!({ "reason": why });
+        self.changing_user(user_id, move |store| async move {
+            store
+                .revoke_session(
+                    user_id,
+                    session_id,
+                    RevokeReason::RefreshTokenReuse,
+                    now,
+                    &ev,
+                )
+                .await
+        })
+        .await?;
+        Ok(())
     }
 }

@@ -280,6 +280,7 @@ mod tests {
             revoked_at: None,
             amr: vec!["pwd".into()],
             auth_time: now,
+            scopes: Vec::new(),
             origin: None,
         }
     }

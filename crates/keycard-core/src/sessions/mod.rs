@@ -51,6 +51,8 @@ pub enum RevokeReason {
     PasswordChanged,
     RevokedByUser,
     RefreshTokenReuse,
+    /// The authorization code that opened this grant was presented again.
+    CodeReuse,
 }
 
 impl RevokeReason {
@@ -61,6 +63,7 @@ impl RevokeReason {
             Self::PasswordChanged => "password_changed",
             Self::RevokedByUser => "revoked_by_user",
             Self::RefreshTokenReuse => "refresh_token_reuse",
+            Self::CodeReuse => "code_reuse",
         }
     }
 }
@@ -88,6 +91,8 @@ pub struct Session {
     pub amr: Vec<String>,
     /// When the person last actively signed in; for a grant, the sign-in it came from.
     pub auth_time: OffsetDateTime,
+    /// What an app's grant allows; empty for Keycard's own sessions.
+    pub scopes: Vec<String>,
     /// The browser session an app's grant was issued from, so ending that session ends it too.
     pub origin: Option<SessionId>,
 }

@@ -409,6 +409,53 @@ impl crate::oidc::ClientStore for FailFast {
 }
 
 #[async_trait]
+impl crate::oidc::GrantStore for FailFast {
+    async fn insert_code(&self, c: &crate::oidc::AuthCode) -> StoreResult<()> {
+        self.guard(self.inner.insert_code(c)).await
+    }
+
+    async fn find_code(&self, h: &TokenHash) -> StoreResult<Option<crate::oidc::AuthCode>> {
+        self.guard(self.inner.find_code(h)).await
+    }
+
+    async fn redeem_code(
+        &self,
+        h: &TokenHash,
+        now: OffsetDateTime,
+        grant: &Session,
+        refresh: Option<&NewRefreshToken>,
+        ev: &AuditEvent,
+        replay_ev: &AuditEvent,
+    ) -> StoreResult<crate::oidc::Redemption> {
+        self.guard(
+            self.inner
+                .redeem_code(h, now, grant, refresh, ev, replay_ev),
+        )
+        .await
+    }
+
+    async fn prune_codes(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        self.guard(self.inner.prune_codes(before)).await
+    }
+
+    async fn find_consent(&self, u: UserId, c: &str) -> StoreResult<Option<Vec<String>>> {
+        self.guard(self.inner.find_consent(u, c)).await
+    }
+
+    async fn save_consent(
+        &self,
+        u: UserId,
+        c: &str,
+        scopes: &[String],
+        at: OffsetDateTime,
+        ev: &AuditEvent,
+    ) -> StoreResult<()> {
+        self.guard(self.inner.save_consent(u, c, scopes, at, ev))
+            .await
+    }
+}
+
+#[async_trait]
 impl SocialStore for FailFast {
     async fn save_flow(&self, flow: &PendingFlow) -> StoreResult<()> {
         self.guard(self.inner.save_flow(flow)).await
@@ -750,6 +797,43 @@ mod tests {
             _: OffsetDateTime,
             _: &AuditEvent,
         ) -> StoreResult<bool> {
+            unreached!()
+        }
+    }
+
+    #[async_trait]
+    impl crate::oidc::GrantStore for Switch {
+        async fn insert_code(&self, _: &crate::oidc::AuthCode) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn find_code(&self, _: &TokenHash) -> StoreResult<Option<crate::oidc::AuthCode>> {
+            unreached!()
+        }
+        async fn redeem_code(
+            &self,
+            _: &TokenHash,
+            _: OffsetDateTime,
+            _: &Session,
+            _: Option<&NewRefreshToken>,
+            _: &AuditEvent,
+            _: &AuditEvent,
+        ) -> StoreResult<crate::oidc::Redemption> {
+            unreached!()
+        }
+        async fn prune_codes(&self, _: OffsetDateTime) -> StoreResult<u64> {
+            unreached!()
+        }
+        async fn find_consent(&self, _: UserId, _: &str) -> StoreResult<Option<Vec<String>>> {
+            unreached!()
+        }
+        async fn save_consent(
+            &self,
+            _: UserId,
+            _: &str,
+            _: &[String],
+            _: OffsetDateTime,
+            _: &AuditEvent,
+        ) -> StoreResult<()> {
             unreached!()
         }
     }

@@ -3,10 +3,11 @@
 
 use super::forms::same_origin;
 use super::i18n::Messages;
-use super::{ErrorPage, PageCtx, binding, render, signed_in};
+use super::{ErrorPage, PageCtx, binding, render_with, signed_in};
 use crate::browser::{self, BROWSER_COOKIE};
 use crate::error::ApiError;
 use crate::extract::Client;
+use crate::oauth::answer_origin;
 use crate::routes::auth::refresh_cookie;
 use crate::state::AppState;
 use askama::Template;
@@ -22,6 +23,10 @@ use serde::Deserialize;
 #[derive(Debug, Default, Deserialize)]
 pub struct PageQuery {
     pub return_to: Option<String>,
+    /// `login`: show the form even to a signed-in browser (an app asked for a fresh sign-in).
+    pub prompt: Option<String>,
+    /// The address an app expects, to fill in.
+    pub login_hint: Option<String>,
 }
 
 /// A provider's button.
@@ -101,7 +106,7 @@ pub fn provider_links(state: &AppState, ctx: &PageCtx, return_to: &str) -> Vec<P
         .collect()
 }
 
-pub(super) fn error_page(state: &AppState, ctx: PageCtx, e: impl Into<ApiError>) -> Response {
+pub(crate) fn error_page(state: &AppState, ctx: PageCtx, e: impl Into<ApiError>) -> Response {
     let _ = state;
     ErrorPage {
         error: e.into(),
@@ -129,8 +134,10 @@ async fn opening(
         Ok(r) => r,
         Err(why) => return Err(Box::new(error_page(state, ctx, invalid_return_to(why)))),
     };
+    let again = q.prompt.as_deref() == Some("login");
     match signed_in(state, &jar).await {
-        Ok(Some(_)) => return Err(Box::new(Redirect::to(&return_to).into_response())),
+        Ok(Some(_)) if !again => return Err(Box::new(Redirect::to(&return_to).into_response())),
+        Ok(Some(_)) => {}
         Ok(None) => {}
         Err(e) => return Err(Box::new(error_page(state, ctx, e))),
     }
@@ -146,15 +153,20 @@ pub async fn show_login(
     Query(q): Query<PageQuery>,
     jar: CookieJar,
 ) -> Response {
+    let hint = q
+        .login_hint
+        .clone()
+        .filter(|h| h.len() <= 320 && h.contains('@'))
+        .unwrap_or_default();
     let (ctx, jar, return_to, csrf) = match opening(&state, ctx, q, jar, "login").await {
         Ok(opened) => opened,
         Err(answer) => return *answer,
     };
-    let page = login_page(&state, &ctx, &csrf, &return_to, "", None);
+    let page = login_page(&state, &ctx, &csrf, &return_to, &hint, None).await;
     (jar, page).into_response()
 }
 
-fn login_page(
+async fn login_page(
     state: &AppState,
     ctx: &PageCtx,
     csrf: &str,
@@ -162,10 +174,11 @@ fn login_page(
     email: &str,
     error: Option<(StatusCode, String)>,
 ) -> Response {
+    let answer_origin = answer_origin(state, return_to).await;
     let providers = provider_links(state, ctx, return_to);
     let other_href = format!("/register?return_to={}", encode(return_to));
     let status = error.as_ref().map_or(StatusCode::OK, |(s, _)| *s);
-    render(
+    render_with(
         status,
         &LoginPage {
             ctx,
@@ -177,6 +190,8 @@ fn login_page(
             other_href: &other_href,
         },
         &ctx.nonce,
+        None,
+        answer_origin.as_deref(),
     )
 }
 
@@ -288,7 +303,7 @@ pub async fn submit_login(
                 _ => return error_page(&state, ctx, e),
             };
             let csrf = form.csrf.unwrap_or_default();
-            let page = login_page(&state, &ctx, &csrf, &return_to, email, Some(message));
+            let page = login_page(&state, &ctx, &csrf, &return_to, email, Some(message)).await;
             with_retry_after(page, &e)
         }
     }
@@ -305,11 +320,11 @@ pub async fn show_register(
         Ok(opened) => opened,
         Err(answer) => return *answer,
     };
-    let page = register_page(&state, &ctx, &csrf, &return_to, "", "", None);
+    let page = register_page(&state, &ctx, &csrf, &return_to, "", "", None).await;
     (jar, page).into_response()
 }
 
-fn register_page(
+async fn register_page(
     state: &AppState,
     ctx: &PageCtx,
     csrf: &str,
@@ -318,10 +333,11 @@ fn register_page(
     name: &str,
     error: Option<(StatusCode, String)>,
 ) -> Response {
+    let answer_origin = answer_origin(state, return_to).await;
     let providers = provider_links(state, ctx, return_to);
     let other_href = format!("/login?return_to={}", encode(return_to));
     let status = error.as_ref().map_or(StatusCode::OK, |(s, _)| *s);
-    render(
+    render_with(
         status,
         &RegisterPage {
             ctx,
@@ -334,6 +350,8 @@ fn register_page(
             other_href: &other_href,
         },
         &ctx.nonce,
+        None,
+        answer_origin.as_deref(),
     )
 }
 
@@ -383,7 +401,8 @@ pub async fn submit_register(
                 email,
                 form.name.as_deref().unwrap_or_default(),
                 Some(message),
-            );
+            )
+            .await;
             with_retry_after(page, &e)
         }
     }

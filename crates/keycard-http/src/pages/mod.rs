@@ -8,7 +8,7 @@ mod assets;
 mod error;
 mod forms;
 pub mod i18n;
-mod login;
+pub(crate) mod login;
 mod logout;
 
 pub use error::{ErrorPage, wants_page};
@@ -109,6 +109,19 @@ impl PageCtx {
 
 /// Renders a page with its status and the page security headers.
 pub fn render(status: StatusCode, page: &impl Template, nonce: &str) -> Response {
+    render_with(status, page, nonce, None, None)
+}
+
+/// Like [`render`], also allowing images from `img_origin` (an app's logo on its consent page)
+/// and a form whose answer redirects to `form_origin` (browsers hold a form's redirects to
+/// `form-action` too).
+pub fn render_with(
+    status: StatusCode,
+    page: &impl Template,
+    nonce: &str,
+    img_origin: Option<&str>,
+    form_origin: Option<&str>,
+) -> Response {
     let html = match page.render() {
         Ok(h) => h,
         Err(e) => {
@@ -123,8 +136,10 @@ pub fn render(status: StatusCode, page: &impl Template, nonce: &str) -> Response
     let mut resp = (status, Html(html)).into_response();
     let csp = format!(
         "default-src 'none'; style-src 'self' 'nonce-{nonce}'; script-src 'nonce-{nonce}'; \
-         img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; \
-         object-src 'none'"
+         img-src 'self'{}; form-action 'self'{}; frame-ancestors 'none'; base-uri 'none'; \
+         object-src 'none'",
+        img_origin.map(|o| format!(" {o}")).unwrap_or_default(),
+        form_origin.map(|o| format!(" {o}")).unwrap_or_default()
     );
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&csp) {

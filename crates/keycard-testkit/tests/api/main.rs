@@ -49,6 +49,7 @@ mod cookies;
 mod instances;
 mod keys;
 mod me;
+mod oidc;
 mod ops;
 mod outage;
 mod pages;

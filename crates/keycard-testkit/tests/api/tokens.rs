@@ -97,25 +97,50 @@ async fn concurrent_refreshes_share_one_successor(app: TestApp) -> Result<()> {
     Ok(())
 }
 
-async fn jwks_publishes_ed25519_keys(app: TestApp) -> Result<()> {
+async fn jwks_publishes_one_public_key_per_algorithm(app: TestApp) -> Result<()> {
     let r = app
         .get("/.well-known/jwks.json")
         .await?
         .expect_status(200)?;
     let jwks = r.json()?;
     let keys = jwks["keys"].as_array().context("no keys array")?;
-    assert!(!keys.is_empty(), "{r}");
+    let b64 = |k: &serde_json::Value, f: &str| {
+        base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            k[f].as_str().unwrap_or_default(),
+        )
+    };
+    let mut algs = Vec::new();
     for k in keys {
-        assert_eq!(k["kty"], "OKP", "{k}");
-        assert_eq!(k["crv"], "Ed25519", "{k}");
-        assert_eq!(k["alg"], "EdDSA", "{k}");
         assert_eq!(k["use"], "sig", "{k}");
         assert!(k["kid"].as_str().is_some_and(|s| !s.is_empty()), "{k}");
-        let x = k["x"].as_str().unwrap_or_default();
-        let raw = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, x)?;
-        assert_eq!(raw.len(), 32, "x is a 32-byte public key: {k}");
-        assert!(k.get("d").is_none(), "private key published: {k}");
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            assert!(k.get(private).is_none(), "private key published: {k}");
+        }
+        match k["alg"].as_str() {
+            Some("EdDSA") => {
+                assert!(k["kty"] == "OKP" && k["crv"] == "Ed25519", "{k}");
+                assert_eq!(b64(k, "x")?.len(), 32, "x is a 32-byte public key: {k}");
+            }
+            Some("RS256") => {
+                assert_eq!(k["kty"], "RSA", "{k}");
+                assert!(b64(k, "n")?.len() >= 256, "at least 2048 bits: {k}");
+            }
+            Some("ES256") => {
+                assert!(k["kty"] == "EC" && k["crv"] == "P-256", "{k}");
+                assert_eq!(b64(k, "x")?.len(), 32, "{k}");
+                assert_eq!(b64(k, "y")?.len(), 32, "{k}");
+            }
+            other => panic!("unexpected algorithm {other:?}: {k}"),
+        }
+        algs.push(k["alg"].as_str().unwrap_or_default().to_owned());
     }
+    algs.sort();
+    assert_eq!(
+        algs,
+        ["ES256", "EdDSA", "RS256"],
+        "one key per algorithm: {r}"
+    );
     Ok(())
 }
 
@@ -296,7 +321,7 @@ backend_tests!(
     reused_refresh_token_revokes_the_session,
     unknown_refresh_token_is_rejected,
     concurrent_refreshes_share_one_successor,
-    jwks_publishes_ed25519_keys,
+    jwks_publishes_one_public_key_per_algorithm,
     access_token_claims,
     forged_access_tokens_are_rejected,
     access_token_expires_after_its_ttl,

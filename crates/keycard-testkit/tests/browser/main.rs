@@ -10,9 +10,11 @@
 
 #![forbid(unsafe_code)]
 
+mod apps;
 mod chrome;
 
 use anyhow::{Result, ensure};
+use apps::an_app_signs_a_person_in_through_the_pages;
 use chrome::Chrome;
 use keycard_testkit::{Backend, PASSWORD, TestApp, unique_email};
 use std::future::Future;
@@ -44,6 +46,7 @@ browser_tests!(
     a_cross_site_form_post_is_refused,
     a_script_in_a_name_stays_text,
     the_pages_fit_a_360_pixel_phone,
+    an_app_signs_a_person_in_through_the_pages,
 );
 
 /// Keycard in-process with the provider double, and a browser; both end with the test.

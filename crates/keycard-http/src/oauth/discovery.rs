@@ -1,0 +1,47 @@
+//! OpenID Provider metadata (OpenID Connect Discovery 1.0 §3, RFC 8414 §2).
+
+use super::{AUTHORIZE_PATH, TOKEN_PATH, USERINFO_PATH};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+pub async fn openid_configuration(State(state): State<AppState>) -> Response {
+    let issuer = state.keycard.policy().issuer.clone();
+    let base = state.config.public_url.trim_end_matches('/');
+    let doc = json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{base}{AUTHORIZE_PATH}"),
+        "token_endpoint": format!("{base}{TOKEN_PATH}"),
+        "userinfo_endpoint": format!("{base}{USERINFO_PATH}"),
+        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256", "EdDSA", "ES256"],
+        "userinfo_signing_alg_values_supported": ["none"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "claims_supported": [
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "sid", "azp",
+            "at_hash", "name", "picture", "email", "email_verified",
+        ],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "ui_locales_supported": crate::pages::i18n::languages(),
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "require_request_uri_registration": false,
+        "authorization_response_iss_parameter_supported": true,
+    });
+    let mut resp = Json(doc).into_response();
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    resp
+}

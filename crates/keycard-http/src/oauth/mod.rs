@@ -1,0 +1,34 @@
+//! Keycard as OpenID Provider over HTTP: discovery, the authorization endpoint with its consent
+//! page, the token endpoint and userinfo, under `/oauth2/`.
+
+mod authorize;
+mod discovery;
+mod params;
+mod token;
+
+pub(crate) use authorize::answer_origin;
+
+use crate::state::AppState;
+use axum::Router;
+use axum::routing::{get, post};
+
+pub const AUTHORIZE_PATH: &str = "/oauth2/authorize";
+pub const CONSENT_PATH: &str = "/oauth2/consent";
+pub const TOKEN_PATH: &str = "/oauth2/token";
+pub const USERINFO_PATH: &str = "/oauth2/userinfo";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(discovery::openid_configuration),
+        )
+        .route(AUTHORIZE_PATH, get(authorize::authorize))
+        .route(CONSENT_PATH, post(authorize::consent))
+        .route(TOKEN_PATH, post(token::token))
+        .route(USERINFO_PATH, get(token::userinfo).post(token::userinfo))
+}

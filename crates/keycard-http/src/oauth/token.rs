@@ -1,0 +1,141 @@
+//! The token endpoint (RFC 6749 §3.2) and userinfo (OpenID Connect Core §5.3).
+
+use super::params;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Client, bearer};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use keycard_core::Error;
+use keycard_core::error::AuthFailure;
+use keycard_core::oidc::{ClientAuth, OAuthError, TokenRequest};
+use serde_json::json;
+
+fn invalid(why: &str) -> ApiError {
+    Error::OAuth(OAuthError::request(why)).into()
+}
+
+/// Client credentials from `Authorization: Basic` (RFC 6749 §2.3.1: each part form-encoded) or
+/// the body; both at once is refused.
+fn client_auth(
+    headers: &HeaderMap,
+    form: &std::collections::HashMap<String, String>,
+) -> ApiResult<ClientAuth> {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "));
+    let body_id = form.get("client_id");
+    let body_secret = form.get("client_secret");
+    if let Some(b64) = basic {
+        if body_secret.is_some() {
+            return Err(invalid("use one client authentication method, not two"));
+        }
+        let bad = || -> ApiError {
+            Error::OAuth(OAuthError::new(
+                keycard_core::oidc::OAuthCode::InvalidClient,
+                "malformed Basic credentials",
+            ))
+            .into()
+        };
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|_| bad())?;
+        let raw = String::from_utf8(raw).map_err(|_| bad())?;
+        let (id, secret) = raw.split_once(':').ok_or_else(bad)?;
+        let dec = |s: &str| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        };
+        let (id, secret) = (dec(id), dec(secret));
+        if body_id.is_some_and(|b| *b != id) {
+            return Err(invalid("client_id differs from the authenticated client"));
+        }
+        return Ok(ClientAuth::Secret { id, secret });
+    }
+    Ok(match (body_id, body_secret) {
+        (Some(id), Some(secret)) => ClientAuth::Secret {
+            id: id.clone(),
+            secret: secret.clone(),
+        },
+        (Some(id), None) => ClientAuth::Id(id.clone()),
+        _ => ClientAuth::Missing,
+    })
+}
+
+/// `POST /oauth2/token`.
+pub async fn token(
+    State(state): State<AppState>,
+    Client(by): Client,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    match token_inner(&state, &by, &headers, &body).await {
+        Ok(r) => r,
+        Err(e) => no_store(e.into_response()),
+    }
+}
+
+async fn token_inner(
+    state: &AppState,
+    by: &keycard_core::service::ClientInfo,
+    headers: &HeaderMap,
+    body: &str,
+) -> ApiResult<Response> {
+    let form_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form_type {
+        return Err(invalid(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let form = params::unique(params::decode(body))
+        .map_err(|k| invalid(&format!("the parameter {k} is repeated")))?;
+    let auth = client_auth(headers, &form)?;
+    let provider = state.keycard.provider();
+    let client = provider.authenticate_client(&auth).await?;
+    let req = TokenRequest {
+        grant_type: form.get("grant_type").cloned(),
+        code: form.get("code").cloned(),
+        redirect_uri: form.get("redirect_uri").cloned(),
+        code_verifier: form.get("code_verifier").cloned(),
+        refresh_token: form.get("refresh_token").cloned(),
+        scope: form.get("scope").cloned(),
+    };
+    let t = provider.token(&client, &req, by).await?;
+    let mut body = json!({
+        "access_token": t.access_token,
+        "token_type": "Bearer",
+        "expires_in": t.expires_in,
+        "scope": t.scope,
+    });
+    if let Some(r) = &t.refresh_token {
+        body["refresh_token"] = r.expose().into();
+    }
+    if let Some(id) = &t.id_token {
+        body["id_token"] = id.clone().into();
+    }
+    Ok(no_store(Json(body).into_response()))
+}
+
+/// RFC 6749 §5.1: token responses are never cached.
+fn no_store(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+/// `GET|POST /oauth2/userinfo` with an app's access token as bearer.
+pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    let token = bearer(&headers).ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
+    let claims = state.keycard.provider().userinfo(token).await?;
+    Ok(no_store(Json(claims).into_response()))
+}

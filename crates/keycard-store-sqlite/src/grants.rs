@@ -1,0 +1,193 @@
+//! Authorization codes and consents.
+
+use crate::rows::{opt_text, opt_time_col, text, time_col, ts, uuid_col};
+use crate::sessions::insert_session;
+use crate::{SqliteStore, audit, db_err};
+use async_trait::async_trait;
+use keycard_core::audit::AuditEvent;
+use keycard_core::ids::{SessionId, UserId};
+use keycard_core::oidc::{AuthCode, GrantStore, Redemption};
+use keycard_core::sessions::{RevokeReason, Session};
+use keycard_core::store::{NewRefreshToken, StoreError, StoreResult};
+use keycard_core::tokens::TokenHash;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use time::OffsetDateTime;
+
+fn code(row: &SqliteRow) -> StoreResult<AuthCode> {
+    let hash: Vec<u8> = row.try_get("code_hash").map_err(db_err)?;
+    let words = |c: &str| -> StoreResult<Vec<String>> {
+        Ok(text(row, c)?
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect())
+    };
+    Ok(AuthCode {
+        hash: TokenHash(
+            hash.try_into()
+                .map_err(|_| StoreError::Corrupt("oauth_codes.code_hash".into()))?,
+        ),
+        client_id: text(row, "client_id")?,
+        user_id: UserId(uuid_col(row, "user_id")?),
+        browser_session_id: SessionId(uuid_col(row, "browser_session_id")?),
+        redirect_uri: text(row, "redirect_uri")?,
+        scopes: words("scope")?,
+        nonce: opt_text(row, "nonce")?,
+        code_challenge: opt_text(row, "code_challenge")?,
+        amr: words("amr")?,
+        auth_time: time_col(row, "auth_time")?,
+        created_at: time_col(row, "created_at")?,
+        expires_at: time_col(row, "expires_at")?,
+        used_at: opt_time_col(row, "used_at")?,
+    })
+}
+
+#[async_trait]
+impl GrantStore for SqliteStore {
+    async fn insert_code(&self, c: &AuthCode) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO oauth_codes (code_hash, client_id, user_id, browser_session_id, \
+             redirect_uri, scope, nonce, code_challenge, amr, auth_time, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(c.hash.0.as_slice())
+        .bind(&c.client_id)
+        .bind(c.user_id.to_string())
+        .bind(c.browser_session_id.to_string())
+        .bind(&c.redirect_uri)
+        .bind(c.scopes.join(" "))
+        .bind(c.nonce.as_deref())
+        .bind(c.code_challenge.as_deref())
+        .bind(c.amr.join(" "))
+        .bind(ts(c.auth_time))
+        .bind(ts(c.created_at))
+        .bind(ts(c.expires_at))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn find_code(&self, hash: &TokenHash) -> StoreResult<Option<AuthCode>> {
+        sqlx::query("SELECT * FROM oauth_codes WHERE code_hash = $1")
+            .bind(hash.0.as_slice())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(code)
+            .transpose()
+    }
+
+    async fn redeem_code(
+        &self,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+        grant: &Session,
+        refresh: Option<&NewRefreshToken>,
+        event: &AuditEvent,
+        replay_event: &AuditEvent,
+    ) -> StoreResult<Redemption> {
+        let mut tx = self.begin().await?;
+        let spent = sqlx::query(
+            "UPDATE oauth_codes SET used_at = $2, grant_session_id = $3 \
+             WHERE code_hash = $1 AND used_at IS NULL",
+        )
+        .bind(hash.0.as_slice())
+        .bind(ts(now))
+        .bind(grant.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if spent == 1 {
+            insert_session(&mut tx, grant).await?;
+            if let Some(r) = refresh {
+                crate::sessions::insert_refresh(&mut tx, r.id, grant.id, &r.hash, r.issued_at)
+                    .await?;
+            }
+            audit::insert(&mut tx, event).await?;
+            tx.commit().await.map_err(db_err)?;
+            return Ok(Redemption::Redeemed);
+        }
+        let row = sqlx::query("SELECT grant_session_id FROM oauth_codes WHERE code_hash = $1")
+            .bind(hash.0.as_slice())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let Some(row) = row else {
+            return Ok(Redemption::Unknown);
+        };
+        let prior: Option<String> = row.try_get("grant_session_id").map_err(db_err)?;
+        let prior = prior
+            .map(|s| s.parse().map(SessionId))
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("oauth_codes.grant_session_id".into()))?;
+        if let Some(id) = prior {
+            sqlx::query(
+                "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 \
+                 WHERE id = $1 AND revoked_at IS NULL",
+            )
+            .bind(id.to_string())
+            .bind(ts(now))
+            .bind(RevokeReason::CodeReuse.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        audit::insert(&mut tx, replay_event).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Redemption::Replayed { grant: prior })
+    }
+
+    async fn prune_codes(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        Ok(sqlx::query("DELETE FROM oauth_codes WHERE expires_at < $1")
+            .bind(ts(before))
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?
+            .rows_affected())
+    }
+
+    async fn find_consent(&self, user: UserId, client: &str) -> StoreResult<Option<Vec<String>>> {
+        let row =
+            sqlx::query("SELECT scope FROM oauth_consents WHERE user_id = $1 AND client_id = $2")
+                .bind(user.to_string())
+                .bind(client)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        row.map(|r| {
+            Ok(text(&r, "scope")?
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect())
+        })
+        .transpose()
+    }
+
+    async fn save_consent(
+        &self,
+        user: UserId,
+        client: &str,
+        scopes: &[String],
+        at: OffsetDateTime,
+        event: &AuditEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO oauth_consents (user_id, client_id, scope, granted_at) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_id, client_id) DO UPDATE SET scope = $3, granted_at = $4",
+        )
+        .bind(user.to_string())
+        .bind(client)
+        .bind(scopes.join(" "))
+        .bind(ts(at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        audit::insert(&mut tx, event).await?;
+        tx.commit().await.map_err(db_err)
+    }
+}

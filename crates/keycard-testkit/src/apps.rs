@@ -1,0 +1,45 @@
+//! The applications registered with the Keycard under test, as a deployment seeds them
+//! (`[[clients]]`): the same in-process (as settings) and in the test stack (in
+//! `scripts/compose-test-providers.toml`; keep the two in step).
+
+/// A third-party public app (a single-page or native app): PKCE, consent, refresh tokens.
+pub const SHOP: &str = "shop";
+pub const SHOP_REDIRECT: &str = "https://shop.example.test/cb";
+/// A native app's loopback redirect: any port is accepted at authorization (RFC 8252 §7.3).
+pub const SHOP_LOOPBACK: &str = "http://127.0.0.1/cb";
+
+/// A first-party confidential app (a server-side web app): no consent, ES256 ID tokens.
+pub const DESK: &str = "desk";
+pub const DESK_SECRET: &str = "desk-test-secret-4f9a7c1e2b8d6a3f5c0e9b7d";
+pub const DESK_REDIRECT: &str = "https://desk.example.test/cb";
+
+/// A back-end service: client credentials only.
+pub const ORDERS: &str = "orders";
+pub const ORDERS_SECRET: &str = "orders-test-secret-8e2c4a6b0d1f3e5a7c9b2d4f";
+
+/// The apps as `clients.<id>.<field>` settings.
+pub fn settings() -> Vec<(String, String)> {
+    [
+        ("clients.shop.name", "Shop"),
+        ("clients.shop.type", "public"),
+        (
+            "clients.shop.redirect_uris",
+            "https://shop.example.test/cb http://127.0.0.1/cb",
+        ),
+        ("clients.shop.scopes", "openid profile email offline_access"),
+        ("clients.desk.name", "Support Desk"),
+        ("clients.desk.type", "confidential"),
+        ("clients.desk.secret", DESK_SECRET),
+        ("clients.desk.redirect_uris", DESK_REDIRECT),
+        ("clients.desk.first_party", "true"),
+        ("clients.desk.id_token_alg", "ES256"),
+        ("clients.orders.name", "Orders service"),
+        ("clients.orders.type", "confidential"),
+        ("clients.orders.secret", ORDERS_SECRET),
+        ("clients.orders.grant_types", "client_credentials"),
+        ("clients.orders.scopes", "orders.read orders.write"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}

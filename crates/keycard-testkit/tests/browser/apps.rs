@@ -1,0 +1,107 @@
+//! Signing in to an app through Keycard in the real browser: the authorization request, the
+//! sign-in page, the consent page, and the answer at the app (a native app's loopback
+//! redirect, served by the test). Content-Security-Policy holds form answers to `form-action`,
+//! redirects included, so this is where a wrong policy would show.
+
+use super::chrome::Chrome;
+use anyhow::{Context, Result, ensure};
+use base64::Engine as _;
+use keycard_testkit::{PASSWORD, TestApp};
+
+/// The app: a loopback listener whose `/cb` says it got an answer.
+async fn app_listener() -> Result<(String, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://127.0.0.1:{}/cb", listener.local_addr()?.port());
+    let page = axum::Router::new().route(
+        "/cb",
+        axum::routing::get(|| async {
+            axum::response::Html(
+                "<!doctype html><title>app</title><h1 id=app>signed in at the app</h1>",
+            )
+        }),
+    );
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, page).await;
+    });
+    Ok((base, task))
+}
+
+fn authorize(app: &TestApp, redirect: &str, challenge: &str, extra: &[(&str, &str)]) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in [
+        ("response_type", "code"),
+        ("client_id", keycard_testkit::apps::SHOP),
+        ("redirect_uri", redirect),
+        ("scope", "openid profile email"),
+        ("state", "st-browser"),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+    ]
+    .into_iter()
+    .chain(extra.iter().copied())
+    {
+        q.append_pair(k, v);
+    }
+    app.url(&format!("/oauth2/authorize?{}", q.finish()))
+}
+
+pub async fn an_app_signs_a_person_in_through_the_pages(app: TestApp, b: Chrome) -> Result<()> {
+    let acct = app.new_account().await?;
+    let (redirect, server) = app_listener().await?;
+    let verifier = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()).as_ref(),
+    );
+
+    b.goto(&authorize(&app, &redirect, &challenge, &[])).await?;
+    b.wait_for_url("the sign-in page", |u| u.contains("/login"))
+        .await?;
+    b.fill("#email", &acct.email).await?;
+    b.fill("#password", PASSWORD).await?;
+    b.click("#submit").await?;
+    // The consent page names the app; Allow answers it.
+    let heading = b.text_of("#consent-heading").await?;
+    ensure!(heading.contains("Shop"), "{heading}");
+    b.click("#allow").await?;
+    let answer = b
+        .wait_for_url("the app", |u| u.starts_with(&redirect))
+        .await?;
+    ensure!(b.text_of("#app").await?.contains("signed in at the app"));
+    let q: std::collections::HashMap<String, String> = reqwest::Url::parse(&answer)?
+        .query_pairs()
+        .into_owned()
+        .collect();
+    let code = q.get("code").context("no code in the answer")?;
+    let tokens = keycard_testkit::send(app.http().post(app.url("/oauth2/token")).form(&[
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", &redirect),
+        ("client_id", keycard_testkit::apps::SHOP),
+        ("code_verifier", &verifier),
+    ]))
+    .await?;
+    ensure!(tokens.status.as_u16() == 200, "{tokens}");
+
+    // Asked to sign in again (prompt=login): the form, then straight on to the app — a form
+    // answer that redirects to another origin.
+    b.goto(&authorize(
+        &app,
+        &redirect,
+        &challenge,
+        &[("prompt", "login")],
+    ))
+    .await?;
+    b.wait_for_url("the sign-in page", |u| u.contains("/login"))
+        .await?;
+    b.fill("#email", &acct.email).await?;
+    b.fill("#password", PASSWORD).await?;
+    b.click("#submit").await?;
+    b.wait_for_url("the app", |u| u.starts_with(&redirect))
+        .await?;
+    server.abort();
+    b.close().await
+}
