@@ -88,8 +88,9 @@ async fn revoke(
 ) -> StoreResult<u64> {
     let done = sqlx::query(
         "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
-         WHERE user_id = $1 AND ($2 IS NULL OR id = $2) AND revoked_at IS NULL \
-           AND expires_at > $3 AND idle_expires_at > $3",
+         WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $3 AND idle_expires_at > $3 \
+           AND ($2 IS NULL OR id = $2 \
+                OR (origin_session_id = $2 AND ' ' || scope || ' ' NOT LIKE '% offline_access %'))",
     )
     .bind(user.to_string())
     .bind(id.map(|s| s.to_string()))

@@ -244,6 +244,10 @@ async fn maintenance(
                 Ok(n) => tracing::debug!(rows = n, "pruned expired social sign-in flows"),
                 Err(e) => tracing::warn!(error = %e, "pruning social sign-in flows failed"),
             }
+            match keycard.provider().prune_codes().await {
+                Ok(n) => tracing::debug!(rows = n, "pruned old authorization codes"),
+                Err(e) => tracing::warn!(error = %e, "pruning authorization codes failed"),
+            }
         }
         metrics.run_upkeep();
         if let Err(e) = keycard.reload_keys().await {

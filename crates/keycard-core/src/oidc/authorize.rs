@@ -71,9 +71,9 @@ pub enum Rejection {
     },
 }
 
-/// Longest `state` and `nonce` taken: enough for any client's encoding, small enough to bound
-/// what is stored and echoed.
-const MAX_OPAQUE: usize = 512;
+/// Longest `state` and `nonce` taken: enough for the clients that pack a whole encrypted
+/// context into `state`, small enough to bound what is stored and echoed.
+const MAX_OPAQUE: usize = 2048;
 
 fn page(message: &str) -> Rejection {
     Rejection::Page(Error::invalid("request", "invalid_request", message))
@@ -166,9 +166,10 @@ pub(crate) fn check(
         return Err(refuse(OAuthCode::InvalidScope, "scope is missing"));
     }
     if let Some(s) = scopes.iter().find(|s| !client.scopes.contains(s)) {
+        tracing::debug!(scope = %s, client_id = %client.id, "scope not allowed");
         return Err(refuse(
             OAuthCode::InvalidScope,
-            &format!("the scope {s:?} is not allowed for this application"),
+            "a requested scope is not allowed for this application",
         ));
     }
     let challenge = match (
@@ -179,6 +180,13 @@ pub(crate) fn check(
             return Err(refuse(
                 OAuthCode::InvalidRequest,
                 "PKCE is required: send code_challenge with code_challenge_method=S256",
+            ));
+        }
+        // RFC 9700 §2.1.1: without PKCE only an OpenID Connect nonce protects the code.
+        (None, None) if params.nonce.is_none() || !scopes.iter().any(|s| s == "openid") => {
+            return Err(refuse(
+                OAuthCode::InvalidRequest,
+                "send PKCE (code_challenge, S256), or an openid request with a nonce",
             ));
         }
         (None, None) => None,
@@ -221,11 +229,8 @@ pub(crate) fn check(
             "login" => prompt.login = true,
             "consent" => prompt.consent = true,
             "select_account" => prompt.select_account = true,
-            other => {
-                return Err(refuse(
-                    OAuthCode::InvalidRequest,
-                    &format!("unknown prompt value {other:?}"),
-                ));
+            _ => {
+                return Err(refuse(OAuthCode::InvalidRequest, "unknown prompt value"));
             }
         }
     }
@@ -396,8 +401,14 @@ mod tests {
         conf.code_challenge_method = None;
         assert_eq!(
             redirect_code(check(&conf, Some(client(ClientKind::Confidential)))),
+            "invalid_request",
+            "without PKCE, only a nonce protects the code"
+        );
+        conf.nonce = Some("n".into());
+        assert_eq!(
+            redirect_code(check(&conf, Some(client(ClientKind::Confidential)))),
             "ok",
-            "PKCE is optional for a confidential client"
+            "PKCE is optional for a confidential client sending a nonce"
         );
     }
 }

@@ -79,10 +79,13 @@ pub struct AppAccessClaims {
     pub iat: i64,
     pub jti: String,
     pub scope: String,
-    /// The grant session, so revoking it ends the token at once for those who ask Keycard
-    /// (userinfo, introspection). Absent under `client_credentials`.
+    /// The browser session the grant came from, as in the ID token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// The grant, so revoking it ends the token at once for those who ask Keycard (userinfo,
+    /// introspection). Absent under `client_credentials`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
 }

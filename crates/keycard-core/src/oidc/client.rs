@@ -149,6 +149,14 @@ impl ClientSpec {
                 "the client id is 1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-'",
             ));
         }
+        // A service's tokens name it as their subject: it must never read as a person's id.
+        if uuid::Uuid::parse_str(&self.id).is_ok() {
+            return Err(Error::invalid(
+                "id",
+                "invalid_client_id",
+                "the client id must not look like a UUID (people's ids are UUIDs)",
+            ));
+        }
         let name = self.name.trim();
         // Bidirectional overrides and invisible characters could make the consent page name
         // another app than the one asking.
@@ -280,6 +288,8 @@ mod tests {
         let mut s = spec();
         s.id = "shop app".into();
         assert_eq!(code_of(&s), Some("invalid_client_id"));
+        s.id = "01a22f94-860b-72a9-814c-e6e374d92600".into();
+        assert_eq!(code_of(&s), Some("invalid_client_id"), "a person's id");
         let mut s = spec();
         s.redirect_uris.push("http://shop.example.com/cb".into());
         assert_eq!(code_of(&s), Some("invalid_redirect_uri"));

@@ -11,6 +11,7 @@ mod oauth_error;
 mod provider;
 mod redirect;
 mod registry;
+mod revocation;
 mod secrets;
 mod store;
 mod token;

@@ -18,6 +18,9 @@ use time::Duration;
 /// a client redeems within a second, so one minute is plenty).
 pub const CODE_TTL: Duration = Duration::seconds(60);
 
+/// How long the person has to complete a sign-in an authorization request sent them to.
+pub const MARK_TTL: Duration = Duration::minutes(10);
+
 /// Codes are recognisable in logs and secret scanners by this prefix.
 const CODE_PREFIX: &str = "kcac_";
 
@@ -124,12 +127,13 @@ impl Provider<'_> {
             return Ok(Next::Login { again: false });
         };
         let now = self.kc.now();
+        // A sign-in this request sent the person to satisfies it, however quick.
+        let signed_in_since = signed_in_after.is_some_and(|t| session.auth_time >= t);
         let stale = req
             .max_age
             .is_some_and(|m| (now - session.auth_time).whole_seconds() > m);
-        let wants_fresh = (req.prompt.login || req.prompt.select_account)
-            && signed_in_after.is_none_or(|t| session.auth_time < t);
-        if stale || wants_fresh {
+        let wants_fresh = req.prompt.login || req.prompt.select_account;
+        if (stale || wants_fresh) && !signed_in_since {
             if req.prompt.none {
                 return Err(refuse(
                     OAuthCode::LoginRequired,
@@ -146,7 +150,11 @@ impl Provider<'_> {
                 .await
                 .map_err(|e| Rejection::Page(e.into()))?
                 .unwrap_or_default();
-            let covered = req.scopes.iter().all(|s| given.contains(s));
+            // RFC 8252 §8.6: any app on a device can claim a loopback port or a private-use
+            // scheme, so a native app's request is asked about every time.
+            let may_remember = req.client.kind == super::ClientKind::Confidential
+                || super::redirect::is_https(&req.redirect_uri);
+            let covered = may_remember && req.scopes.iter().all(|s| given.contains(s));
             if !covered || req.prompt.consent {
                 if req.prompt.none {
                     return Err(refuse(
@@ -166,9 +174,16 @@ impl Provider<'_> {
         &self,
         req: &AuthRequest,
         browser: &(Session, User),
+        signed_in_after: Option<time::OffsetDateTime>,
         allow: bool,
         client: &ClientInfo,
-    ) -> Result<String, Rejection> {
+    ) -> Result<Next, Rejection> {
+        // The answer counts only where the page would have been shown for this very request
+        // now: a stale sign-in signs in again, a request already allowed is answered.
+        match self.next(req, Some(browser), signed_in_after).await? {
+            Next::Consent => {}
+            other => return Ok(other),
+        }
         let (session, user) = browser;
         if !allow {
             let rejection = Rejection::Redirect {
@@ -176,7 +191,9 @@ impl Provider<'_> {
                 state: req.state.clone(),
                 error: OAuthError::new(OAuthCode::AccessDenied, "the person denied the request"),
             };
-            return error_url(self.issuer(), rejection).map_err(Rejection::Page);
+            return error_url(self.issuer(), rejection)
+                .map(Next::Redirect)
+                .map_err(Rejection::Page);
         }
         let store = self.kc.store();
         let page = |e: crate::store::StoreError| Rejection::Page(e.into());
@@ -201,7 +218,41 @@ impl Provider<'_> {
             .save_consent(user.id, &req.client.id, &scopes, self.kc.now(), &ev)
             .await
             .map_err(page)?;
-        self.issue(req, session, user).await
+        self.issue(req, session, user).await.map(Next::Redirect)
+    }
+
+    /// Deletes codes expired for a day: long enough that a late replay still finds the code
+    /// and revokes its grant.
+    pub async fn prune_codes(&self) -> Result<u64> {
+        let before = self.kc.now() - Duration::days(1);
+        Ok(self.kc.store().prune_codes(before).await?)
+    }
+
+    /// A mark that Keycard sent the person to sign in for the request `request_key` at `at`
+    /// (`prompt=login`, `max_age`): a sign-in at or after it is fresh enough for that request.
+    pub fn sign_in_mark(&self, request_key: &str, at: time::OffsetDateTime) -> String {
+        let ts = at.unix_timestamp();
+        let tag = self
+            .kc
+            .form_tokens()
+            .issue(request_key, &format!("signed-in-after {ts}"));
+        format!("{ts}.{tag}")
+    }
+
+    /// The time of a mark made for `request_key` in the last [`MARK_TTL`], if it is one.
+    pub fn read_mark(&self, request_key: &str, mark: &str) -> Option<time::OffsetDateTime> {
+        let (ts, tag) = mark.split_once('.')?;
+        let ts: i64 = ts.parse().ok()?;
+        if !self
+            .kc
+            .form_tokens()
+            .verify(request_key, &format!("signed-in-after {ts}"), tag)
+        {
+            return None;
+        }
+        let at = time::OffsetDateTime::from_unix_timestamp(ts).ok()?;
+        let now = self.kc.now();
+        (at <= now && now - at <= MARK_TTL).then_some(at)
     }
 
     /// Stores a fresh code for `req` and returns the answer that carries it.

@@ -169,6 +169,14 @@ impl Provider<'_> {
             if now >= stored.expires_at {
                 return Err(invalid("the code has expired"));
             }
+            // Signed out since (or the session ended): the approval went with it.
+            let approved_in = kc
+                .store()
+                .find_session_with_user(stored.browser_session_id)
+                .await?;
+            if !approved_in.is_some_and(|(s, _)| s.is_active(now)) {
+                return Err(invalid("the sign-in the code came from has ended"));
+            }
             if req.redirect_uri.as_deref() != Some(stored.redirect_uri.as_str()) {
                 return Err(invalid(
                     "redirect_uri differs from the authorization request's",
@@ -258,7 +266,7 @@ impl Provider<'_> {
             })?;
         if let Some(narrower) = req.scope.as_deref() {
             let asked = super::authorize::scopes(narrower);
-            if asked.iter().any(|s| !session.scopes.contains(s)) {
+            if asked.is_empty() || asked.iter().any(|s| !session.scopes.contains(s)) {
                 return Err(oauth(
                     OAuthCode::InvalidScope,
                     "a refresh may only narrow the granted scopes",
@@ -287,7 +295,7 @@ impl Provider<'_> {
             None => allowed,
             Some(raw) => {
                 let asked = super::authorize::scopes(raw);
-                if asked.iter().any(|s| !allowed.contains(s)) {
+                if asked.is_empty() || asked.iter().any(|s| !allowed.contains(s)) {
                     return Err(oauth(
                         OAuthCode::InvalidScope,
                         "a scope asked for is not allowed for this application",
@@ -330,7 +338,8 @@ impl Provider<'_> {
             iat: now.unix_timestamp(),
             jti: Uuid::new_v4().to_string(),
             scope: scopes.join(" "),
-            sid: session.map(|s| s.id.to_string()),
+            sid: session.and_then(|s| s.origin).map(|o| o.to_string()),
+            gid: session.map(|s| s.id.to_string()),
             auth_time: session.map(|s| s.auth_time.unix_timestamp()),
         };
         let token = kc
@@ -362,7 +371,9 @@ impl Provider<'_> {
                 sub: user.id.to_string(),
                 aud: client.id.clone(),
                 azp: client.id.clone(),
-                exp: (now + kc.policy().access_token_ttl).unix_timestamp(),
+                exp: (now + kc.policy().access_token_ttl)
+                    .min(session.expires_at)
+                    .unix_timestamp(),
                 iat: now.unix_timestamp(),
                 auth_time: session.auth_time.unix_timestamp(),
                 nonce,
@@ -434,10 +445,20 @@ impl Provider<'_> {
         if claims.exp <= now || claims.iat > now + 5 {
             return Err(deny("expired or not yet valid"));
         }
-        let Some(sid) = claims.sid.as_deref() else {
+        // A disabled app's tokens stop working at once.
+        let enabled = self
+            .kc()
+            .store()
+            .find_client(&claims.client_id)
+            .await?
+            .is_some_and(|c| c.enabled);
+        if !enabled {
+            return Err(deny("the client is unknown or disabled"));
+        }
+        let Some(sid) = claims.gid.as_deref() else {
             return Ok((claims, None));
         };
-        let sid: SessionId = sid.parse().map_err(|_| deny("bad sid"))?;
+        let sid: SessionId = sid.parse().map_err(|_| deny("bad gid"))?;
         let user: UserId = claims.sub.parse().map_err(|_| deny("bad sub"))?;
         match self.kc().store().find_session_with_user(sid).await? {
             Some((s, _))

@@ -358,7 +358,10 @@ impl Keycard {
         }
         let ticket = self.sessions.ticket();
         match self.store.find_session_with_user(session_id).await? {
-            Some((s, user)) if s.user_id == user_id && s.is_active(now) => {
+            // An app's grant is no key to Keycard's own API, whatever token names it.
+            Some((s, user))
+                if s.user_id == user_id && s.is_active(now) && s.kind != SessionKind::Grant =>
+            {
                 self.sessions.put(ticket, s, user.clone());
                 Ok(principal(user))
             }

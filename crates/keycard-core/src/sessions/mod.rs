@@ -53,6 +53,8 @@ pub enum RevokeReason {
     RefreshTokenReuse,
     /// The authorization code that opened this grant was presented again.
     CodeReuse,
+    /// The app revoked its own grant (RFC 7009).
+    RevokedByClient,
 }
 
 impl RevokeReason {
@@ -64,6 +66,7 @@ impl RevokeReason {
             Self::RevokedByUser => "revoked_by_user",
             Self::RefreshTokenReuse => "refresh_token_reuse",
             Self::CodeReuse => "code_reuse",
+            Self::RevokedByClient => "revoked_by_client",
         }
     }
 }

@@ -24,8 +24,26 @@ use std::collections::HashMap;
 use time::OffsetDateTime;
 
 /// Keycard's own parameter on the way back from a sign-in it asked for (`prompt=login`,
-/// `max_age`): when that sign-in began. Only the person's own flow depends on it.
+/// `max_age`): when that sign-in began, MACed with the request, so it cannot be forged, moved
+/// to another request or kept beyond a few minutes.
 const SIGNED_IN_AFTER: &str = "kc_after";
+
+/// The request in a canonical form (sorted, without Keycard's own parameter): what marks and
+/// the consent form's token are bound to.
+fn request_key(map: &HashMap<String, String>) -> String {
+    let mut keys: Vec<&String> = map.keys().filter(|k| *k != SIGNED_IN_AFTER).collect();
+    keys.sort();
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for k in keys {
+        out.append_pair(k, &map[k]);
+    }
+    out.finish()
+}
+
+fn signed_in_after(state: &AppState, map: &HashMap<String, String>) -> Option<OffsetDateTime> {
+    let mark = map.get(SIGNED_IN_AFTER)?;
+    state.keycard.provider().read_mark(&request_key(map), mark)
+}
 
 #[derive(Template)]
 #[template(path = "consent.html")]
@@ -117,10 +135,7 @@ pub async fn authorize(
         Ok(b) => b,
         Err(e) => return error_page(&state, ctx, e),
     };
-    let after = map
-        .get(SIGNED_IN_AFTER)
-        .and_then(|t| t.parse::<i64>().ok())
-        .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok());
+    let after = signed_in_after(&state, &map);
     match provider.next(&req, browser.as_ref(), after).await {
         Err(r) => rejected(&state, ctx, r),
         Ok(Next::Redirect(url)) => Redirect::to(&url).into_response(),
@@ -136,6 +151,32 @@ pub async fn authorize(
     }
 }
 
+/// `POST /oauth2/authorize` (OpenID Connect Core §3.1.2.1): the same request as a form. It
+/// comes from the app's site, so the browser leaves the SameSite=Lax session cookie behind;
+/// a redirect to the GET form makes it a top-level navigation that carries it.
+pub async fn authorize_post(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let form_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form_type {
+        return error_page(&state, ctx, malformed("the request must be a form".into()));
+    }
+    match params::unique(params::decode(&body)) {
+        Ok(map) => Redirect::to(&format!("{AUTHORIZE_PATH}?{}", request_key(&map))).into_response(),
+        Err(k) => error_page(
+            &state,
+            ctx,
+            malformed(format!("the parameter {k} is repeated")),
+        ),
+    }
+}
+
 /// Off to the sign-in page, which comes back here when done.
 fn to_login(
     state: &AppState,
@@ -143,17 +184,15 @@ fn to_login(
     map: &HashMap<String, String>,
     again: bool,
 ) -> Response {
-    let mut back = url::form_urlencoded::Serializer::new(String::new());
-    let mut keys: Vec<&String> = map.keys().filter(|k| *k != SIGNED_IN_AFTER).collect();
-    keys.sort();
-    for k in keys {
-        back.append_pair(k, &map[k]);
-    }
+    let key = request_key(map);
+    let mut return_to = format!("{AUTHORIZE_PATH}?{key}");
     if again {
-        let now = state.keycard.now().unix_timestamp().to_string();
-        back.append_pair(SIGNED_IN_AFTER, &now);
+        let provider = state.keycard.provider();
+        let mark = provider.sign_in_mark(&key, state.keycard.now());
+        let mut extra = url::form_urlencoded::Serializer::new(String::new());
+        extra.append_pair(SIGNED_IN_AFTER, &mark);
+        return_to = format!("{return_to}&{}", extra.finish());
     }
-    let return_to = format!("{AUTHORIZE_PATH}?{}", back.finish());
     let mut login = url::form_urlencoded::Serializer::new(String::new());
     login.append_pair("return_to", &return_to);
     if again {
@@ -205,7 +244,14 @@ fn consent_page(
         .get(SESSION_COOKIE)
         .map(|c| c.value().to_owned())
         .unwrap_or_default();
-    let csrf = state.keycard.browser().form_token(&binding, "consent");
+    // Bound to this browser's session and this very request.
+    let key = params::unique(params::decode(query))
+        .map(|m| request_key(&m))
+        .unwrap_or_default();
+    let csrf = state
+        .keycard
+        .browser()
+        .form_token(&binding, &format!("consent {key}"));
     let scopes = req
         .scopes
         .iter()
@@ -270,23 +316,6 @@ pub async fn consent(
         .get(SESSION_COOKIE)
         .map(|c| c.value().to_owned())
         .unwrap_or_default();
-    let token = form.csrf.as_deref().unwrap_or_default();
-    if !same_origin(&headers, &state.config)
-        || !state
-            .keycard
-            .browser()
-            .form_token_holds(&binding, "consent", token)
-    {
-        tracing::info!(
-            form = "consent",
-            "form refused: foreign origin or bad token"
-        );
-        return error_page(
-            &state,
-            ctx,
-            ApiError::CsrfRejected("form from another site or without its token"),
-        );
-    }
     let query = form.request.unwrap_or_default();
     let map = match params::unique(params::decode(&query)) {
         Ok(m) => m,
@@ -298,6 +327,25 @@ pub async fn consent(
             );
         }
     };
+    // The token was made for this browser's session and this very request.
+    let token = form.csrf.as_deref().unwrap_or_default();
+    let purpose = format!("consent {}", request_key(&map));
+    if !same_origin(&headers, &state.config)
+        || !state
+            .keycard
+            .browser()
+            .form_token_holds(&binding, &purpose, token)
+    {
+        tracing::info!(
+            form = "consent",
+            "form refused: foreign origin or bad token"
+        );
+        return error_page(
+            &state,
+            ctx,
+            ApiError::CsrfRejected("form from another site or without its token"),
+        );
+    }
     let provider = state.keycard.provider();
     let req = match provider.check(&read(&map)).await {
         Ok(r) => r,
@@ -320,8 +368,11 @@ pub async fn consent(
             );
         }
     };
-    match provider.decide(&req, &browser, allow, &by).await {
-        Ok(url) => Redirect::to(&url).into_response(),
+    let after = signed_in_after(&state, &map);
+    match provider.decide(&req, &browser, after, allow, &by).await {
+        Ok(Next::Redirect(url)) => Redirect::to(&url).into_response(),
+        Ok(Next::Login { again }) => to_login(&state, &req, &map, again),
+        Ok(Next::Consent) => error_page(&state, ctx, Error::Internal("consent asked again".into())),
         Err(r) => rejected(&state, ctx, r),
     }
 }

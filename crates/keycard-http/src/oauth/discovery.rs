@@ -1,6 +1,6 @@
 //! OpenID Provider metadata (OpenID Connect Discovery 1.0 §3, RFC 8414 §2).
 
-use super::{AUTHORIZE_PATH, TOKEN_PATH, USERINFO_PATH};
+use super::{AUTHORIZE_PATH, INTROSPECTION_PATH, REVOCATION_PATH, TOKEN_PATH, USERINFO_PATH};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -17,6 +17,10 @@ pub async fn openid_configuration(State(state): State<AppState>) -> Response {
         "token_endpoint": format!("{base}{TOKEN_PATH}"),
         "userinfo_endpoint": format!("{base}{USERINFO_PATH}"),
         "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "revocation_endpoint": format!("{base}{REVOCATION_PATH}"),
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint": format!("{base}{INTROSPECTION_PATH}"),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],

@@ -16,6 +16,8 @@ pub const AUTHORIZE_PATH: &str = "/oauth2/authorize";
 pub const CONSENT_PATH: &str = "/oauth2/consent";
 pub const TOKEN_PATH: &str = "/oauth2/token";
 pub const USERINFO_PATH: &str = "/oauth2/userinfo";
+pub const REVOCATION_PATH: &str = "/oauth2/revoke";
+pub const INTROSPECTION_PATH: &str = "/oauth2/introspect";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -27,8 +29,13 @@ pub fn routes() -> Router<AppState> {
             "/.well-known/oauth-authorization-server",
             get(discovery::openid_configuration),
         )
-        .route(AUTHORIZE_PATH, get(authorize::authorize))
+        .route(
+            AUTHORIZE_PATH,
+            get(authorize::authorize).post(authorize::authorize_post),
+        )
         .route(CONSENT_PATH, post(authorize::consent))
         .route(TOKEN_PATH, post(token::token))
         .route(USERINFO_PATH, get(token::userinfo).post(token::userinfo))
+        .route(REVOCATION_PATH, post(token::revoke))
+        .route(INTROSPECTION_PATH, post(token::introspect))
 }

@@ -24,10 +24,13 @@ fn client_auth(
     headers: &HeaderMap,
     form: &std::collections::HashMap<String, String>,
 ) -> ApiResult<ClientAuth> {
+    // RFC 7235 §2.1: the scheme is case-insensitive.
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "));
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .map(|(_, creds)| creds);
     let body_id = form.get("client_id");
     let body_secret = form.get("client_secret");
     if let Some(b64) = basic {
@@ -46,8 +49,10 @@ fn client_auth(
             .map_err(|_| bad())?;
         let raw = String::from_utf8(raw).map_err(|_| bad())?;
         let (id, secret) = raw.split_once(':').ok_or_else(bad)?;
+        // RFC 6749 §2.3.1: each part is form-urlencoded; a raw `&` or `=` is still itself.
         let dec = |s: &str| {
-            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            let escaped = s.replace('&', "%26").replace('=', "%3D");
+            url::form_urlencoded::parse(format!("x={escaped}").as_bytes())
                 .next()
                 .map(|(_, v)| v.into_owned())
                 .unwrap_or_default()
@@ -87,20 +92,8 @@ async fn token_inner(
     headers: &HeaderMap,
     body: &str,
 ) -> ApiResult<Response> {
-    let form_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !form_type {
-        return Err(invalid(
-            "the body must be application/x-www-form-urlencoded",
-        ));
-    }
-    let form = params::unique(params::decode(body))
-        .map_err(|k| invalid(&format!("the parameter {k} is repeated")))?;
-    let auth = client_auth(headers, &form)?;
+    let (form, client) = authenticated_form(state, headers, body).await?;
     let provider = state.keycard.provider();
-    let client = provider.authenticate_client(&auth).await?;
     let req = TokenRequest {
         grant_type: form.get("grant_type").cloned(),
         code: form.get("code").cloned(),
@@ -123,6 +116,69 @@ async fn token_inner(
         body["id_token"] = id.clone().into();
     }
     Ok(no_store(Json(body).into_response()))
+}
+
+/// The form of a client's request to the protocol endpoints, and the client it authenticates
+/// as.
+async fn authenticated_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &str,
+) -> ApiResult<(
+    std::collections::HashMap<String, String>,
+    keycard_core::oidc::Client,
+)> {
+    let form_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form_type {
+        return Err(invalid(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let form = params::unique(params::decode(body))
+        .map_err(|k| invalid(&format!("the parameter {k} is repeated")))?;
+    let auth = client_auth(headers, &form)?;
+    let client = state.keycard.provider().authenticate_client(&auth).await?;
+    Ok((form, client))
+}
+
+/// `POST /oauth2/revoke` (RFC 7009): 200 whether or not there was anything to revoke.
+pub async fn revoke(
+    State(state): State<AppState>,
+    Client(by): Client,
+    headers: HeaderMap,
+    body: String,
+) -> ApiResult<Response> {
+    let (form, client) = authenticated_form(&state, &headers, &body).await?;
+    let token = form
+        .get("token")
+        .ok_or_else(|| invalid("token is missing"))?;
+    state.keycard.provider().revoke(&client, token, &by).await?;
+    Ok(no_store(axum::http::StatusCode::OK.into_response()))
+}
+
+/// `POST /oauth2/introspect` (RFC 7662), for resource servers registered as confidential
+/// clients.
+pub async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: String,
+) -> ApiResult<Response> {
+    let (form, client) = authenticated_form(&state, &headers, &body).await?;
+    if client.kind != keycard_core::oidc::ClientKind::Confidential {
+        return Err(Error::OAuth(OAuthError::new(
+            keycard_core::oidc::OAuthCode::UnauthorizedClient,
+            "only confidential clients may introspect tokens",
+        ))
+        .into());
+    }
+    let token = form
+        .get("token")
+        .ok_or_else(|| invalid("token is missing"))?;
+    let answer = state.keycard.provider().introspect(token).await?;
+    Ok(no_store(Json(answer).into_response()))
 }
 
 /// RFC 6749 §5.1: token responses are never cached.

@@ -223,6 +223,7 @@ async fn a_second_app_signs_in_without_a_password_prompt(app: TestApp) -> Result
             ("response_type", "code"),
             ("client_id", DESK),
             ("redirect_uri", DESK_REDIRECT),
+            ("nonce", "n-desk"),
             ("scope", "openid email"),
             ("state", "st-123"),
         ],
@@ -250,10 +251,7 @@ async fn a_second_app_signs_in_without_a_password_prompt(app: TestApp) -> Result
         claims["email"] == email.as_str() && claims.get("name").is_none(),
         "{claims}"
     );
-    ensure!(
-        claims.get("nonce").is_none(),
-        "no nonce asked, none given: {claims}"
-    );
+    ensure!(claims["nonce"] == "n-desk", "{claims}");
 
     // prompt=login asks again even though the session is there.
     let request = authorize_url(
@@ -262,6 +260,7 @@ async fn a_second_app_signs_in_without_a_password_prompt(app: TestApp) -> Result
             ("response_type", "code"),
             ("client_id", DESK),
             ("redirect_uri", DESK_REDIRECT),
+            ("nonce", "n-desk"),
             ("scope", "openid"),
             ("state", "st-123"),
             ("prompt", "login"),

@@ -5,7 +5,9 @@
 
 mod flow;
 mod keys;
+mod revocation;
 mod rules;
+mod sessions;
 
 use anyhow::{Context, Result, bail, ensure};
 use base64::Engine as _;
@@ -56,6 +58,8 @@ pub fn shop_request(app: &TestApp, pkce: &Pkce, extra: &[(&str, &str)]) -> Strin
         ("code_challenge", &pkce.challenge),
         ("code_challenge_method", "S256"),
     ];
+    // An extra parameter replaces the usual one of its name.
+    params.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
     params.extend_from_slice(extra);
     authorize_url(app, &params)
 }
@@ -256,4 +260,19 @@ pub fn oauth_error(reply: &Reply) -> Result<String> {
         .as_str()
         .map(str::to_owned)
         .with_context(|| format!("no error in {reply}"))
+}
+
+/// A new person who allowed `shop`, and the tokens `shop` got: (browser, email, token answer).
+pub async fn shop_tokens(
+    app: &TestApp,
+    extra: &[(&str, &str)],
+) -> Result<(Browser, String, Value)> {
+    let browser = app.browser()?;
+    let email = signed_up(app, &browser, "Ada Lovelace").await?;
+    let pkce = Pkce::new();
+    let answer = answer_consent(app, &browser, &shop_request(app, &pkce, extra), "allow").await?;
+    let code = code_of(app, &answer, keycard_testkit::apps::SHOP_REDIRECT).await?;
+    let reply = shop_redeem(app, &code, &pkce).await?;
+    ensure!(reply.status.as_u16() == 200, "{reply}");
+    Ok((browser, email, reply.json()?))
 }

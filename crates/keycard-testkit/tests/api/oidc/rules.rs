@@ -281,6 +281,7 @@ async fn codes_are_bound_to_their_client_redirect_and_verifier(app: TestApp) -> 
             ("response_type", "code"),
             ("client_id", DESK),
             ("redirect_uri", keycard_testkit::apps::DESK_REDIRECT),
+            ("nonce", "n-desk"),
             ("scope", "openid"),
             ("state", "st-123"),
         ],
