@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod apple_settings;
+mod backchannel;
 mod brand;
 mod client_seeds;
 pub mod clients;
@@ -153,7 +154,8 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Arc<Keycard>> {
     let keycard = Keycard::start(store, Arc::new(SystemClock), hasher, kek, policy)
         .await
         .context("loading signing keys")?
-        .with_providers(providers::enabled(settings)?);
+        .with_providers(providers::enabled(settings)?)
+        .with_logout_channel(Arc::new(backchannel::HttpLogoutChannel::new()?));
     Ok(Arc::new(keycard))
 }
 

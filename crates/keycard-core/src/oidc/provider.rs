@@ -65,6 +65,22 @@ pub fn answer_url(redirect_uri: &str, issuer: &str, params: &[(&str, &str)]) -> 
     }
 }
 
+/// `uri` with `params` added to its query (no `iss`: a logout answer).
+pub fn answer_url_plain(uri: &str, params: &[(&str, &str)]) -> String {
+    match url::Url::parse(uri) {
+        Ok(mut u) => {
+            if !params.is_empty() {
+                let mut q = u.query_pairs_mut();
+                for (k, v) in params {
+                    q.append_pair(k, v);
+                }
+            }
+            u.into()
+        }
+        Err(_) => uri.to_owned(),
+    }
+}
+
 /// The redirect that carries `rejection` to the client, or the rejection itself when it is for
 /// a page.
 pub fn error_url(issuer: &str, rejection: Rejection) -> std::result::Result<String, crate::Error> {

@@ -61,6 +61,7 @@ pub struct Keycard {
     providers: crate::social::Providers,
     forms: crate::browser::FormTokens,
     client_secrets: crate::oidc::ClientSecrets,
+    logouts: Option<Arc<dyn crate::oidc::LogoutChannel>>,
     /// Applies the store's change notices to `sessions`; ends with the service.
     _notices: Option<AbortOnDropHandle<()>>,
 }
@@ -116,6 +117,7 @@ impl Keycard {
             policy,
             sessions,
             providers: crate::social::Providers::default(),
+            logouts: None,
 
             _notices: notices,
         };
@@ -141,6 +143,16 @@ impl Keycard {
     pub fn with_providers(mut self, providers: crate::social::Providers) -> Self {
         self.providers = providers;
         self
+    }
+
+    /// Sends back-channel logout tokens to the apps that registered for them.
+    pub fn with_logout_channel(mut self, channel: Arc<dyn crate::oidc::LogoutChannel>) -> Self {
+        self.logouts = Some(channel);
+        self
+    }
+
+    pub(crate) fn logout_channel(&self) -> Option<&Arc<dyn crate::oidc::LogoutChannel>> {
+        self.logouts.as_ref()
     }
 
     pub fn providers(&self) -> &crate::social::Providers {
@@ -399,7 +411,7 @@ impl Keycard {
     ) -> Result<()> {
         let ev = self.audit(AuditKind::Logout, Some(user), Some(session), client);
         let now = self.now();
-        self.changing_user(user, move |store| async move {
+        self.ending_sessions(user, move |store| async move {
             store
                 .revoke_session(user, session, RevokeReason::Logout, now, &ev)
                 .await
@@ -416,7 +428,7 @@ impl Keycard {
             client,
         );
         let (user, now) = (who.user_id, self.now());
-        self.changing_user(user, move |store| async move {
+        self.ending_sessions(user, move |store| async move {
             store
                 .revoke_all_sessions(user, RevokeReason::LogoutAll, now, &ev)
                 .await
@@ -484,7 +496,7 @@ impl Keycard {
         );
         let (user, keep, now) = (who.user_id, who.session_id, self.now());
         let ended = self
-            .changing_user(user, move |store| async move {
+            .ending_sessions(user, move |store| async move {
                 store.change_password(user, &hash, keep, now, &ev).await
             })
             .await?;
@@ -517,7 +529,7 @@ impl Keycard {
         );
         let (user, now) = (who.user_id, self.now());
         if self
-            .changing_user(user, move |store| async move {
+            .ending_sessions(user, move |store| async move {
                 store
                     .revoke_session(user, id, RevokeReason::RevokedByUser, now, &ev)
                     .await

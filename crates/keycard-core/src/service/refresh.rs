@@ -114,7 +114,7 @@ impl Keycard {
             client,
         );
         ev.detail = serde_json::json!({ "reason": why });
-        self.changing_user(user_id, move |store| async move {
+        self.ending_sessions(user_id, move |store| async move {
             store
                 .revoke_session(
                     user_id,

@@ -1,6 +1,9 @@
 //! OpenID Provider metadata (OpenID Connect Discovery 1.0 §3, RFC 8414 §2).
 
-use super::{AUTHORIZE_PATH, INTROSPECTION_PATH, REVOCATION_PATH, TOKEN_PATH, USERINFO_PATH};
+use super::{
+    AUTHORIZE_PATH, END_SESSION_PATH, INTROSPECTION_PATH, REVOCATION_PATH, TOKEN_PATH,
+    USERINFO_PATH,
+};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -18,6 +21,9 @@ pub async fn openid_configuration(State(state): State<AppState>) -> Response {
         "userinfo_endpoint": format!("{base}{USERINFO_PATH}"),
         "jwks_uri": format!("{base}/.well-known/jwks.json"),
         "revocation_endpoint": format!("{base}{REVOCATION_PATH}"),
+        "end_session_endpoint": format!("{base}{END_SESSION_PATH}"),
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint": format!("{base}{INTROSPECTION_PATH}"),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],

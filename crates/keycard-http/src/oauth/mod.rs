@@ -3,6 +3,7 @@
 
 mod authorize;
 mod discovery;
+mod logout;
 mod params;
 mod token;
 
@@ -18,6 +19,7 @@ pub const TOKEN_PATH: &str = "/oauth2/token";
 pub const USERINFO_PATH: &str = "/oauth2/userinfo";
 pub const REVOCATION_PATH: &str = "/oauth2/revoke";
 pub const INTROSPECTION_PATH: &str = "/oauth2/introspect";
+pub const END_SESSION_PATH: &str = "/oauth2/logout";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -38,4 +40,8 @@ pub fn routes() -> Router<AppState> {
         .route(USERINFO_PATH, get(token::userinfo).post(token::userinfo))
         .route(REVOCATION_PATH, post(token::revoke))
         .route(INTROSPECTION_PATH, post(token::introspect))
+        .route(
+            END_SESSION_PATH,
+            get(logout::end_session).post(logout::end_session),
+        )
 }

@@ -16,11 +16,13 @@ use axum_extra::extract::CookieJar;
 
 #[derive(Template)]
 #[template(path = "logout.html")]
-struct LogoutPage<'a> {
-    ctx: &'a PageCtx,
-    csrf: &'a str,
-    return_to: &'a str,
-    cancel_href: &'a str,
+pub(crate) struct LogoutPage<'a> {
+    pub(crate) ctx: &'a PageCtx,
+    pub(crate) csrf: &'a str,
+    /// Where the form goes, and what it carries besides its token.
+    pub(crate) action: &'a str,
+    pub(crate) hidden: Vec<(&'static str, String)>,
+    pub(crate) cancel_href: &'a str,
 }
 
 #[derive(Template)]
@@ -29,7 +31,7 @@ struct SignedOutPage<'a> {
     ctx: &'a PageCtx,
 }
 
-fn signed_out(ctx: &PageCtx, jar: CookieJar) -> Response {
+pub(crate) fn signed_out(ctx: &PageCtx, jar: CookieJar) -> Response {
     let jar = jar
         .add(browser::expired(SESSION_COOKIE))
         .add(browser::expired(REFRESH_COOKIE))
@@ -67,7 +69,8 @@ pub async fn show(
         &LogoutPage {
             ctx: &ctx,
             csrf: &csrf,
-            return_to: &return_to,
+            action: "/logout",
+            hidden: vec![("return_to", return_to.clone())],
             cancel_href: "/account",
         },
         &ctx.nonce,

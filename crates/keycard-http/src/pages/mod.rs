@@ -9,7 +9,7 @@ mod error;
 mod forms;
 pub mod i18n;
 pub(crate) mod login;
-mod logout;
+pub(crate) mod logout;
 
 pub use error::{ErrorPage, wants_page};
 pub use forms::same_origin;

@@ -5,6 +5,7 @@
 
 mod flow;
 mod keys;
+mod logout;
 mod revocation;
 mod rules;
 mod sessions;
