@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod browser;
+mod cors;
 pub mod csrf;
 pub mod dto;
 pub mod error;
@@ -20,7 +21,7 @@ pub use state::{AppState, Brand, HttpConfig};
 pub use telemetry::metrics_handle;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use error::ApiError;
@@ -28,7 +29,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -80,6 +80,7 @@ pub fn router(state: AppState) -> Router {
     openapi::complete(&mut spec);
     let spec_json: Arc<str> = serde_json::to_string(&spec).unwrap_or_default().into();
     let config = state.config.clone();
+    let cors_state = state.clone();
 
     let mut app = api
         .merge(pages::routes())
@@ -158,7 +159,7 @@ pub fn router(state: AppState) -> Router {
                 HeaderValue::from_static("DENY"),
             ))
             .option_layer(hsts)
-            .option_layer(cors(&config))
+            .layer(cors::layer(&cors_state))
             // Outside the timeout and the body limit, so what they answer becomes a problem too.
             .layer(axum::middleware::map_response(error::ensure_problem))
             .layer(TimeoutLayer::with_status_code(
@@ -167,28 +168,4 @@ pub fn router(state: AppState) -> Router {
             ))
             .layer(RequestBodyLimitLayer::new(BODY_LIMIT)),
     )
-}
-
-/// Browser apps on the allowed origins may call the API with credentials (cookie delivery).
-/// Without configured origins there is no CORS at all: same-origin only.
-fn cors(config: &HttpConfig) -> Option<CorsLayer> {
-    if config.allowed_origins.is_empty() {
-        return None;
-    }
-    let origins: Vec<HeaderValue> = config
-        .allowed_origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(&state::origin_of(o)).ok())
-        .collect();
-    let layer = CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            HeaderName::from_static(csrf::CSRF_HEADER),
-        ])
-        .allow_credentials(true)
-        .max_age(Duration::from_secs(600));
-    Some(layer)
 }

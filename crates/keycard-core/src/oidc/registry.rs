@@ -86,6 +86,22 @@ impl Clients<'_> {
         Ok(Registered { client, secret })
     }
 
+    /// The web origins of the enabled apps' redirect URIs: the browser apps that may call the
+    /// provider's JSON endpoints (CORS).
+    pub async fn web_origins(&self) -> Result<std::collections::HashSet<String>> {
+        let mut out = std::collections::HashSet::new();
+        for c in self.list().await?.into_iter().filter(|c| c.enabled) {
+            for uri in &c.redirect_uris {
+                if let Ok(u) = url::Url::parse(uri)
+                    && matches!(u.scheme(), "https" | "http")
+                {
+                    out.insert(u.origin().ascii_serialization());
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn list(&self) -> Result<Vec<Client>> {
         Ok(self.kc.store().list_clients().await?)
     }

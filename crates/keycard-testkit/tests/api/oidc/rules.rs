@@ -14,6 +14,7 @@ backend_tests!(
     codes_are_bound_to_their_client_redirect_and_verifier,
     the_token_endpoint_authenticates_clients_and_refuses_other_grants,
     a_back_end_service_gets_a_token_as_itself,
+    browser_apps_may_call_the_json_endpoints_but_never_authorize,
 );
 
 async fn redirect_uris_are_compared_exactly_and_unknown_ones_get_a_page(
@@ -429,5 +430,67 @@ async fn a_back_end_service_gets_a_token_as_itself(app: TestApp) -> Result<()> {
     // Userinfo is about a person: a service's token gets nothing there.
     let info = app.bearer_get("/oauth2/userinfo", access).await?;
     ensure!(info.status.as_u16() == 401, "{info}");
+    Ok(())
+}
+
+async fn preflight(app: &TestApp, path: &str, origin: &str) -> Result<Reply> {
+    keycard_testkit::send(
+        app.http()
+            .request(Method::OPTIONS, app.url(path))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type"),
+    )
+    .await
+}
+
+async fn browser_apps_may_call_the_json_endpoints_but_never_authorize(app: TestApp) -> Result<()> {
+    // shop's redirect URI is on https://shop.example.test: its page may call the token
+    // endpoint and the others; another site may not; nobody gets CORS on navigations.
+    let shop = "https://shop.example.test";
+    for path in [
+        "/oauth2/token",
+        "/oauth2/userinfo",
+        "/oauth2/revoke",
+        "/.well-known/openid-configuration",
+        "/.well-known/jwks.json",
+    ] {
+        let r = preflight(&app, path, shop).await?;
+        ensure!(
+            r.header("access-control-allow-origin") == Some(shop),
+            "{path} from {shop}: {r:?}"
+        );
+        let r = preflight(&app, path, "https://evil.example").await?;
+        ensure!(
+            r.header("access-control-allow-origin").is_none(),
+            "{path} from another site: {r:?}"
+        );
+    }
+    for path in [
+        "/oauth2/authorize",
+        "/oauth2/consent",
+        "/oauth2/logout",
+        "/login",
+    ] {
+        let r = preflight(&app, path, shop).await?;
+        ensure!(
+            r.header("access-control-allow-origin").is_none(),
+            "{path}: {r:?}"
+        );
+    }
+    // An app's origin is not Keycard's own API's.
+    let r = preflight(&app, "/v1/auth/refresh", shop).await?;
+    ensure!(r.header("access-control-allow-origin").is_none(), "{r:?}");
+    // The real answer carries it too.
+    let r = keycard_testkit::send(
+        app.http()
+            .get(app.url("/.well-known/openid-configuration"))
+            .header("origin", shop),
+    )
+    .await?;
+    ensure!(
+        r.header("access-control-allow-origin") == Some(shop),
+        "{r:?}"
+    );
     Ok(())
 }
