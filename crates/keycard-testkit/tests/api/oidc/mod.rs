@@ -6,6 +6,7 @@
 mod flow;
 mod keys;
 mod logout;
+mod relying_party;
 mod revocation;
 mod rules;
 mod sessions;
