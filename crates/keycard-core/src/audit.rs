@@ -35,6 +35,8 @@ pub enum AuditKind {
     ClientSecretRotated,
     /// A person allowed an application the scopes in the detail.
     ConsentGranted,
+    /// A person withdrew an application's access (its consent and grants).
+    ConsentWithdrawn,
     /// An application got tokens for a person (an authorization code redeemed).
     AppAuthorized,
     /// A spent authorization code was presented again: what it issued is revoked.
@@ -63,6 +65,7 @@ impl AuditKind {
             Self::ClientRemoved => "client_removed",
             Self::ClientSecretRotated => "client_secret_rotated",
             Self::ConsentGranted => "consent_granted",
+            Self::ConsentWithdrawn => "consent_withdrawn",
             Self::AppAuthorized => "app_authorized",
             Self::CodeReuseDetected => "code_reuse_detected",
             Self::SocialLoginFailed => "social_login_failed",
@@ -92,6 +95,7 @@ impl AuditKind {
             Self::ClientRemoved,
             Self::ClientSecretRotated,
             Self::ConsentGranted,
+            Self::ConsentWithdrawn,
             Self::AppAuthorized,
             Self::CodeReuseDetected,
             Self::SocialLoginFailed,

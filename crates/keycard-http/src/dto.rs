@@ -177,7 +177,11 @@ pub struct SessionResponse {
     pub id: Uuid,
     /// `api`, `browser` or `grant`.
     pub kind: &'static str,
+    /// The app a grant belongs to: its id and name.
     pub client_id: Option<String>,
+    pub app: Option<String>,
+    /// How the person signed in (`pwd`, or the provider's id).
+    pub amr: Vec<String>,
     /// e.g. "Firefox on Linux".
     pub device: String,
     pub ip: Option<String>,
@@ -199,6 +203,8 @@ impl SessionResponse {
             id: s.id.0,
             kind: s.kind.as_str(),
             client_id: s.client_id,
+            app: None,
+            amr: s.amr,
             device: s.device,
             ip: s.ip,
             user_agent: s.user_agent,
@@ -208,6 +214,22 @@ impl SessionResponse {
             current,
         }
     }
+}
+
+/// An app the person allowed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppAccessResponse {
+    pub client_id: String,
+    pub name: String,
+    pub logo_url: Option<String>,
+    pub scopes: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub granted_at: OffsetDateTime,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppAccessList {
+    pub apps: Vec<AppAccessResponse>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

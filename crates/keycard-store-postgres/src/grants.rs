@@ -163,6 +163,67 @@ impl GrantStore for PgStore {
         .transpose()
     }
 
+    async fn list_consents(
+        &self,
+        user: UserId,
+    ) -> StoreResult<Vec<(String, Vec<String>, OffsetDateTime)>> {
+        let rows = sqlx::query(
+            "SELECT client_id, scope, granted_at FROM oauth_consents WHERE user_id = $1 \
+             ORDER BY granted_at DESC, client_id",
+        )
+        .bind(user.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    text(r, "client_id")?,
+                    text(r, "scope")?
+                        .split_whitespace()
+                        .map(str::to_owned)
+                        .collect(),
+                    time_col(r, "granted_at")?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn withdraw_consent(
+        &self,
+        user: UserId,
+        client: &str,
+        now: OffsetDateTime,
+        event: &AuditEvent,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let consents =
+            sqlx::query("DELETE FROM oauth_consents WHERE user_id = $1 AND client_id = $2")
+                .bind(user.0)
+                .bind(client)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+        let grants = sqlx::query(
+            "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
+             WHERE user_id = $1 AND client_id = $2 AND kind = 'grant' AND revoked_at IS NULL",
+        )
+        .bind(user.0)
+        .bind(client)
+        .bind(now)
+        .bind(RevokeReason::RevokedByUser.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if consents + grants > 0 {
+            audit::insert(&mut tx, event).await?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(consents + grants > 0)
+    }
+
     async fn save_consent(
         &self,
         user: UserId,

@@ -69,6 +69,22 @@ pub trait GrantStore: Send + Sync {
     /// The scopes `user` allowed `client`, if any.
     async fn find_consent(&self, user: UserId, client: &str) -> StoreResult<Option<Vec<String>>>;
 
+    /// Every consent `user` gave: (client id, scopes, when), newest first.
+    async fn list_consents(
+        &self,
+        user: UserId,
+    ) -> StoreResult<Vec<(String, Vec<String>, OffsetDateTime)>>;
+
+    /// Withdraws `user`'s consent to `client` and ends every grant `client` holds for `user`,
+    /// atomically; false when there was neither.
+    async fn withdraw_consent(
+        &self,
+        user: UserId,
+        client: &str,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> StoreResult<bool>;
+
     /// Records (or widens to) `scopes` as allowed by `user` to `client`.
     async fn save_consent(
         &self,

@@ -6,6 +6,7 @@
 mod authorize;
 mod claims;
 mod client;
+mod consents;
 mod end_session;
 mod grants;
 mod logout;
@@ -21,6 +22,7 @@ mod token;
 pub use authorize::{AuthRequest, AuthorizeParams, Prompt, Rejection};
 pub use claims::{AppAccessClaims, IdTokenClaims, ProfileClaims};
 pub use client::{Client, ClientKind, ClientSpec, GrantType, IdTokenAlg};
+pub use consents::AppAccess;
 pub use end_session::EndSession;
 pub use grants::{AuthCode, GrantStore, Redemption};
 pub use logout::{LOGOUT_TOKEN_TYP, LogoutChannel};

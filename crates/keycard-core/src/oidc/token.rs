@@ -154,7 +154,6 @@ impl Provider<'_> {
         session.auth_time = stored.auth_time;
         session.scopes = stored.scopes.clone();
         session.origin = Some(stored.browser_session_id);
-        session.device = client.name.clone();
         let mut ev = kc.audit_event(
             AuditKind::AppAuthorized,
             Some(stored.user_id),
@@ -174,9 +173,14 @@ impl Provider<'_> {
                 .store()
                 .find_session_with_user(stored.browser_session_id)
                 .await?;
-            if !approved_in.is_some_and(|(s, _)| s.is_active(now)) {
+            let Some((browser, _)) = approved_in.filter(|(s, _)| s.is_active(now)) else {
                 return Err(invalid("the sign-in the code came from has ended"));
-            }
+            };
+            // The grant is where the person is, not where the app's server is: the session
+            // list shows the app on the device it was allowed from.
+            session.device = browser.device;
+            session.user_agent = browser.user_agent;
+            session.ip = browser.ip;
             if req.redirect_uri.as_deref() != Some(stored.redirect_uri.as_str()) {
                 return Err(invalid(
                     "redirect_uri differs from the authorization request's",

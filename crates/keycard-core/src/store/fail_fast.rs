@@ -442,6 +442,23 @@ impl crate::oidc::GrantStore for FailFast {
         self.guard(self.inner.find_consent(u, c)).await
     }
 
+    async fn list_consents(
+        &self,
+        u: UserId,
+    ) -> StoreResult<Vec<(String, Vec<String>, OffsetDateTime)>> {
+        self.guard(self.inner.list_consents(u)).await
+    }
+
+    async fn withdraw_consent(
+        &self,
+        u: UserId,
+        c: &str,
+        now: OffsetDateTime,
+        ev: &AuditEvent,
+    ) -> StoreResult<bool> {
+        self.guard(self.inner.withdraw_consent(u, c, now, ev)).await
+    }
+
     async fn save_consent(
         &self,
         u: UserId,
@@ -824,6 +841,21 @@ mod tests {
             unreached!()
         }
         async fn find_consent(&self, _: UserId, _: &str) -> StoreResult<Option<Vec<String>>> {
+            unreached!()
+        }
+        async fn list_consents(
+            &self,
+            _: UserId,
+        ) -> StoreResult<Vec<(String, Vec<String>, OffsetDateTime)>> {
+            unreached!()
+        }
+        async fn withdraw_consent(
+            &self,
+            _: UserId,
+            _: &str,
+            _: OffsetDateTime,
+            _: &AuditEvent,
+        ) -> StoreResult<bool> {
             unreached!()
         }
         async fn save_consent(

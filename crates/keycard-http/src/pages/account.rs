@@ -17,10 +17,18 @@ use keycard_core::social::Identity;
 use time::format_description::well_known::Rfc3339;
 
 pub struct SessionLine {
+    pub id: String,
     pub device: String,
-    pub kind: &'static str,
+    /// The app of a grant, else the kind of session.
+    pub what: String,
     pub last_used: String,
     pub current: bool,
+}
+
+pub struct AppLine {
+    pub id: String,
+    pub name: String,
+    pub granted: String,
 }
 
 pub struct Linkable {
@@ -39,6 +47,7 @@ struct AccountPage<'a> {
     identities: &'a [Identity],
     linkable: &'a [Linkable],
     sessions: &'a [SessionLine],
+    apps: &'a [AppLine],
 }
 
 /// `GET /`: the account page (which sends a stranger to sign in).
@@ -62,13 +71,36 @@ pub async fn show(State(state): State<AppState>, ctx: PageCtx, jar: CookieJar) -
         Ok(s) => s,
         Err(e) => return error_page(&state, ctx, e),
     };
+    let provider = state.keycard.provider();
+    let apps = match provider.apps_of(&who).await {
+        Ok(a) => a,
+        Err(e) => return error_page(&state, ctx, e),
+    };
+    let names: std::collections::HashMap<String, String> =
+        match state.keycard.clients().list().await {
+            Ok(list) => list.into_iter().map(|c| (c.id, c.name)).collect(),
+            Err(e) => return error_page(&state, ctx, e),
+        };
     let sessions: Vec<SessionLine> = sessions
         .into_iter()
         .map(|s| SessionLine {
+            id: s.id.to_string(),
             current: s.id == who.session_id,
+            what: s
+                .client_id
+                .as_ref()
+                .map(|c| names.get(c).cloned().unwrap_or_else(|| c.clone()))
+                .unwrap_or_else(|| s.kind.as_str().to_owned()),
             device: s.device,
-            kind: s.kind.as_str(),
             last_used: s.last_used_at.format(&Rfc3339).unwrap_or_default(),
+        })
+        .collect();
+    let apps: Vec<AppLine> = apps
+        .into_iter()
+        .map(|a| AppLine {
+            id: a.client_id,
+            name: a.name,
+            granted: a.granted_at.format(&Rfc3339).unwrap_or_default(),
         })
         .collect();
     let providers = social.providers();
@@ -107,6 +139,7 @@ pub async fn show(State(state): State<AppState>, ctx: PageCtx, jar: CookieJar) -
             identities: &identities,
             linkable: &linkable,
             sessions: &sessions,
+            apps: &apps,
         },
         &ctx.nonce,
     )
@@ -196,6 +229,66 @@ pub async fn unlink(
         .await
     {
         Ok(()) => Redirect::to("/account").into_response(),
+        Err(e) => error_page(&state, ctx, e),
+    }
+}
+
+/// `POST /account/sessions/{id}/end`: ends one session (a device, an app's grant) from the
+/// list; the apps it reached hear of it by back-channel logout.
+pub async fn end_session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Client(client): Client,
+    headers: HeaderMap,
+    jar: CookieJar,
+    form: Result<Form<SignInForm>, FormRejection>,
+) -> Response {
+    let (ctx, who) = match account_form(&state, &headers, &jar, form).await {
+        Ok(checked) => checked,
+        Err(answer) => return *answer,
+    };
+    let Ok(id) = id.parse::<keycard_core::ids::SessionId>() else {
+        return error_page(&state, ctx, keycard_core::Error::NotFound);
+    };
+    match state.keycard.revoke_session(&who, id, &client).await {
+        Ok(()) => Redirect::to("/account").into_response(),
+        Err(e) => error_page(&state, ctx, e),
+    }
+}
+
+/// `POST /account/apps/{id}/withdraw`: takes back an app's access.
+pub async fn withdraw_app(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Client(client): Client,
+    headers: HeaderMap,
+    jar: CookieJar,
+    form: Result<Form<SignInForm>, FormRejection>,
+) -> Response {
+    let (ctx, who) = match account_form(&state, &headers, &jar, form).await {
+        Ok(checked) => checked,
+        Err(answer) => return *answer,
+    };
+    match state.keycard.provider().withdraw(&who, &id, &client).await {
+        Ok(()) => Redirect::to("/account").into_response(),
+        Err(e) => error_page(&state, ctx, e),
+    }
+}
+
+/// `POST /account/sessions/end-all`: signs out everywhere, this browser included.
+pub async fn end_all(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    jar: CookieJar,
+    form: Result<Form<SignInForm>, FormRejection>,
+) -> Response {
+    let (ctx, who) = match account_form(&state, &headers, &jar, form).await {
+        Ok(checked) => checked,
+        Err(answer) => return *answer,
+    };
+    match state.keycard.logout_all(&who, &client).await {
+        Ok(_) => super::logout::signed_out(&ctx, jar),
         Err(e) => error_page(&state, ctx, e),
     }
 }

@@ -43,6 +43,18 @@ pub fn routes() -> Router<AppState> {
             axum::routing::post(account::link),
         )
         .route("/account/unlink/{id}", axum::routing::post(account::unlink))
+        .route(
+            "/account/sessions/end-all",
+            axum::routing::post(account::end_all),
+        )
+        .route(
+            "/account/sessions/{id}/end",
+            axum::routing::post(account::end_session),
+        )
+        .route(
+            "/account/apps/{id}/withdraw",
+            axum::routing::post(account::withdraw_app),
+        )
         .route("/assets/keycard.css", get(assets::css))
         .route("/assets/logo", get(assets::logo))
 }

@@ -1,3 +1,4 @@
+pub mod apps;
 pub mod auth;
 pub mod identities;
 pub mod me;

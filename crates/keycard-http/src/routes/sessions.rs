@@ -18,12 +18,28 @@ pub async fn list_sessions(
     Authenticated(who): Authenticated,
 ) -> ApiResult<Json<SessionList>> {
     let sessions = state.keycard.list_sessions(&who).await?;
+    let names: std::collections::HashMap<String, String> =
+        if sessions.iter().any(|s| s.client_id.is_some()) {
+            state
+                .keycard
+                .clients()
+                .list()
+                .await?
+                .into_iter()
+                .map(|c| (c.id, c.name))
+                .collect()
+        } else {
+            Default::default()
+        };
     Ok(Json(SessionList {
         sessions: sessions
             .into_iter()
             .map(|s| {
                 let current = s.id == who.session_id;
-                SessionResponse::new(s, current)
+                let app = s.client_id.as_ref().and_then(|c| names.get(c).cloned());
+                let mut out = SessionResponse::new(s, current);
+                out.app = app;
+                out
             })
             .collect(),
     }))

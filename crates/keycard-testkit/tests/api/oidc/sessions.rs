@@ -11,6 +11,8 @@ backend_tests!(
     a_native_app_is_asked_every_time,
     signing_out_ends_the_grants_of_that_sign_in_but_not_offline_ones,
     the_authorization_endpoint_takes_a_form_too,
+    a_person_sees_and_withdraws_an_apps_access,
+    the_account_page_ends_an_apps_grant_and_everything,
 );
 
 /// Where Keycard sends `url` (absolute).
@@ -205,5 +207,129 @@ async fn the_authorization_endpoint_takes_a_form_too(app: TestApp) -> Result<()>
     got.sort();
     want.sort();
     ensure!(got == want, "the form's parameters: {got:?} vs {want:?}");
+    Ok(())
+}
+
+async fn a_person_sees_and_withdraws_an_apps_access(app: TestApp) -> Result<()> {
+    let (browser, email, tokens) = shop_tokens(&app, &[]).await?;
+    let own = app.login(&email, PASSWORD).await?.access_token;
+    let apps = app
+        .bearer_get("/v1/me/apps", &own)
+        .await?
+        .expect_status(200)?
+        .json()?;
+    let listed = &apps["apps"][0];
+    ensure!(
+        listed["client_id"] == SHOP && listed["name"] == "Shop",
+        "{apps}"
+    );
+    ensure!(
+        listed["scopes"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|x| x == "email")),
+        "{apps}"
+    );
+    // The grant is in the session list, named for its app, on the device it was allowed from.
+    let sessions = app
+        .bearer_get("/v1/me/sessions", &own)
+        .await?
+        .expect_status(200)?
+        .json()?;
+    let grant = sessions["sessions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["kind"] == "grant")
+        .with_context(|| format!("no grant listed: {sessions}"))?;
+    ensure!(
+        grant["client_id"] == SHOP && grant["app"] == "Shop",
+        "{grant}"
+    );
+    ensure!(grant["amr"] == serde_json::json!(["pwd"]), "{grant}");
+
+    let r = app.bearer_delete("/v1/me/apps/shop", &own).await?;
+    ensure!(r.status.as_u16() == 204, "{r}");
+    let access = tokens["access_token"].as_str().context("access_token")?;
+    ensure!(
+        app.bearer_get("/oauth2/userinfo", access)
+            .await?
+            .status
+            .as_u16()
+            == 401
+    );
+    let apps = app.bearer_get("/v1/me/apps", &own).await?.json()?;
+    ensure!(apps["apps"].as_array().is_some_and(Vec::is_empty), "{apps}");
+    // Asked again next time.
+    let pkce = Pkce::new();
+    let page = browser.navigate(&shop_request(&app, &pkce, &[])).await?;
+    ensure!(
+        page.status.as_u16() == 200 && page.text.contains("id=\"allow\""),
+        "{page}"
+    );
+    let r = app.bearer_delete("/v1/me/apps/shop", &own).await?;
+    ensure!(r.status.as_u16() == 404, "{r}");
+    Ok(())
+}
+
+async fn the_account_page_ends_an_apps_grant_and_everything(app: TestApp) -> Result<()> {
+    let (browser, _, tokens) = shop_tokens(&app, &[]).await?;
+    let access = tokens["access_token"].as_str().context("access_token")?;
+    let page = browser
+        .navigate(&app.url("/account"))
+        .await?
+        .expect_status(200)?;
+    ensure!(
+        page.text.contains("id=\"apps\"") && page.text.contains("Shop"),
+        "{page}"
+    );
+    let csrf = field_value(&page.text, "csrf").context("csrf")?;
+    // The grant's line has its own button.
+    let at = page
+        .text
+        .find("action=\"/account/sessions/")
+        .context("no end button")?;
+    let rest = &page.text[at + "action=\"".len()..];
+    let action = &rest[..rest.find('"').context("action")?];
+    let reply = submit(&app, &browser, action, &[("csrf", &csrf)]).await?;
+    ensure!(location(&reply)? == "/account", "{reply}");
+    ensure!(
+        app.bearer_get("/oauth2/userinfo", access)
+            .await?
+            .status
+            .as_u16()
+            == 401
+    );
+
+    // Remove access: the consent goes too.
+    let reply = submit(
+        &app,
+        &browser,
+        "/account/apps/shop/withdraw",
+        &[("csrf", &csrf)],
+    )
+    .await?;
+    ensure!(location(&reply)? == "/account", "{reply}");
+    let page = browser
+        .navigate(&app.url("/account"))
+        .await?
+        .expect_status(200)?;
+    ensure!(
+        !page.text.contains("id=\"apps\""),
+        "the app is still listed"
+    );
+
+    // Sign out everywhere, this browser included.
+    let reply = submit(
+        &app,
+        &browser,
+        "/account/sessions/end-all",
+        &[("csrf", &csrf)],
+    )
+    .await?;
+    ensure!(reply.status.as_u16() == 200, "{reply}");
+    ensure!(
+        browser.cookie("__Host-keycard_session").is_none(),
+        "still signed in"
+    );
     Ok(())
 }
