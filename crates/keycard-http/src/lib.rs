@@ -74,6 +74,12 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::jwks))
         .routes(routes!(ops::metrics))
+        .routes(routes!(oauth::discovery::openid_configuration))
+        .routes(routes!(oauth::discovery::authorization_server))
+        .routes(routes!(oauth::token::token))
+        .routes(routes!(oauth::token::userinfo, oauth::token::userinfo_post))
+        .routes(routes!(oauth::token::revoke))
+        .routes(routes!(oauth::token::introspect))
 }
 
 /// The whole application, ready to serve.

@@ -20,6 +20,7 @@ use utoipa::openapi::{Content, Ref, RefOr};
         (name = "me", description = "The signed-in user's profile and password"),
         (name = "sessions", description = "The signed-in user's devices"),
         (name = "operations", description = "Probes, metrics and public keys"),
+        (name = "openid", description = "Keycard as the OpenID Provider of the platform's apps: discovery, token, userinfo, revocation, introspection. Errors here are RFC 6749 `{error, error_description}` JSON, as relying-party libraries expect. The authorization (`/oauth2/authorize`) and logout (`/oauth2/logout`) endpoints are browser navigations, described in README.md."),
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
     modifiers(&BearerAuth)
@@ -50,7 +51,8 @@ impl Modify for BearerAuth {
 /// whatever hashes can find hashing saturated (503, with `Retry-After`).
 pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
     for (path, item) in doc.paths.paths.iter_mut() {
-        let reads_database = path.starts_with("/v1/") || path == "/readyz";
+        let reads_database =
+            path.starts_with("/v1/") || path.starts_with("/oauth2/") || path == "/readyz";
         for op in [
             &mut item.get,
             &mut item.post,

@@ -11,7 +11,20 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "openid",
+    responses((status = 200, description = "OpenID Provider metadata (OpenID Connect Discovery 1.0 §3, RFC 8414 §2)", content_type = "application/json")))]
 pub async fn openid_configuration(State(state): State<AppState>) -> Response {
+    metadata(&state)
+}
+
+/// The same document at RFC 8414's name.
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "openid",
+    responses((status = 200, description = "The provider metadata, as at /.well-known/openid-configuration", content_type = "application/json")))]
+pub async fn authorization_server(State(state): State<AppState>) -> Response {
+    metadata(&state)
+}
+
+fn metadata(state: &AppState) -> Response {
     let issuer = state.keycard.policy().issuer.clone();
     let base = state.config.public_url.trim_end_matches('/');
     let doc = json!({

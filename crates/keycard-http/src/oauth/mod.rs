@@ -2,10 +2,11 @@
 //! page, the token endpoint and userinfo, under `/oauth2/`.
 
 mod authorize;
-mod discovery;
+pub(crate) mod discovery;
+mod docs;
 mod logout;
 mod params;
-mod token;
+pub(crate) mod token;
 
 pub(crate) use authorize::answer_origin;
 
@@ -21,25 +22,15 @@ pub const REVOCATION_PATH: &str = "/oauth2/revoke";
 pub const INTROSPECTION_PATH: &str = "/oauth2/introspect";
 pub const END_SESSION_PATH: &str = "/oauth2/logout";
 
+/// The navigations: pages and redirects, not part of the JSON API's document. The JSON
+/// endpoints (discovery, token, userinfo, revocation, introspection) are in the API router.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route(
-            "/.well-known/openid-configuration",
-            get(discovery::openid_configuration),
-        )
-        .route(
-            "/.well-known/oauth-authorization-server",
-            get(discovery::openid_configuration),
-        )
         .route(
             AUTHORIZE_PATH,
             get(authorize::authorize).post(authorize::authorize_post),
         )
         .route(CONSENT_PATH, post(authorize::consent))
-        .route(TOKEN_PATH, post(token::token))
-        .route(USERINFO_PATH, get(token::userinfo).post(token::userinfo))
-        .route(REVOCATION_PATH, post(token::revoke))
-        .route(INTROSPECTION_PATH, post(token::introspect))
         .route(
             END_SESSION_PATH,
             get(logout::end_session).post(logout::end_session),

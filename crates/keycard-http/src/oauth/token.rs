@@ -74,6 +74,13 @@ fn client_auth(
 }
 
 /// `POST /oauth2/token`.
+#[utoipa::path(post, path = "/oauth2/token", tag = "openid",
+    request_body(content = super::docs::TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Tokens (RFC 6749 §5.1); `Cache-Control: no-store`", body = super::docs::TokenAnswer),
+        (status = 400, description = "The request, grant or scope is refused (RFC 6749 §5.2)", body = super::docs::OAuthErrorBody),
+        (status = 401, description = "Client authentication failed (`invalid_client`)", body = super::docs::OAuthErrorBody),
+    ))]
 pub async fn token(
     State(state): State<AppState>,
     Client(by): Client,
@@ -145,6 +152,13 @@ async fn authenticated_form(
 }
 
 /// `POST /oauth2/revoke` (RFC 7009): 200 whether or not there was anything to revoke.
+#[utoipa::path(post, path = "/oauth2/revoke", tag = "openid",
+    request_body(content = super::docs::TokenForm2, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or nothing of this client's to revoke: the grant of the token ends, refresh and access tokens alike"),
+        (status = 400, description = "No token (`invalid_request`)", body = super::docs::OAuthErrorBody),
+        (status = 401, description = "Client authentication failed (`invalid_client`)", body = super::docs::OAuthErrorBody),
+    ))]
 pub async fn revoke(
     State(state): State<AppState>,
     Client(by): Client,
@@ -161,6 +175,13 @@ pub async fn revoke(
 
 /// `POST /oauth2/introspect` (RFC 7662), for resource servers registered as confidential
 /// clients.
+#[utoipa::path(post, path = "/oauth2/introspect", tag = "openid",
+    request_body(content = super::docs::TokenForm2, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Whether an app's access token is active, and its claims", body = super::docs::Introspection),
+        (status = 400, description = "No token, or a public client asking (`invalid_request`, `unauthorized_client`)", body = super::docs::OAuthErrorBody),
+        (status = 401, description = "Client authentication failed (`invalid_client`)", body = super::docs::OAuthErrorBody),
+    ))]
 pub async fn introspect(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -189,9 +210,27 @@ fn no_store(mut resp: Response) -> Response {
     resp
 }
 
-/// `GET|POST /oauth2/userinfo` with an app's access token as bearer.
+/// `GET /oauth2/userinfo` with an app's access token as bearer.
+#[utoipa::path(get, path = "/oauth2/userinfo", tag = "openid",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The person's claims the token's scopes release", body = super::docs::UserInfo)))]
 pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
-    let token = bearer(&headers).ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
+    userinfo_of(&state, &headers).await
+}
+
+/// `POST /oauth2/userinfo`: the same (OpenID Connect Core §5.3.1).
+#[utoipa::path(post, path = "/oauth2/userinfo", tag = "openid",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The person's claims the token's scopes release", body = super::docs::UserInfo)))]
+pub async fn userinfo_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    userinfo_of(&state, &headers).await
+}
+
+async fn userinfo_of(state: &AppState, headers: &HeaderMap) -> ApiResult<Response> {
+    let token = bearer(headers).ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
     let claims = state.keycard.provider().userinfo(token).await?;
     Ok(no_store(Json(claims).into_response()))
 }

@@ -77,6 +77,12 @@ async fn openapi_document_lists_the_api(app: TestApp) -> Result<()> {
         "/v1/auth/refresh",
         "/v1/me",
         "/v1/me/sessions/{id}",
+        "/v1/me/apps/{client_id}",
+        "/oauth2/token",
+        "/oauth2/userinfo",
+        "/oauth2/revoke",
+        "/oauth2/introspect",
+        "/.well-known/openid-configuration",
     ] {
         assert!(
             paths.contains_key(path),
