@@ -39,6 +39,9 @@ pub enum AuditKind {
     ConsentWithdrawn,
     /// An application got tokens for a person (an authorization code redeemed).
     AppAuthorized,
+    /// A person allowed a device's sign-in request (RFC 8628) from their browser.
+    DeviceApproved,
+    DeviceDenied,
     /// A spent authorization code was presented again: what it issued is revoked.
     CodeReuseDetected,
 }
@@ -68,6 +71,8 @@ impl AuditKind {
             Self::ConsentWithdrawn => "consent_withdrawn",
             Self::AppAuthorized => "app_authorized",
             Self::CodeReuseDetected => "code_reuse_detected",
+            Self::DeviceApproved => "device_approved",
+            Self::DeviceDenied => "device_denied",
             Self::SocialLoginFailed => "social_login_failed",
             Self::AccountLocked => "account_locked",
         }
@@ -98,6 +103,8 @@ impl AuditKind {
             Self::ConsentWithdrawn,
             Self::AppAuthorized,
             Self::CodeReuseDetected,
+            Self::DeviceApproved,
+            Self::DeviceDenied,
             Self::SocialLoginFailed,
         ]
         .into_iter()

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod browser;
 pub mod clock;
 pub mod config;
+pub mod devices;
 pub mod error;
 pub mod ids;
 pub mod oidc;

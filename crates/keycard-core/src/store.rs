@@ -235,6 +235,7 @@ pub trait Store:
     + crate::sessions::BrowserStore
     + crate::oidc::ClientStore
     + crate::oidc::GrantStore
+    + crate::devices::DeviceStore
 {
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> StoreResult<()>;

@@ -27,6 +27,7 @@ fn is_provider_call(path: &str) -> bool {
             oauth::USERINFO_PATH,
             oauth::REVOCATION_PATH,
             oauth::INTROSPECTION_PATH,
+            oauth::DEVICE_AUTHORIZATION_PATH,
         ]
         .contains(&path)
 }

@@ -80,6 +80,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(oauth::token::userinfo, oauth::token::userinfo_post))
         .routes(routes!(oauth::token::revoke))
         .routes(routes!(oauth::token::introspect))
+        .routes(routes!(oauth::device::device_authorization))
 }
 
 /// The whole application, ready to serve.

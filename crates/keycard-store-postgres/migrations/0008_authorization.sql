@@ -37,3 +37,25 @@ CREATE TABLE oauth_consents (
     granted_at TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (user_id, client_id)
 );
+
+-- Device authorization requests (RFC 8628): found by the device code's hash (the device polls)
+-- or by the user code (the person types it). state: pending, approved, denied, used.
+CREATE TABLE oauth_device_requests (
+    device_hash       BYTEA PRIMARY KEY,
+    user_code         TEXT NOT NULL,
+    client_id         TEXT NOT NULL REFERENCES oauth_clients (id) ON DELETE CASCADE,
+    scope             TEXT NOT NULL,
+    device            TEXT NOT NULL,
+    created_at        TIMESTAMPTZ NOT NULL,
+    expires_at        TIMESTAMPTZ NOT NULL,
+    poll_interval     BIGINT NOT NULL,
+    last_polled_at    TIMESTAMPTZ,
+    state             TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'denied', 'used')),
+    user_id           UUID REFERENCES users (id) ON DELETE CASCADE,
+    session_id        UUID,
+    amr               TEXT,
+    auth_time         TIMESTAMPTZ
+);
+-- A user code names one request at a time; expired ones are pruned.
+CREATE UNIQUE INDEX oauth_device_requests_user_code_idx ON oauth_device_requests (user_code);
+CREATE INDEX oauth_device_requests_expiry_idx ON oauth_device_requests (expires_at);

@@ -9,6 +9,7 @@ mod accounts;
 mod audit;
 mod browser;
 mod clients;
+mod devices;
 mod grants;
 mod keys;
 mod notices;

@@ -13,6 +13,9 @@ pub const DESK: &str = "desk";
 pub const DESK_SECRET: &str = "desk-test-secret-4f9a7c1e2b8d6a3f5c0e9b7d";
 pub const DESK_REDIRECT: &str = "https://desk.example.test/cb";
 
+/// A TV app: the device grant, no browser of its own.
+pub const TV: &str = "tv";
+
 /// A back-end service: client credentials only.
 pub const ORDERS: &str = "orders";
 pub const ORDERS_SECRET: &str = "orders-test-secret-8e2c4a6b0d1f3e5a7c9b2d4f";
@@ -33,6 +36,10 @@ pub fn settings() -> Vec<(String, String)> {
         ("clients.desk.redirect_uris", DESK_REDIRECT),
         ("clients.desk.first_party", "true"),
         ("clients.desk.id_token_alg", "ES256"),
+        ("clients.tv.name", "Living-room TV"),
+        ("clients.tv.type", "public"),
+        ("clients.tv.grant_types", "device_code refresh_token"),
+        ("clients.tv.scopes", "openid profile email"),
         ("clients.orders.name", "Orders service"),
         ("clients.orders.type", "confidential"),
         ("clients.orders.secret", ORDERS_SECRET),

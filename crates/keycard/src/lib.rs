@@ -125,6 +125,7 @@ fn policy(settings: &Settings) -> Policy {
         register_per_ip: settings.register_ip_limit,
         register_per_email: settings.register_email_limit,
         social_per_ip: settings.social_ip_limit,
+        device_code_per_ip: settings.device_code_ip_limit,
         lockout: Lockout {
             free_failures: settings.login_free_failures,
             first_delay: settings.login_backoff,
@@ -245,6 +246,10 @@ async fn maintenance(
             match keycard.social().prune().await {
                 Ok(n) => tracing::debug!(rows = n, "pruned expired social sign-in flows"),
                 Err(e) => tracing::warn!(error = %e, "pruning social sign-in flows failed"),
+            }
+            match keycard.devices().prune().await {
+                Ok(n) => tracing::debug!(rows = n, "pruned expired device requests"),
+                Err(e) => tracing::warn!(error = %e, "pruning device requests failed"),
             }
             match keycard.provider().prune_codes().await {
                 Ok(n) => tracing::debug!(rows = n, "pruned old authorization codes"),

@@ -66,6 +66,7 @@ pub struct Settings {
     pub register_email_limit: Option<Rate>,
     /// Social sign-ins started and native login codes exchanged, per client network.
     pub social_ip_limit: Option<Rate>,
+    pub device_code_ip_limit: Option<Rate>,
     /// Consecutive failed sign-ins on one account before the next one must wait.
     pub login_free_failures: u32,
     /// The first wait; it doubles with each further failure…
@@ -147,6 +148,7 @@ impl Settings {
             register_ip_limit: Some(Rate::new(30, Duration::from_secs(600))),
             register_email_limit: Some(Rate::new(5, Duration::from_secs(3600))),
             social_ip_limit: Some(Rate::new(120, Duration::from_secs(60))),
+            device_code_ip_limit: Some(Rate::new(20, Duration::from_secs(600))),
             login_free_failures: 5,
             login_backoff: Duration::from_secs(1),
             login_lockout: Duration::from_secs(15 * 60),
@@ -324,6 +326,7 @@ impl Settings {
             "register_ip_limit" => self.register_ip_limit = parse_rate(v)?,
             "register_email_limit" => self.register_email_limit = parse_rate(v)?,
             "social_ip_limit" => self.social_ip_limit = parse_rate(v)?,
+            "device_code_ip_limit" => self.device_code_ip_limit = parse_rate(v)?,
             "login_free_failures" => self.login_free_failures = parse_num(v)?,
             "login_backoff" => self.login_backoff = parse_duration(v)?,
             "login_lockout" => self.login_lockout = parse_duration(v)?,
@@ -737,6 +740,10 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "social_ip_limit",
         "social sign-ins started (and native login codes exchanged) per network, e.g. 120/1m (default) or off",
+    ),
+    (
+        "device_code_ip_limit",
+        "device user codes tried on the /device page per network, e.g. 20/10m (default) or off",
     ),
     (
         "login_free_failures",

@@ -19,6 +19,8 @@ mod secrets;
 mod store;
 mod token;
 
+/// Space-separated scope values, each once.
+pub(crate) use authorize::scopes as scopes_of;
 pub use authorize::{AuthRequest, AuthorizeParams, Prompt, Rejection};
 pub use claims::{AppAccessClaims, IdTokenClaims, ProfileClaims};
 pub use client::{Client, ClientKind, ClientSpec, GrantType, IdTokenAlg};

@@ -18,6 +18,9 @@ pub enum OAuthCode {
     RequestNotSupported,
     RequestUriNotSupported,
     InvalidToken,
+    AuthorizationPending,
+    SlowDown,
+    ExpiredToken,
 }
 
 impl OAuthCode {
@@ -37,6 +40,9 @@ impl OAuthCode {
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::InvalidToken => "invalid_token",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::ExpiredToken => "expired_token",
         }
     }
 }

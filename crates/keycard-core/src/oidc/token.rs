@@ -40,6 +40,7 @@ pub struct TokenRequest {
     pub code_verifier: Option<String>,
     pub refresh_token: Option<String>,
     pub scope: Option<String>,
+    pub device_code: Option<String>,
 }
 
 /// A successful token response (RFC 6749 §5.1).
@@ -118,10 +119,14 @@ impl Provider<'_> {
             GrantType::AuthorizationCode => self.redeem(client, req, by).await,
             GrantType::RefreshToken => self.refresh(client, req, by).await,
             GrantType::ClientCredentials => self.client_credentials(client, req),
-            GrantType::DeviceCode => Err(oauth(
-                OAuthCode::UnsupportedGrantType,
-                "the device grant is not available yet",
-            )),
+            GrantType::DeviceCode => {
+                let code = req
+                    .device_code
+                    .as_deref()
+                    .ok_or_else(|| oauth(OAuthCode::InvalidRequest, "device_code is missing"))?;
+                let (grant, user, refresh) = self.kc.devices().redeem(client, code, by).await?;
+                self.tokens(client, &grant, &user, None, refresh)
+            }
         }
     }
 

@@ -473,6 +473,54 @@ impl crate::oidc::GrantStore for FailFast {
 }
 
 #[async_trait]
+impl crate::devices::DeviceStore for FailFast {
+    async fn insert_device_request(&self, r: &crate::devices::DeviceRequest) -> StoreResult<bool> {
+        self.guard(self.inner.insert_device_request(r)).await
+    }
+
+    async fn find_device_request(
+        &self,
+        code: &str,
+    ) -> StoreResult<Option<crate::devices::DeviceRequest>> {
+        self.guard(self.inner.find_device_request(code)).await
+    }
+
+    async fn decide_device_request(
+        &self,
+        code: &str,
+        d: &crate::devices::DeviceState,
+        now: OffsetDateTime,
+        ev: &AuditEvent,
+    ) -> StoreResult<bool> {
+        self.guard(self.inner.decide_device_request(code, d, now, ev))
+            .await
+    }
+
+    async fn poll_device_request(
+        &self,
+        h: &TokenHash,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<crate::devices::Polled>> {
+        self.guard(self.inner.poll_device_request(h, now)).await
+    }
+
+    async fn redeem_device_request(
+        &self,
+        h: &TokenHash,
+        grant: &Session,
+        refresh: Option<&NewRefreshToken>,
+        ev: &AuditEvent,
+    ) -> StoreResult<bool> {
+        self.guard(self.inner.redeem_device_request(h, grant, refresh, ev))
+            .await
+    }
+
+    async fn prune_device_requests(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        self.guard(self.inner.prune_device_requests(before)).await
+    }
+}
+
+#[async_trait]
 impl SocialStore for FailFast {
     async fn save_flow(&self, flow: &PendingFlow) -> StoreResult<()> {
         self.guard(self.inner.save_flow(flow)).await
@@ -866,6 +914,50 @@ mod tests {
             _: OffsetDateTime,
             _: &AuditEvent,
         ) -> StoreResult<()> {
+            unreached!()
+        }
+    }
+
+    #[async_trait]
+    impl crate::devices::DeviceStore for Switch {
+        async fn insert_device_request(
+            &self,
+            _: &crate::devices::DeviceRequest,
+        ) -> StoreResult<bool> {
+            unreached!()
+        }
+        async fn find_device_request(
+            &self,
+            _: &str,
+        ) -> StoreResult<Option<crate::devices::DeviceRequest>> {
+            unreached!()
+        }
+        async fn decide_device_request(
+            &self,
+            _: &str,
+            _: &crate::devices::DeviceState,
+            _: OffsetDateTime,
+            _: &AuditEvent,
+        ) -> StoreResult<bool> {
+            unreached!()
+        }
+        async fn poll_device_request(
+            &self,
+            _: &TokenHash,
+            _: OffsetDateTime,
+        ) -> StoreResult<Option<crate::devices::Polled>> {
+            unreached!()
+        }
+        async fn redeem_device_request(
+            &self,
+            _: &TokenHash,
+            _: &Session,
+            _: Option<&NewRefreshToken>,
+            _: &AuditEvent,
+        ) -> StoreResult<bool> {
+            unreached!()
+        }
+        async fn prune_device_requests(&self, _: OffsetDateTime) -> StoreResult<u64> {
             unreached!()
         }
     }

@@ -45,6 +45,9 @@ pub struct ThrottlePolicy {
     pub register_per_email: Option<Rate>,
     /// Social sign-ins started (each stores a flow) and native login codes tried, per network.
     pub social_per_ip: Option<Rate>,
+    /// Device user codes tried on the `/device` page, per network (RFC 8628 §5.1: the codes
+    /// are short enough to guess, so guessing must be slow).
+    pub device_code_per_ip: Option<Rate>,
     pub lockout: Lockout,
 }
 
@@ -55,6 +58,7 @@ impl Default for ThrottlePolicy {
             register_per_ip: Some(Rate::new(30, Duration::from_secs(600))),
             register_per_email: Some(Rate::new(5, Duration::from_secs(3600))),
             social_per_ip: Some(Rate::new(120, Duration::from_secs(60))),
+            device_code_per_ip: Some(Rate::new(20, Duration::from_secs(600))),
             lockout: Lockout::default(),
         }
     }
@@ -68,6 +72,7 @@ pub enum Limit {
     RegisterPerIp,
     RegisterPerEmail,
     SocialPerIp,
+    DeviceCodePerIp,
 }
 
 impl Limit {
@@ -87,6 +92,7 @@ impl Limit {
             Self::RegisterPerIp => "register_per_ip",
             Self::RegisterPerEmail => "register_per_email",
             Self::SocialPerIp => "social_per_ip",
+            Self::DeviceCodePerIp => "device_code_per_ip",
         }
     }
 }
@@ -195,6 +201,7 @@ impl Throttle {
             Limit::LoginPerIp | Limit::LoginPerAccount => "login",
             Limit::RegisterPerIp | Limit::RegisterPerEmail => "register",
             Limit::SocialPerIp => "social",
+            Limit::DeviceCodePerIp => "device",
         };
         metrics::counter!("keycard_throttled_total", "endpoint" => endpoint, "limit" => limit.as_str())
             .increment(1);
@@ -340,6 +347,17 @@ impl Throttle {
         for (key, rate) in self.network_buckets("social-ip", ip, self.policy.social_per_ip) {
             if let Some(wait) = self.take(&key, &rate, now).await? {
                 return Ok(self.refuse(Limit::SocialPerIp, &key, now, wait));
+            }
+        }
+        Ok(Gate::Open(()))
+    }
+
+    /// Lets a device user code be tried, or refuses it.
+    pub async fn begin_device_code(&self, ip: Option<&str>) -> Result<Gate<()>> {
+        let now = self.now_ms();
+        for (key, rate) in self.network_buckets("device-ip", ip, self.policy.device_code_per_ip) {
+            if let Some(wait) = self.take(&key, &rate, now).await? {
+                return Ok(self.refuse(Limit::DeviceCodePerIp, &key, now, wait));
             }
         }
         Ok(Gate::Open(()))

@@ -1,8 +1,8 @@
 //! OpenID Provider metadata (OpenID Connect Discovery 1.0 §3, RFC 8414 §2).
 
 use super::{
-    AUTHORIZE_PATH, END_SESSION_PATH, INTROSPECTION_PATH, REVOCATION_PATH, TOKEN_PATH,
-    USERINFO_PATH,
+    AUTHORIZE_PATH, DEVICE_AUTHORIZATION_PATH, END_SESSION_PATH, INTROSPECTION_PATH,
+    REVOCATION_PATH, TOKEN_PATH, USERINFO_PATH,
 };
 use crate::state::AppState;
 use axum::Json;
@@ -35,6 +35,7 @@ fn metadata(state: &AppState) -> Response {
         "jwks_uri": format!("{base}/.well-known/jwks.json"),
         "revocation_endpoint": format!("{base}{REVOCATION_PATH}"),
         "end_session_endpoint": format!("{base}{END_SESSION_PATH}"),
+        "device_authorization_endpoint": format!("{base}{DEVICE_AUTHORIZATION_PATH}"),
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
@@ -42,7 +43,12 @@ fn metadata(state: &AppState) -> Response {
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:device_code",
+        ],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "EdDSA", "ES256"],
         "userinfo_signing_alg_values_supported": ["none"],

@@ -11,7 +11,8 @@ use utoipa::ToSchema;
 /// `client_id` alone.
 #[derive(Serialize, ToSchema)]
 pub struct TokenForm {
-    /// `authorization_code`, `refresh_token` or `client_credentials`.
+    /// `authorization_code`, `refresh_token`, `client_credentials` or
+    /// `urn:ietf:params:oauth:grant-type:device_code`.
     pub grant_type: String,
     pub code: Option<String>,
     /// Exactly as in the authorization request.
@@ -19,6 +20,8 @@ pub struct TokenForm {
     /// The PKCE verifier (RFC 7636), when the request had a challenge.
     pub code_verifier: Option<String>,
     pub refresh_token: Option<String>,
+    /// The device grant's code.
+    pub device_code: Option<String>,
     /// To narrow a refresh, or choose a service's scopes.
     pub scope: Option<String>,
     pub client_id: Option<String>,
@@ -38,6 +41,34 @@ pub struct TokenAnswer {
     pub refresh_token: Option<String>,
     /// For `openid` requests: signed with the app's registered algorithm (RS256 by default).
     pub id_token: Option<String>,
+}
+
+/// A device authorization request (RFC 8628 §3.1), with the client authentication of the token
+/// endpoint (a public app sends its `client_id`).
+#[derive(Serialize, ToSchema)]
+pub struct DeviceForm {
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// Default: the app's scopes but `offline_access`.
+    pub scope: Option<String>,
+}
+
+/// What the device shows and polls with (RFC 8628 §3.2).
+#[derive(Serialize, ToSchema)]
+pub struct DeviceAnswer {
+    /// The device's secret for polling; never shown.
+    pub device_code: String,
+    /// Eight letters without vowels, as `BCDF-GHJK`.
+    pub user_code: String,
+    /// `/device` on Keycard.
+    pub verification_uri: String,
+    /// `/device?user_code=…`: what the QR code holds.
+    pub verification_uri_complete: String,
+    /// An SVG QR code of `verification_uri_complete`, for a device that shows images.
+    pub qr_code_uri: String,
+    pub expires_in: i64,
+    /// Seconds between polls.
+    pub interval: i64,
 }
 
 /// A protocol error (RFC 6749 §5.2).

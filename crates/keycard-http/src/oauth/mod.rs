@@ -2,6 +2,7 @@
 //! page, the token endpoint and userinfo, under `/oauth2/`.
 
 mod authorize;
+pub(crate) mod device;
 pub(crate) mod discovery;
 mod docs;
 mod logout;
@@ -21,6 +22,7 @@ pub const USERINFO_PATH: &str = "/oauth2/userinfo";
 pub const REVOCATION_PATH: &str = "/oauth2/revoke";
 pub const INTROSPECTION_PATH: &str = "/oauth2/introspect";
 pub const END_SESSION_PATH: &str = "/oauth2/logout";
+pub const DEVICE_AUTHORIZATION_PATH: &str = "/oauth2/device_authorization";
 
 /// The navigations: pages and redirects, not part of the JSON API's document. The JSON
 /// endpoints (discovery, token, userinfo, revocation, introspection) are in the API router.

@@ -108,6 +108,7 @@ async fn token_inner(
         code_verifier: form.get("code_verifier").cloned(),
         refresh_token: form.get("refresh_token").cloned(),
         scope: form.get("scope").cloned(),
+        device_code: form.get("device_code").cloned(),
     };
     let t = provider.token(&client, &req, by).await?;
     let mut body = json!({
@@ -127,7 +128,7 @@ async fn token_inner(
 
 /// The form of a client's request to the protocol endpoints, and the client it authenticates
 /// as.
-async fn authenticated_form(
+pub(crate) async fn authenticated_form(
     state: &AppState,
     headers: &HeaderMap,
     body: &str,

@@ -5,6 +5,7 @@
 
 mod account;
 mod assets;
+mod device;
 mod error;
 mod forms;
 pub mod i18n;
@@ -55,6 +56,9 @@ pub fn routes() -> Router<AppState> {
             "/account/apps/{id}/withdraw",
             axum::routing::post(account::withdraw_app),
         )
+        .route("/device", get(device::show).post(device::submit))
+        .route("/device/decide", axum::routing::post(device::decide))
+        .route("/device/qr", get(device::qr))
         .route("/assets/keycard.css", get(assets::css))
         .route("/assets/logo", get(assets::logo))
 }
