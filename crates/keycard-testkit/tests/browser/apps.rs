@@ -105,3 +105,49 @@ pub async fn an_app_signs_a_person_in_through_the_pages(app: TestApp, b: Chrome)
     server.abort();
     b.close().await
 }
+
+pub async fn a_device_is_allowed_from_the_device_page(app: TestApp, b: Chrome) -> Result<()> {
+    let acct = app.new_account().await?;
+    let started = keycard_testkit::send(
+        app.http()
+            .post(app.url("/oauth2/device_authorization"))
+            .form(&[("client_id", keycard_testkit::apps::TV)]),
+    )
+    .await?;
+    ensure!(started.status.as_u16() == 200, "{started}");
+    let started = started.json()?;
+    let user_code = started["user_code"].as_str().context("user_code")?;
+    let device_code = started["device_code"].as_str().context("device_code")?;
+    // The person opens /device (typing the address the TV shows), signs in, types the code.
+    b.goto(
+        started["verification_uri"]
+            .as_str()
+            .context("verification_uri")?,
+    )
+    .await?;
+    b.wait_for_url("the sign-in page", |u| u.contains("/login"))
+        .await?;
+    b.fill("#email", &acct.email).await?;
+    b.fill("#password", PASSWORD).await?;
+    b.click("#submit").await?;
+    b.wait_for_url("the device page", |u| u.ends_with("/device"))
+        .await?;
+    b.fill("#user_code", &user_code.to_lowercase()).await?;
+    b.click("#submit").await?;
+    let heading = b.text_of("#device-heading").await?;
+    ensure!(heading.contains("Living-room TV"), "{heading}");
+    b.click("#allow").await?;
+    b.wait_for("#device-done").await?;
+    tokio::time::sleep(std::time::Duration::from_millis(5200)).await;
+    let tokens = keycard_testkit::send(app.http().post(app.url("/oauth2/token")).form(&[
+        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+        ("device_code", device_code),
+        ("client_id", keycard_testkit::apps::TV),
+    ]))
+    .await?;
+    ensure!(
+        tokens.status.as_u16() == 200,
+        "the TV got no tokens: {tokens}"
+    );
+    b.close().await
+}

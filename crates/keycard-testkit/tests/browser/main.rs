@@ -14,7 +14,7 @@ mod apps;
 mod chrome;
 
 use anyhow::{Result, ensure};
-use apps::an_app_signs_a_person_in_through_the_pages;
+use apps::{a_device_is_allowed_from_the_device_page, an_app_signs_a_person_in_through_the_pages};
 use chrome::Chrome;
 use keycard_testkit::{Backend, PASSWORD, TestApp, unique_email};
 use std::future::Future;
@@ -47,6 +47,7 @@ browser_tests!(
     a_script_in_a_name_stays_text,
     the_pages_fit_a_360_pixel_phone,
     an_app_signs_a_person_in_through_the_pages,
+    a_device_is_allowed_from_the_device_page,
 );
 
 /// Keycard in-process with the provider double, and a browser; both end with the test.
