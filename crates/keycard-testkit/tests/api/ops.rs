@@ -82,6 +82,7 @@ async fn openapi_document_lists_the_api(app: TestApp) -> Result<()> {
         "/oauth2/userinfo",
         "/oauth2/revoke",
         "/oauth2/introspect",
+        "/oauth2/device_authorization",
         "/.well-known/openid-configuration",
     ] {
         assert!(
