@@ -20,7 +20,7 @@ backend_tests!(
 );
 
 /// Posts a form as a browser does from Keycard's own page (with its `Origin`).
-async fn submit(
+pub(crate) async fn submit(
     app: &TestApp,
     browser: &Browser,
     path: &str,

@@ -82,25 +82,7 @@ pub fn absolute(app: &TestApp, loc: &str) -> String {
     }
 }
 
-/// Posts a form as Keycard's own page does (with its `Origin`).
-pub async fn submit(
-    app: &TestApp,
-    browser: &Browser,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> Result<Reply> {
-    let url = app.url(path);
-    browser
-        .send(
-            browser
-                .request(Method::POST, &url)
-                .header("origin", app.base_url())
-                .header("accept", "text/html")
-                .form(fields),
-            &url,
-        )
-        .await
-}
+pub use crate::pages::submit;
 
 /// Signs up a new person on the page in `browser`; returns the email.
 pub async fn signed_up(app: &TestApp, browser: &Browser, name: &str) -> Result<String> {
