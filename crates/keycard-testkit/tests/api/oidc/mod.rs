@@ -82,7 +82,7 @@ pub fn absolute(app: &TestApp, loc: &str) -> String {
     }
 }
 
-pub use crate::pages::submit;
+pub(crate) use crate::pages::submit;
 
 /// Signs up a new person on the page in `browser`; returns the email.
 pub async fn signed_up(app: &TestApp, browser: &Browser, name: &str) -> Result<String> {
