@@ -42,6 +42,9 @@ pub enum Error {
     InvalidRefreshToken,
     #[error("not found")]
     NotFound,
+    /// Authenticated, but not allowed to do this.
+    #[error("{0}")]
+    Forbidden(&'static str),
     /// A client application with this id is already registered.
     #[error("a client with this id is already registered")]
     ClientExists,
@@ -90,6 +93,7 @@ impl Error {
             Self::RefreshTokenReused => "refresh_token_reused",
             Self::InvalidRefreshToken => "invalid_refresh_token",
             Self::NotFound => "not_found",
+            Self::Forbidden(_) => "forbidden",
             Self::ClientExists => "client_exists",
             Self::Throttled { limit, .. } => limit.code(),
             Self::Social(f) => f.code(),

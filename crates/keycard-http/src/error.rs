@@ -132,6 +132,7 @@ impl ApiError {
                     Error::RefreshTokenReused => (S::UNAUTHORIZED, "Refresh token reused"),
                     Error::InvalidRefreshToken => (S::UNAUTHORIZED, "Invalid refresh token"),
                     Error::NotFound => (S::NOT_FOUND, "Not found"),
+                    Error::Forbidden(_) => (S::FORBIDDEN, "Forbidden"),
                     Error::ClientExists => (S::CONFLICT, "Client already registered"),
                     Error::Throttled { .. } => (S::TOO_MANY_REQUESTS, "Too many attempts"),
                     Error::Social(f) => social_parts(f),

@@ -49,7 +49,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 fn api_routes() -> OpenApiRouter<AppState> {
-    use routes::{apps, auth, identities, me, ops, sessions, social};
+    use routes::{admin, apps, auth, identities, me, ops, sessions, social};
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(auth::register))
         .routes(routes!(auth::login))
@@ -68,6 +68,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(identities::unlink_identity))
         .routes(routes!(sessions::list_sessions))
         .routes(routes!(sessions::delete_session))
+        .routes(routes!(admin::list_apps, admin::add_app))
+        .routes(routes!(admin::get_app, admin::patch_app, admin::remove_app))
+        .routes(routes!(admin::rotate_secret))
         .routes(routes!(apps::list_apps))
         .routes(routes!(apps::withdraw_app))
         .routes(routes!(ops::healthz))

@@ -21,6 +21,8 @@ pub struct HttpConfig {
     /// Redirect URIs of native apps (custom schemes, loopback), compared exactly: where a sign-in
     /// started with a PKCE challenge may send its one-time login code.
     pub native_redirect_uris: Vec<String>,
+    /// Apps defined in the settings file (`[[clients]]`): the admin API leaves them alone.
+    pub seeded_clients: Vec<String>,
 }
 
 /// The hosted pages' name, colour and logo.

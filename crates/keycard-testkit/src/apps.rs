@@ -20,6 +20,10 @@ pub const TV: &str = "tv";
 pub const ORDERS: &str = "orders";
 pub const ORDERS_SECRET: &str = "orders-test-secret-8e2c4a6b0d1f3e5a7c9b2d4f";
 
+/// An operator's tool: the admin API's credential (`keycard:admin`).
+pub const OPS: &str = "ops";
+pub const OPS_SECRET: &str = "ops-test-secret-5d7f9b1c3e5a7c9e1b3d5f7a";
+
 /// The apps as `clients.<id>.<field>` settings.
 pub fn settings() -> Vec<(String, String)> {
     [
@@ -40,6 +44,11 @@ pub fn settings() -> Vec<(String, String)> {
         ("clients.tv.type", "public"),
         ("clients.tv.grant_types", "device_code refresh_token"),
         ("clients.tv.scopes", "openid profile email"),
+        ("clients.ops.name", "Operations console"),
+        ("clients.ops.type", "confidential"),
+        ("clients.ops.secret", OPS_SECRET),
+        ("clients.ops.grant_types", "client_credentials"),
+        ("clients.ops.scopes", "keycard:admin"),
         ("clients.orders.name", "Orders service"),
         ("clients.orders.type", "confidential"),
         ("clients.orders.secret", ORDERS_SECRET),

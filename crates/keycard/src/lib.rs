@@ -196,6 +196,7 @@ pub async fn serve(
         docs_enabled: settings.docs_enabled,
         brand: brand::load(&settings)?,
         native_redirect_uris: settings.native_redirect_uris.clone(),
+        seeded_clients: settings.client_seeds.keys().cloned().collect(),
     };
     // Aborted however serving ends, also when this future is dropped (an embedding test).
     let _background = AbortOnDropHandle::new(tokio::spawn(maintenance(

@@ -3,6 +3,7 @@
 //! with which grants — managed from the command line, a seed file and (later) the admin API,
 //! all through the [`Clients`] use case.
 
+mod admin;
 mod authorize;
 mod claims;
 mod client;
@@ -19,6 +20,7 @@ mod secrets;
 mod store;
 mod token;
 
+pub use admin::ADMIN_SCOPE;
 /// Space-separated scope values, each once.
 pub(crate) use authorize::scopes as scopes_of;
 pub use authorize::{AuthRequest, AuthorizeParams, Prompt, Rejection};

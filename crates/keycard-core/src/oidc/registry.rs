@@ -124,6 +124,24 @@ impl Clients<'_> {
         }
     }
 
+    /// Enables or disables a client. A disabled client can get no token, and the tokens it has
+    /// stop working where Keycard is asked (userinfo, introspection, refresh).
+    pub async fn set_enabled(&self, id: &str, enabled: bool, by: &ClientInfo) -> Result<Client> {
+        let mut client = self.get(id).await?;
+        if client.enabled == enabled {
+            return Ok(client);
+        }
+        client.enabled = enabled;
+        client.updated_at = self.kc.now();
+        let mut ev = self.event(AuditKind::ClientUpdated, id, by);
+        ev.detail["enabled"] = enabled.into();
+        if !self.kc.store().update_client(&client, &ev).await? {
+            return Err(Error::NotFound);
+        }
+        tracing::info!(client_id = %id, enabled, "client enabled state changed");
+        Ok(client)
+    }
+
     /// A new secret for a confidential client; the old one stops working at once.
     pub async fn rotate_secret(&self, id: &str, by: &ClientInfo) -> Result<String> {
         let client = self.get(id).await?;

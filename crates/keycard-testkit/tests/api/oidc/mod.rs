@@ -3,6 +3,7 @@
 //! and userinfo. The apps are those of `keycard_testkit::apps`, seeded in-process and in the
 //! test stack alike.
 
+mod admin;
 mod device;
 mod flow;
 mod keys;
