@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::cors::{AllowCredentials, AllowOrigin, CorsLayer};
 
 /// How long the registered apps' origins are reused before the registry is read again.
 const APP_ORIGINS_TTL: Duration = Duration::from_secs(30);
@@ -27,7 +27,6 @@ fn is_provider_call(path: &str) -> bool {
             oauth::USERINFO_PATH,
             oauth::REVOCATION_PATH,
             oauth::INTROSPECTION_PATH,
-            oauth::DEVICE_AUTHORIZATION_PATH,
         ]
         .contains(&path)
 }
@@ -100,6 +99,9 @@ pub fn layer(state: &AppState) -> CorsLayer {
             header::CONTENT_TYPE,
             HeaderName::from_static(csrf::CSRF_HEADER),
         ])
-        .allow_credentials(true)
+        // Only Keycard's own API takes the cookie; the provider's endpoints never read one.
+        .allow_credentials(AllowCredentials::predicate(|_, parts: &Parts| {
+            is_api_call(parts.uri.path())
+        }))
         .max_age(Duration::from_secs(600))
 }

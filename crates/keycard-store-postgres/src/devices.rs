@@ -137,18 +137,21 @@ impl DeviceStore for PgStore {
         now: OffsetDateTime,
     ) -> StoreResult<Option<Polled>> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query("SELECT * FROM oauth_device_requests WHERE device_hash = $1")
-            .bind(device_hash.0.as_slice())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        let row =
+            sqlx::query("SELECT * FROM oauth_device_requests WHERE device_hash = $1 FOR UPDATE")
+                .bind(device_hash.0.as_slice())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
         let Some(row) = row else {
             return Ok(None);
         };
         let req = request(&row)?;
+        // A second of slack: times are whole seconds, and a client keeping the interval must
+        // not be told to slow down by rounding.
         let too_soon = req
             .last_polled_at
-            .is_some_and(|last| (now - last).whole_seconds() < req.interval);
+            .is_some_and(|last| (now - last).whole_seconds() < req.interval - 1);
         sqlx::query(
             "UPDATE oauth_device_requests SET last_polled_at = $2, \
              poll_interval = poll_interval + $3 WHERE device_hash = $1",
@@ -176,9 +179,13 @@ impl DeviceStore for PgStore {
         let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE oauth_device_requests SET state = 'used' \
-             WHERE device_hash = $1 AND state = 'approved'",
+             WHERE device_hash = $1 AND state = 'approved' \
+               AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = oauth_device_requests.session_id \
+                           AND s.revoked_at IS NULL AND s.expires_at > $2 \
+                           AND s.idle_expires_at > $2)",
         )
         .bind(device_hash.0.as_slice())
+        .bind(grant.created_at)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?

@@ -207,7 +207,8 @@ impl GrantStore for PgStore {
                 .rows_affected();
         let grants = sqlx::query(
             "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
-             WHERE user_id = $1 AND client_id = $2 AND kind = 'grant' AND revoked_at IS NULL",
+             WHERE user_id = $1 AND client_id = $2 AND kind = 'grant' AND revoked_at IS NULL \
+               AND expires_at > $3 AND idle_expires_at > $3",
         )
         .bind(user.0)
         .bind(client)
@@ -217,6 +218,27 @@ impl GrantStore for PgStore {
         .await
         .map_err(db_err)?
         .rows_affected();
+        // No way back in through what was already under way: unused codes are spent, approved
+        // device requests denied.
+        sqlx::query(
+            "UPDATE oauth_codes SET used_at = $3 \
+             WHERE user_id = $1 AND client_id = $2 AND used_at IS NULL",
+        )
+        .bind(user.0)
+        .bind(client)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE oauth_device_requests SET state = 'denied' \
+             WHERE user_id = $1 AND client_id = $2 AND state = 'approved'",
+        )
+        .bind(user.0)
+        .bind(client)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
         if consents + grants > 0 {
             audit::insert(&mut tx, event).await?;
         }

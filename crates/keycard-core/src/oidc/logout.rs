@@ -30,7 +30,6 @@ struct LogoutClaims<'a> {
     exp: i64,
     jti: String,
     sub: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     sid: Option<String>,
     events: serde_json::Value,
 }
@@ -54,13 +53,16 @@ impl Keycard {
         let before = grants(self.store().list_active_sessions(user, now).await?);
         let out = self.changing_user(user, write).await?;
         if !before.is_empty() {
-            let still: HashSet<SessionId> = self
-                .store()
-                .list_active_sessions(user, now)
-                .await?
-                .into_iter()
-                .map(|s| s.id)
-                .collect();
+            // The write is done: a failure from here on costs the apps their news, never the
+            // caller an error for a change that happened.
+            let after = match self.store().list_active_sessions(user, now).await {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "no back-channel logout: could not list the grants left");
+                    return Ok(out);
+                }
+            };
+            let still: HashSet<SessionId> = after.into_iter().map(|s| s.id).collect();
             let ended: Vec<Session> = before
                 .into_iter()
                 .filter(|s| !still.contains(&s.id))
@@ -107,7 +109,7 @@ impl Keycard {
             exp: now + 120,
             jti: Uuid::new_v4().to_string(),
             sub: grant.user_id.to_string(),
-            sid: grant.origin.map(|o| o.to_string()),
+            sid: Some(grant.origin.unwrap_or(grant.id).to_string()),
             events: serde_json::json!({ EVENT: {} }),
         };
         self.keys()

@@ -347,7 +347,7 @@ impl Provider<'_> {
             iat: now.unix_timestamp(),
             jti: Uuid::new_v4().to_string(),
             scope: scopes.join(" "),
-            sid: session.and_then(|s| s.origin).map(|o| o.to_string()),
+            sid: session.map(|s| s.origin.unwrap_or(s.id).to_string()),
             gid: session.map(|s| s.id.to_string()),
             auth_time: session.map(|s| s.auth_time.unix_timestamp()),
         };
@@ -387,7 +387,8 @@ impl Provider<'_> {
                 auth_time: session.auth_time.unix_timestamp(),
                 nonce,
                 amr: session.amr.clone(),
-                sid: session.origin.map(|s| s.to_string()),
+                // The sign-in the grant came from; a device's grant is a sign-in of its own.
+                sid: Some(session.origin.unwrap_or(session.id).to_string()),
                 at_hash: Some(at_hash(client.id_token_alg, &access_token)),
                 profile: ProfileClaims::of(user, &session.scopes),
             };

@@ -209,7 +209,7 @@ fn to_login(
 
 /// The CSP source for `uri`'s origin: `https://host:port`, or `scheme:` for a native app's
 /// private-use scheme.
-fn origin(uri: &str) -> Option<String> {
+pub(crate) fn origin(uri: &str) -> Option<String> {
     let u = url::Url::parse(uri).ok()?;
     match u.scheme() {
         "http" | "https" => Some(u.origin().ascii_serialization()),

@@ -9,7 +9,7 @@ use crate::error::ApiError;
 use crate::extract::Client;
 use crate::pages::login::error_page;
 use crate::pages::logout::{LogoutPage, signed_out};
-use crate::pages::{PageCtx, render, same_origin};
+use crate::pages::{PageCtx, render_with, same_origin};
 use crate::routes::auth::REFRESH_COOKIE;
 use crate::state::AppState;
 use axum::extract::{RawQuery, State};
@@ -140,7 +140,9 @@ pub async fn end_session(
         .redirect
         .clone()
         .unwrap_or_else(|| "/account".to_owned());
-    let mut resp = render(
+    // The confirmed answer redirects to the app: browsers hold that to `form-action` too.
+    let app_origin = req.redirect.as_deref().and_then(super::authorize::origin);
+    let mut resp = render_with(
         StatusCode::OK,
         &LogoutPage {
             ctx: &ctx,
@@ -150,6 +152,8 @@ pub async fn end_session(
             cancel_href: &cancel,
         },
         &ctx.nonce,
+        None,
+        app_origin.as_deref(),
     );
     resp.headers_mut().insert(
         header::CACHE_CONTROL,

@@ -36,6 +36,7 @@ struct ConfirmPage<'a> {
     ctx: &'a PageCtx,
     csrf: &'a str,
     heading: String,
+    says: String,
     signed_in_as: String,
     code: String,
     scopes: Vec<String>,
@@ -130,20 +131,15 @@ fn confirm(
             other => ctx.t1("consent.scope.other", "scope", other),
         })
         .collect();
-    let heading = ctx.m.t(
-        "device.confirm_heading",
-        &[
-            ("app", &app.name),
-            ("device", &req.device),
-            ("brand", &ctx.brand_name),
-        ],
-    );
+    let heading = ctx.t1("device.confirm_heading", "app", &app.name);
+    let says = ctx.t1("device.says", "device", &req.device);
     no_store(render(
         StatusCode::OK,
         &ConfirmPage {
             ctx,
             csrf: &csrf,
             heading,
+            says,
             signed_in_as: ctx.t1("consent.signed_in_as", "who", &who),
             code: codes::display(&req.user_code),
             scopes,

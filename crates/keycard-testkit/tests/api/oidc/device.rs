@@ -9,6 +9,7 @@ backend_tests!(
     a_tv_signs_in_with_a_code_allowed_on_a_phone,
     polling_follows_the_rfc_and_a_denial_is_final,
     the_device_page_needs_a_sign_in_and_codes_cannot_be_guessed_fast,
+    an_approval_dies_with_the_sign_in_that_gave_it,
 );
 
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -243,5 +244,30 @@ async fn the_device_page_needs_a_sign_in_and_codes_cannot_be_guessed_fast(
             ensure!(r.header("retry-after").is_some(), "{r:?}");
         }
     }
+    Ok(())
+}
+
+async fn an_approval_dies_with_the_sign_in_that_gave_it(app: TestApp) -> Result<()> {
+    let started = start(&app).await?;
+    let device_code = started["device_code"].as_str().context("device_code")?;
+    let complete = started["verification_uri_complete"]
+        .as_str()
+        .context("complete")?;
+    let phone = app.browser()?;
+    let email = signed_up(&app, &phone, "Ada").await?;
+    answer(&app, &phone, complete, "allow")
+        .await?
+        .expect_status(200)?;
+    // The person signs out everywhere before the TV polls (a phone left open, say).
+    let own = app.login(&email, PASSWORD).await?.access_token;
+    let r = app
+        .bearer_post("/v1/auth/logout-all", &own, &serde_json::json!({}))
+        .await?;
+    ensure!(r.status.is_success(), "{r}");
+    let r = poll(&app, device_code).await?;
+    ensure!(
+        oauth_error(&r)? == "invalid_grant",
+        "an approval outlived its sign-in: {r}"
+    );
     Ok(())
 }
