@@ -13,6 +13,11 @@ pub const DESK: &str = "desk";
 pub const DESK_SECRET: &str = "desk-test-secret-4f9a7c1e2b8d6a3f5c0e9b7d";
 pub const DESK_REDIRECT: &str = "https://desk.example.test/cb";
 
+/// A third-party web app whose server runs on the loopback interface (as in development):
+/// confidential, so its consent is remembered.
+pub const WEB: &str = "web";
+pub const WEB_SECRET: &str = "web-test-secret-2b4d6f8a0c1e3b5d7f9a1c3e";
+
 /// A TV app: the device grant, no browser of its own.
 pub const TV: &str = "tv";
 
@@ -40,6 +45,10 @@ pub fn settings() -> Vec<(String, String)> {
         ("clients.desk.redirect_uris", DESK_REDIRECT),
         ("clients.desk.first_party", "true"),
         ("clients.desk.id_token_alg", "ES256"),
+        ("clients.web.name", "Web shop"),
+        ("clients.web.type", "confidential"),
+        ("clients.web.secret", WEB_SECRET),
+        ("clients.web.redirect_uris", "http://127.0.0.1/cb"),
         ("clients.tv.name", "Living-room TV"),
         ("clients.tv.type", "public"),
         ("clients.tv.grant_types", "device_code refresh_token"),

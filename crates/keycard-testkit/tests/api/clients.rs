@@ -88,7 +88,7 @@ async fn clients_are_added_shown_listed_rotated_and_removed(app: TestApp) -> Res
     let added: Vec<&str> = list
         .lines()
         .filter(|l| {
-            !["desk\t", "ops\t", "orders\t", "shop\t", "tv\t"]
+            !["desk\t", "ops\t", "orders\t", "shop\t", "tv\t", "web\t"]
                 .iter()
                 .any(|s| l.starts_with(s))
         })
@@ -199,8 +199,8 @@ async fn clients_are_added_shown_listed_rotated_and_removed(app: TestApp) -> Res
     );
     let list = cli(settings, &["list"]).await?;
     ensure!(
-        list.lines().count() == 1 + 5,
-        "one added beside the five seeded: {list}"
+        list.lines().count() == 1 + 6,
+        "one added beside the six seeded: {list}"
     );
     Ok(())
 }

@@ -27,10 +27,20 @@ async fn app_listener() -> Result<(String, tokio::task::JoinHandle<()>)> {
 }
 
 fn authorize(app: &TestApp, redirect: &str, challenge: &str, extra: &[(&str, &str)]) -> String {
+    authorize_for(app, keycard_testkit::apps::SHOP, redirect, challenge, extra)
+}
+
+fn authorize_for(
+    app: &TestApp,
+    client: &str,
+    redirect: &str,
+    challenge: &str,
+    extra: &[(&str, &str)],
+) -> String {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in [
         ("response_type", "code"),
-        ("client_id", keycard_testkit::apps::SHOP),
+        ("client_id", client),
         ("redirect_uri", redirect),
         ("scope", "openid profile email"),
         ("state", "st-browser"),
@@ -86,8 +96,8 @@ pub async fn an_app_signs_a_person_in_through_the_pages(app: TestApp, b: Chrome)
     .await?;
     ensure!(tokens.status.as_u16() == 200, "{tokens}");
 
-    // Asked to sign in again (prompt=login): the form, then straight on to the app — a form
-    // answer that redirects to another origin.
+    // Asked to sign in again (prompt=login): the form, then — a native app is asked about
+    // every time — the consent page again, and on to the app.
     b.goto(&authorize(
         &app,
         &redirect,
@@ -100,7 +110,30 @@ pub async fn an_app_signs_a_person_in_through_the_pages(app: TestApp, b: Chrome)
     b.fill("#email", &acct.email).await?;
     b.fill("#password", PASSWORD).await?;
     b.click("#submit").await?;
+    b.wait_for("#consent-heading").await?;
+    b.click("#allow").await?;
     b.wait_for_url("the app", |u| u.starts_with(&redirect))
+        .await?;
+
+    // A web app whose consent is remembered: after signing in again, the sign-in form's
+    // answer redirects through the authorization endpoint straight to the app's origin, which
+    // the form's `form-action` must allow.
+    let web = authorize_for(&app, keycard_testkit::apps::WEB, &redirect, &challenge, &[]);
+    b.goto(&web).await?;
+    b.wait_for("#consent-heading").await?;
+    b.click("#allow").await?;
+    b.wait_for_url("the web app", |u| u.starts_with(&redirect))
+        .await?;
+    b.goto(&app.url("/logout")).await?;
+    b.click("#submit").await?;
+    b.wait_for("a.button[href='/login']").await?;
+    b.goto(&web).await?;
+    b.wait_for_url("the sign-in page", |u| u.contains("/login"))
+        .await?;
+    b.fill("#email", &acct.email).await?;
+    b.fill("#password", PASSWORD).await?;
+    b.click("#submit").await?;
+    b.wait_for_url("the web app", |u| u.starts_with(&redirect))
         .await?;
     server.abort();
     b.close().await
