@@ -35,6 +35,10 @@ pub struct Policy {
     pub browser_absolute_lifetime: Duration,
     /// How long a sign-in may stay away at a provider before its state expires.
     pub social_flow_ttl: Duration,
+    /// How long an authorization code waits for its redemption.
+    pub authorization_code_ttl: Duration,
+    /// How long a device may wait for the person to answer (RFC 8628 `expires_in`).
+    pub device_code_ttl: Duration,
 }
 
 impl Policy {
@@ -55,6 +59,8 @@ impl Policy {
             browser_idle_timeout: Duration::days(3),
             browser_absolute_lifetime: Duration::days(30),
             social_flow_ttl: crate::social::FLOW_TTL,
+            authorization_code_ttl: crate::oidc::CODE_TTL,
+            device_code_ttl: crate::devices::DEVICE_CODE_TTL,
         }
     }
 }

@@ -137,6 +137,8 @@ fn policy(settings: &Settings) -> Policy {
     p.browser_idle_timeout = secs(settings.browser_session_idle_timeout);
     p.browser_absolute_lifetime = secs(settings.browser_session_lifetime);
     p.social_flow_ttl = secs(settings.social_flow_ttl);
+    p.authorization_code_ttl = secs(settings.authorization_code_ttl);
+    p.device_code_ttl = secs(settings.device_code_ttl);
     p.hash = HashParams {
         memory_kib: settings.argon2_memory_kib,
         iterations: settings.argon2_iterations,

@@ -85,6 +85,8 @@ pub struct Settings {
     pub provider_timeout: Duration,
     /// How long a sign-in may stay at the provider before its state expires.
     pub social_flow_ttl: Duration,
+    pub authorization_code_ttl: Duration,
+    pub device_code_ttl: Duration,
     /// Native apps' redirect URIs for social sign-in through the system browser.
     pub native_redirect_uris: Vec<String>,
     /// Sign in with Google (enabled by its client id and secret).
@@ -158,6 +160,8 @@ impl Settings {
             browser_session_lifetime: Duration::from_secs(30 * 86_400),
             provider_timeout: Duration::from_secs(10),
             social_flow_ttl: Duration::from_secs(600),
+            authorization_code_ttl: Duration::from_secs(60),
+            device_code_ttl: Duration::from_secs(600),
             native_redirect_uris: Vec::new(),
             google_client_id: None,
             google_client_secret: None,
@@ -338,6 +342,8 @@ impl Settings {
             "browser_session_lifetime" => self.browser_session_lifetime = parse_duration(v)?,
             "provider_timeout" => self.provider_timeout = parse_duration(v)?,
             "social_flow_ttl" => self.social_flow_ttl = parse_duration(v)?,
+            "authorization_code_ttl" => self.authorization_code_ttl = parse_duration(v)?,
+            "device_code_ttl" => self.device_code_ttl = parse_duration(v)?,
             "native_redirect_uris" => {
                 self.native_redirect_uris = v
                     .split(',')
@@ -503,6 +509,20 @@ impl Settings {
             || self.provider_timeout > Duration::from_secs(60)
         {
             e.push("provider_timeout (KEYCARD_PROVIDER_TIMEOUT): between 100ms and 60s".into());
+        }
+        if self.authorization_code_ttl < Duration::from_secs(1)
+            || self.authorization_code_ttl > Duration::from_secs(600)
+        {
+            // RFC 6749 §4.1.2: ten minutes at most.
+            e.push(
+                "authorization_code_ttl (KEYCARD_AUTHORIZATION_CODE_TTL): between 1s and 10m"
+                    .into(),
+            );
+        }
+        if self.device_code_ttl < Duration::from_secs(1)
+            || self.device_code_ttl > Duration::from_secs(1800)
+        {
+            e.push("device_code_ttl (KEYCARD_DEVICE_CODE_TTL): between 1s and 30m".into());
         }
         if self.social_flow_ttl < Duration::from_secs(1)
             || self.social_flow_ttl > Duration::from_secs(1800)
@@ -793,6 +813,14 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "social_flow_ttl",
         "a sign-in may stay at the provider this long, e.g. 10m (default)",
+    ),
+    (
+        "authorization_code_ttl",
+        "an app must redeem its authorization code within this, e.g. 60s (default, at most 10m)",
+    ),
+    (
+        "device_code_ttl",
+        "a device may wait this long for the person to answer, e.g. 10m (default)",
     ),
     (
         "google_client_id",

@@ -81,6 +81,7 @@ impl Devices<'_> {
         }
         let device_code = random_secret(DEVICE_CODE_PREFIX)?;
         let now = self.kc.now();
+        let ttl = self.kc.policy().device_code_ttl;
         for _ in 0..5 {
             let req = DeviceRequest {
                 device_hash: TokenHash::of(&device_code),
@@ -89,7 +90,7 @@ impl Devices<'_> {
                 scopes: scopes.clone(),
                 device: device_label(by.user_agent.as_deref()),
                 created_at: now,
-                expires_at: now + DEVICE_CODE_TTL,
+                expires_at: now + ttl,
                 interval: POLL_INTERVAL,
                 last_polled_at: None,
                 state: DeviceState::Pending,
@@ -98,7 +99,7 @@ impl Devices<'_> {
                 return Ok(DeviceStart {
                     device_code,
                     user_code: req.user_code,
-                    expires_in: DEVICE_CODE_TTL.whole_seconds(),
+                    expires_in: ttl.whole_seconds(),
                     interval: POLL_INTERVAL,
                 });
             }

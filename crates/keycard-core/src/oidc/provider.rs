@@ -293,7 +293,7 @@ impl Provider<'_> {
             amr: session.amr.clone(),
             auth_time: session.auth_time,
             created_at: now,
-            expires_at: now + CODE_TTL,
+            expires_at: now + self.kc.policy().authorization_code_ttl,
             used_at: None,
         };
         self.kc

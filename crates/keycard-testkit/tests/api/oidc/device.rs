@@ -10,6 +10,7 @@ backend_tests!(
     polling_follows_the_rfc_and_a_denial_is_final,
     the_device_page_needs_a_sign_in_and_codes_cannot_be_guessed_fast,
     an_approval_dies_with_the_sign_in_that_gave_it,
+    a_device_code_expires,
 );
 
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -269,5 +270,30 @@ async fn an_approval_dies_with_the_sign_in_that_gave_it(app: TestApp) -> Result<
         oauth_error(&r)? == "invalid_grant",
         "an approval outlived its sign-in: {r}"
     );
+    Ok(())
+}
+
+async fn a_device_code_expires(app: TestApp) -> Result<()> {
+    let Some(app) = app
+        .reconfigure()
+        .setting("device_code_ttl", "2s")
+        .start()
+        .await?
+    else {
+        return Ok(());
+    };
+    let started = start(&app).await?;
+    ensure!(started["expires_in"] == 2, "{started}");
+    let device_code = started["device_code"].as_str().context("device_code")?;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let r = poll(&app, device_code).await?;
+    ensure!(oauth_error(&r)? == "expired_token", "{r}");
+    // And the person can no longer answer it.
+    let phone = app.browser()?;
+    signed_up(&app, &phone, "Ada").await?;
+    let complete = started["verification_uri_complete"]
+        .as_str()
+        .context("complete")?;
+    ensure!(phone.navigate(complete).await?.status.as_u16() == 422);
     Ok(())
 }

@@ -15,6 +15,7 @@ backend_tests!(
     the_token_endpoint_authenticates_clients_and_refuses_other_grants,
     a_back_end_service_gets_a_token_as_itself,
     browser_apps_may_call_the_json_endpoints_but_never_authorize,
+    a_code_expires,
 );
 
 async fn redirect_uris_are_compared_exactly_and_unknown_ones_get_a_page(
@@ -491,6 +492,30 @@ async fn browser_apps_may_call_the_json_endpoints_but_never_authorize(app: TestA
     ensure!(
         r.header("access-control-allow-origin") == Some(shop),
         "{r:?}"
+    );
+    Ok(())
+}
+
+async fn a_code_expires(app: TestApp) -> Result<()> {
+    // The default is 60 s; the test shortens it rather than waiting.
+    let Some(app) = app
+        .reconfigure()
+        .setting("authorization_code_ttl", "1s")
+        .start()
+        .await?
+    else {
+        return Ok(());
+    };
+    let browser = app.browser()?;
+    signed_up(&app, &browser, "Ada").await?;
+    let pkce = Pkce::new();
+    let answer = answer_consent(&app, &browser, &shop_request(&app, &pkce, &[]), "allow").await?;
+    let code = code_of(&app, &answer, SHOP_REDIRECT).await?;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let r = shop_redeem(&app, &code, &pkce).await?;
+    ensure!(
+        oauth_error(&r)? == "invalid_grant",
+        "an expired code was redeemed: {r}"
     );
     Ok(())
 }
