@@ -57,6 +57,7 @@ impl HttpConfig {
             docs_enabled: false,
             brand: Brand::default(),
             native_redirect_uris: vec!["com.example.shop:/oauth".into()],
+            seeded_clients: Vec::new(),
         }
     }
 
