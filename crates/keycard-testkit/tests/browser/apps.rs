@@ -184,3 +184,61 @@ pub async fn a_device_is_allowed_from_the_device_page(app: TestApp, b: Chrome) -
     );
     b.close().await
 }
+
+pub async fn the_account_page_takes_an_apps_access_back_and_an_app_signs_out(
+    app: TestApp,
+    b: Chrome,
+) -> Result<()> {
+    let acct = app.new_account().await?;
+    let (redirect, server) = app_listener().await?;
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"a verifier nobody redeems")
+            .as_ref(),
+    );
+    let web = authorize_for(&app, keycard_testkit::apps::WEB, &redirect, &challenge, &[]);
+    b.goto(&web).await?;
+    b.wait_for_url("the sign-in page", |u| u.contains("/login"))
+        .await?;
+    b.fill("#email", &acct.email).await?;
+    b.fill("#password", PASSWORD).await?;
+    b.click("#submit").await?;
+    b.click("#allow").await?;
+    b.wait_for_url("the app", |u| u.starts_with(&redirect))
+        .await?;
+
+    // The account page lists the app; Remove access takes it back.
+    b.goto(&app.url("/account")).await?;
+    let apps = b.text_of("#apps").await?;
+    ensure!(apps.contains("Web shop"), "{apps}");
+    b.click("#withdraw-web").await?;
+    // The form answers with the account page again, without the app.
+    let mut gone = false;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if !b.source().await?.contains("id=\"withdraw-web\"") {
+            gone = true;
+            break;
+        }
+    }
+    ensure!(gone, "the app is still listed");
+    b.wait_for("#signed-in-as").await?;
+    let own = app.login(&acct.email, PASSWORD).await?.access_token;
+    let apps = app.bearer_get("/v1/me/apps", &own).await?.json()?;
+    ensure!(apps["apps"].as_array().is_some_and(Vec::is_empty), "{apps}");
+
+    // The app sends the person to sign out: asked first (no ID token vouches), then signed out.
+    b.goto(&app.url(&format!(
+        "/oauth2/logout?client_id={}",
+        keycard_testkit::apps::WEB
+    )))
+    .await?;
+    b.click("#submit").await?;
+    b.wait_for("a.button[href='/login']").await?;
+    let cookies = b.client.get_all_cookies().await?;
+    ensure!(
+        !cookies.iter().any(|c| c.name() == "__Host-keycard_session"),
+        "still signed in"
+    );
+    server.abort();
+    b.close().await
+}

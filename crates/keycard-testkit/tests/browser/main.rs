@@ -14,7 +14,10 @@ mod apps;
 mod chrome;
 
 use anyhow::{Result, ensure};
-use apps::{a_device_is_allowed_from_the_device_page, an_app_signs_a_person_in_through_the_pages};
+use apps::{
+    a_device_is_allowed_from_the_device_page, an_app_signs_a_person_in_through_the_pages,
+    the_account_page_takes_an_apps_access_back_and_an_app_signs_out,
+};
 use chrome::Chrome;
 use keycard_testkit::{Backend, PASSWORD, TestApp, unique_email};
 use std::future::Future;
@@ -48,6 +51,7 @@ browser_tests!(
     the_pages_fit_a_360_pixel_phone,
     an_app_signs_a_person_in_through_the_pages,
     a_device_is_allowed_from_the_device_page,
+    the_account_page_takes_an_apps_access_back_and_an_app_signs_out,
 );
 
 /// Keycard in-process with the provider double, and a browser; both end with the test.
