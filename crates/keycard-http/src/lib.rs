@@ -84,6 +84,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(oauth::token::revoke))
         .routes(routes!(oauth::token::introspect))
         .routes(routes!(oauth::device::device_authorization))
+        .routes(routes!(pages::device::qr))
 }
 
 /// The whole application, ready to serve.

@@ -13,7 +13,7 @@ use crate::audit::AuditKind;
 use crate::error::{Error, Result};
 use crate::oidc::{Client, GrantType, OAuthCode, OAuthError};
 use crate::service::{ClientInfo, Keycard};
-use crate::sessions::{Session, SessionKind, device_label};
+use crate::sessions::{Session, device_label};
 use crate::throttle::Gate;
 use crate::tokens::{RefreshToken, TokenHash, random_secret};
 use std::sync::Arc;
@@ -242,12 +242,7 @@ impl Devices<'_> {
             .find_user(user_id)
             .await?
             .ok_or_else(|| oauth(OAuthCode::InvalidGrant, "the account no longer exists"))?;
-        let mut grant = kc.new_session(user_id, by, "");
-        grant.kind = SessionKind::Grant;
-        grant.client_id = Some(client.id.clone());
-        grant.amr = amr;
-        grant.auth_time = auth_time;
-        grant.scopes = req.scopes.clone();
+        let mut grant = kc.new_grant(user_id, &client.id, by, amr, auth_time, req.scopes.clone());
         grant.device = req.device.clone();
         // The device lives on its own: signing out on the phone that allowed it does not end
         // it (the session list, "sign out everywhere" and taking the app's access back do).

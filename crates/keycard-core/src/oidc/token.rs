@@ -152,12 +152,14 @@ impl Provider<'_> {
             return Err(invalid("the code was issued to another client"));
         }
         let now = kc.now();
-        let mut session = kc.new_session(stored.user_id, by, "");
-        session.kind = SessionKind::Grant;
-        session.client_id = Some(client.id.clone());
-        session.amr = stored.amr.clone();
-        session.auth_time = stored.auth_time;
-        session.scopes = stored.scopes.clone();
+        let mut session = kc.new_grant(
+            stored.user_id,
+            &client.id,
+            by,
+            stored.amr.clone(),
+            stored.auth_time,
+            stored.scopes.clone(),
+        );
         session.origin = Some(stored.browser_session_id);
         let mut ev = kc.audit_event(
             AuditKind::AppAuthorized,

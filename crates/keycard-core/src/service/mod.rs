@@ -310,6 +310,26 @@ impl Keycard {
         }
     }
 
+    /// An app's grant for `user`: a session of its own, carrying how and when the person signed
+    /// in and what the app may do. The caller says where it came from (`origin`, `device`).
+    pub(crate) fn new_grant(
+        &self,
+        user: UserId,
+        client_id: &str,
+        by: &ClientInfo,
+        amr: Vec<String>,
+        auth_time: OffsetDateTime,
+        scopes: Vec<String>,
+    ) -> Session {
+        let mut grant = self.new_session(user, by, "");
+        grant.kind = SessionKind::Grant;
+        grant.client_id = Some(client_id.to_owned());
+        grant.amr = amr;
+        grant.auth_time = auth_time;
+        grant.scopes = scopes;
+        grant
+    }
+
     pub(crate) fn new_refresh(
         &self,
         session: SessionId,

@@ -278,18 +278,14 @@ fn consent_page(
         scopes,
         logo,
     };
-    let mut resp = render_with(
+    let resp = render_with(
         StatusCode::OK,
         &page,
         &ctx.nonce,
         logo.and_then(origin).as_deref(),
         origin(&req.redirect_uri).as_deref(),
     );
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
-    resp
+    super::no_store(resp)
 }
 
 /// `POST /oauth2/consent`: the person's answer, from Keycard's own page and this browser's

@@ -7,7 +7,7 @@ use crate::extract::Client;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use keycard_core::devices::codes;
 use serde_json::json;
@@ -33,7 +33,7 @@ pub async fn device_authorization(
         .await?;
     let base = state.config.public_url.trim_end_matches('/');
     let shown = codes::display(&started.user_code);
-    let mut resp = Json(json!({
+    let resp = Json(json!({
         "device_code": started.device_code,
         "user_code": shown,
         "verification_uri": format!("{base}/device"),
@@ -43,7 +43,5 @@ pub async fn device_authorization(
         "interval": started.interval,
     }))
     .into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(resp)
+    Ok(super::no_store(resp))
 }

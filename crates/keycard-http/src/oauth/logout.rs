@@ -142,7 +142,7 @@ pub async fn end_session(
         .unwrap_or_else(|| "/account".to_owned());
     // The confirmed answer redirects to the app: browsers hold that to `form-action` too.
     let app_origin = req.redirect.as_deref().and_then(super::authorize::origin);
-    let mut resp = render_with(
+    let resp = render_with(
         StatusCode::OK,
         &LogoutPage {
             ctx: &ctx,
@@ -155,11 +155,7 @@ pub async fn end_session(
         None,
         app_origin.as_deref(),
     );
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
-    resp
+    super::no_store(resp)
 }
 
 /// The person confirmed on Keycard's page.

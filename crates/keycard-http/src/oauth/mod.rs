@@ -11,6 +11,21 @@ pub(crate) mod token;
 
 pub(crate) use authorize::answer_origin;
 
+/// `Cache-Control: no-store` (RFC 6749 §5.1 for token answers; every page or answer that
+/// carries a code, a token or a form bound to one request).
+pub(crate) fn no_store(mut resp: axum::response::Response) -> axum::response::Response {
+    let h = resp.headers_mut();
+    h.insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    h.insert(
+        axum::http::header::PRAGMA,
+        axum::http::HeaderValue::from_static("no-cache"),
+    );
+    resp
+}
+
 use crate::state::AppState;
 use axum::Router;
 use axum::routing::{get, post};

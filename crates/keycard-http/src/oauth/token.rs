@@ -1,12 +1,12 @@
 //! The token endpoint (RFC 6749 §3.2) and userinfo (OpenID Connect Core §5.3).
 
-use super::params;
+use super::{no_store, params};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Client, bearer};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use keycard_core::Error;
@@ -201,14 +201,6 @@ pub async fn introspect(
         .ok_or_else(|| invalid("token is missing"))?;
     let answer = state.keycard.provider().introspect(token).await?;
     Ok(no_store(Json(answer).into_response()))
-}
-
-/// RFC 6749 §5.1: token responses are never cached.
-fn no_store(mut resp: Response) -> Response {
-    let h = resp.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    resp
 }
 
 /// `GET /oauth2/userinfo` with an app's access token as bearer.

@@ -7,6 +7,7 @@ use super::{PageCtx, i18n::Messages, render, same_origin};
 use crate::browser::SESSION_COOKIE;
 use crate::error::ApiError;
 use crate::extract::Client;
+use crate::oauth::no_store;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::rejection::FormRejection;
@@ -61,12 +62,6 @@ pub struct DeviceForm {
     lang: Option<String>,
     user_code: Option<String>,
     decision: Option<String>,
-}
-
-fn no_store(mut resp: Response) -> Response {
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
 }
 
 fn binding(jar: &CookieJar) -> String {
@@ -351,6 +346,12 @@ pub async fn decide(
 
 /// `GET /device/qr?user_code=…`: an SVG QR code of the page's URL with the code, for the
 /// device to show.
+#[utoipa::path(get, path = "/device/qr", tag = "openid",
+    params(("user_code" = String, Query, description = "The user code, as shown or normalised")),
+    responses(
+        (status = 200, description = "An SVG QR code of /device?user_code=…", content_type = "image/svg+xml"),
+        (status = 404, description = "Not a user code (`not_found`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn qr(State(state): State<AppState>, Query(q): Query<CodeQuery>) -> Response {
     let Some(code) = q.user_code.as_deref().and_then(codes::normalize) else {
         return ApiError::from(Error::NotFound).into_response();

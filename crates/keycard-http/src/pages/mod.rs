@@ -5,7 +5,7 @@
 
 mod account;
 mod assets;
-mod device;
+pub(crate) mod device;
 mod error;
 mod forms;
 pub mod i18n;
@@ -58,7 +58,6 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/device", get(device::show).post(device::submit))
         .route("/device/decide", axum::routing::post(device::decide))
-        .route("/device/qr", get(device::qr))
         .route("/assets/keycard.css", get(assets::css))
         .route("/assets/logo", get(assets::logo))
 }

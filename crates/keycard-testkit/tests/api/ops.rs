@@ -83,6 +83,7 @@ async fn openapi_document_lists_the_api(app: TestApp) -> Result<()> {
         "/oauth2/revoke",
         "/oauth2/introspect",
         "/oauth2/device_authorization",
+        "/device/qr",
         "/.well-known/openid-configuration",
     ] {
         assert!(
