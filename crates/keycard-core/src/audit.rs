@@ -44,6 +44,9 @@ pub enum AuditKind {
     DeviceDenied,
     /// A spent authorization code was presented again: what it issued is revoked.
     CodeReuseDetected,
+    /// An operator disabled the account (the detail names the admin app and the reason).
+    AccountDisabled,
+    AccountEnabled,
 }
 
 impl AuditKind {
@@ -75,6 +78,8 @@ impl AuditKind {
             Self::DeviceDenied => "device_denied",
             Self::SocialLoginFailed => "social_login_failed",
             Self::AccountLocked => "account_locked",
+            Self::AccountDisabled => "account_disabled",
+            Self::AccountEnabled => "account_enabled",
         }
     }
 
@@ -106,6 +111,8 @@ impl AuditKind {
             Self::DeviceApproved,
             Self::DeviceDenied,
             Self::SocialLoginFailed,
+            Self::AccountDisabled,
+            Self::AccountEnabled,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

@@ -48,6 +48,10 @@ pub enum Error {
     /// A client application with this id is already registered.
     #[error("a client with this id is already registered")]
     ClientExists,
+    /// The account is disabled by an operator: right credentials, but no session. Only said to
+    /// someone who proved to be the account's owner (a right password, a provider's sign-in).
+    #[error("this account is disabled")]
+    AccountDisabled,
     /// Too many attempts from this network or on this account: refused before any password
     /// was checked. The same for an account that exists and one that does not.
     #[error("{}", throttled_message(*.limit))]
@@ -95,6 +99,7 @@ impl Error {
             Self::NotFound => "not_found",
             Self::Forbidden(_) => "forbidden",
             Self::ClientExists => "client_exists",
+            Self::AccountDisabled => "account_disabled",
             Self::Throttled { limit, .. } => limit.code(),
             Self::Social(f) => f.code(),
             Self::OAuth(e) => e.code.as_str(),
@@ -130,6 +135,7 @@ impl From<StoreError> for Error {
             StoreError::EmailTaken => Self::EmailTaken,
             StoreError::IdentityTaken => Self::Social(SocialFailure::IdentityInUse),
             StoreError::ClientTaken => Self::ClientExists,
+            StoreError::AccountDisabled => Self::AccountDisabled,
             StoreError::Corrupt(m) | StoreError::Other(m) => Self::Internal(m),
         }
     }

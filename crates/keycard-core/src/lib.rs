@@ -5,6 +5,7 @@
 //! Entry point: [`Keycard`], the service object the HTTP layer calls once per request.
 
 pub mod accounts;
+pub mod admin;
 pub mod audit;
 pub mod browser;
 pub mod clock;

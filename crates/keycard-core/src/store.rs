@@ -31,6 +31,10 @@ pub enum StoreError {
     /// A client application with this id is already registered.
     #[error("client id taken")]
     ClientTaken,
+    /// A session was refused because its account is disabled (a rule the database keeps, so
+    /// that a sign-in racing a disabling cannot slip through).
+    #[error("account disabled")]
+    AccountDisabled,
     /// A row that cannot be mapped back to the domain (bad enum text, bad uuid).
     #[error("corrupt row: {0}")]
     Corrupt(String),
@@ -236,6 +240,7 @@ pub trait Store:
     + crate::oidc::ClientStore
     + crate::oidc::GrantStore
     + crate::devices::DeviceStore
+    + crate::admin::AccountAdminStore
 {
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> StoreResult<()>;

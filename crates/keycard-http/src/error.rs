@@ -134,6 +134,7 @@ impl ApiError {
                     Error::NotFound => (S::NOT_FOUND, "Not found"),
                     Error::Forbidden(_) => (S::FORBIDDEN, "Forbidden"),
                     Error::ClientExists => (S::CONFLICT, "Client already registered"),
+                    Error::AccountDisabled => (S::FORBIDDEN, "Account disabled"),
                     Error::Throttled { .. } => (S::TOO_MANY_REQUESTS, "Too many attempts"),
                     Error::Social(f) => social_parts(f),
                     Error::OAuth(e) if e.code == keycard_core::oidc::OAuthCode::InvalidClient => {

@@ -68,9 +68,16 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(identities::unlink_identity))
         .routes(routes!(sessions::list_sessions))
         .routes(routes!(sessions::delete_session))
-        .routes(routes!(admin::list_apps, admin::add_app))
-        .routes(routes!(admin::get_app, admin::patch_app, admin::remove_app))
-        .routes(routes!(admin::rotate_secret))
+        .routes(routes!(admin::apps::list_apps, admin::apps::add_app))
+        .routes(routes!(
+            admin::apps::get_app,
+            admin::apps::patch_app,
+            admin::apps::remove_app
+        ))
+        .routes(routes!(admin::apps::rotate_secret))
+        .routes(routes!(admin::users::find_users))
+        .routes(routes!(admin::users::get_user, admin::users::patch_user))
+        .routes(routes!(admin::events::list_events))
         .routes(routes!(apps::list_apps))
         .routes(routes!(apps::withdraw_app))
         .routes(routes!(ops::healthz))

@@ -20,7 +20,7 @@ use utoipa::openapi::{Content, Ref, RefOr};
         (name = "me", description = "The signed-in user's profile and password"),
         (name = "sessions", description = "The signed-in user's devices"),
         (name = "operations", description = "Probes, metrics and public keys"),
-        (name = "admin", description = "The registry of apps, for an app holding the `keycard:admin` scope: register one with `keycard clients add --type confidential --grant client_credentials --scope keycard:admin`, get a token from /oauth2/token (`grant_type=client_credentials`, `scope=keycard:admin`), and call these with it as bearer. Apps defined in the settings file are changed there."),
+        (name = "admin", description = "The registry of apps, people's accounts and the audit trail, for an app holding the `keycard:admin` scope: register one with `keycard clients add --type confidential --grant client_credentials --scope keycard:admin`, get a token from /oauth2/token (`grant_type=client_credentials`, `scope=keycard:admin`), and call these with it as bearer. Apps defined in the settings file are changed there."),
         (name = "openid", description = "Keycard as the OpenID Provider of the platform's apps: discovery, token, userinfo, revocation, introspection. Errors here are RFC 6749 `{error, error_description}` JSON, as relying-party libraries expect. The authorization (`/oauth2/authorize`) and logout (`/oauth2/logout`) endpoints are browser navigations, described in README.md."),
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod accounts;
+mod admin;
 mod audit;
 mod browser;
 mod clients;
@@ -140,6 +141,10 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
                 && d.constraint() == Some("identities_issuer_subject_key") =>
         {
             StoreError::IdentityTaken
+        }
+        // Raised by the trigger of migration 0009.
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("KC403") => {
+            StoreError::AccountDisabled
         }
         sqlx::Error::Database(d) if d.code().as_deref().is_some_and(unreachable_sqlstate) => {
             StoreError::Unreachable(e.to_string())

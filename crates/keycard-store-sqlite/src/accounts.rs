@@ -43,6 +43,7 @@ impl AccountStore for SqliteStore {
     async fn find_login(&self, email: &Email) -> StoreResult<Option<(User, Option<String>)>> {
         let row = sqlx::query(
             "SELECT u.id, u.email, u.email_verified, u.name, u.picture_url, u.created_at, u.updated_at, \
+             u.disabled_at, \
              p.hash FROM users u LEFT JOIN password_credentials p ON p.user_id = u.id WHERE u.email = $1",
         )
         .bind(email.as_str())

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod accounts;
+mod admin;
 mod audit;
 mod browser;
 mod clients;
@@ -126,6 +127,10 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
             if d.is_unique_violation() && d.message().contains("identities.issuer") =>
         {
             StoreError::IdentityTaken
+        }
+        // Raised by the trigger of migration 0009.
+        sqlx::Error::Database(d) if d.message() == "account_disabled" => {
+            StoreError::AccountDisabled
         }
         sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("5" | "6" | "517")) => {
             // SQLITE_BUSY / SQLITE_LOCKED: the write lock was not granted in time.

@@ -76,6 +76,7 @@ fn duplicate(e: &StoreError) -> StoreError {
         StoreError::EmailTaken => StoreError::EmailTaken,
         StoreError::IdentityTaken => StoreError::IdentityTaken,
         StoreError::ClientTaken => StoreError::ClientTaken,
+        StoreError::AccountDisabled => StoreError::AccountDisabled,
         StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
         StoreError::Other(m) => StoreError::Other(m.clone()),
     }
@@ -187,6 +188,7 @@ mod tests {
             picture_url: None,
             created_at: NOW,
             updated_at: NOW,
+            disabled_at: None,
         };
         let session = Session {
             id: SessionId::new(),

@@ -49,7 +49,7 @@ pub(crate) fn opt_text(row: &SqliteRow, col: &str) -> StoreResult<Option<String>
 }
 
 pub(crate) const USER_COLS: &str =
-    "id, email, email_verified, name, picture_url, created_at, updated_at";
+    "id, email, email_verified, name, picture_url, created_at, updated_at, disabled_at";
 
 pub(crate) fn user(row: &SqliteRow) -> StoreResult<User> {
     user_prefixed(row, "")
@@ -68,6 +68,7 @@ pub(crate) fn user_prefixed(row: &SqliteRow, prefix: &str) -> StoreResult<User> 
         picture_url: opt_text(row, &c("picture_url"))?,
         created_at: time_col(row, &c("created_at"))?,
         updated_at: time_col(row, &c("updated_at"))?,
+        disabled_at: opt_time_col(row, &c("disabled_at"))?,
     })
 }
 
@@ -76,7 +77,8 @@ pub(crate) const SESSION_WITH_USER: &str = "SELECT s.id, s.user_id, s.kind, s.cl
      s.user_agent, s.ip, s.created_at, s.last_used_at, s.idle_expires_at, s.expires_at, s.revoked_at, \
      s.amr, s.scope, COALESCE(s.auth_time, s.created_at) AS auth_time, s.origin_session_id, \
      u.id AS u_id, u.email AS u_email, u.email_verified AS u_email_verified, u.name AS u_name, \
-     u.picture_url AS u_picture_url, u.created_at AS u_created_at, u.updated_at AS u_updated_at \
+     u.picture_url AS u_picture_url, u.created_at AS u_created_at, u.updated_at AS u_updated_at, \
+     u.disabled_at AS u_disabled_at \
      FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1";
 
 pub(crate) const SESSION_COLS: &str = "id, user_id, kind, client_id, device, user_agent, ip, \

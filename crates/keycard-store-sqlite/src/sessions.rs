@@ -79,7 +79,7 @@ pub(crate) async fn insert_refresh(
     Ok(())
 }
 
-async fn revoke(
+pub(crate) async fn revoke(
     conn: &mut SqliteConnection,
     user: UserId,
     id: Option<SessionId>,

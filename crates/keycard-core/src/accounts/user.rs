@@ -14,6 +14,8 @@ pub struct User {
     pub picture_url: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// Set while an operator has the account disabled: it then gets no session and no token.
+    pub disabled_at: Option<OffsetDateTime>,
 }
 
 const MAX_NAME_CHARS: usize = 200;

@@ -392,7 +392,10 @@ impl Keycard {
         match self.store.find_session_with_user(session_id).await? {
             // An app's grant is no key to Keycard's own API, whatever token names it.
             Some((s, user))
-                if s.user_id == user_id && s.is_active(now) && s.kind != SessionKind::Grant =>
+                if s.user_id == user_id
+                    && s.is_active(now)
+                    && s.kind != SessionKind::Grant
+                    && user.disabled_at.is_none() =>
             {
                 self.sessions.put(ticket, s, user.clone());
                 Ok(principal(user))

@@ -110,6 +110,7 @@ impl Keycard {
             picture_url: None,
             created_at: now,
             updated_at: now,
+            disabled_at: None,
         };
         let opened = self.opening(user.id, kind, client)?;
         let audit = [
@@ -192,6 +193,7 @@ impl Keycard {
             Err(Error::InvalidCredentials) => "invalid_credentials",
             Err(Error::Overloaded { .. }) => "overloaded",
             Err(Error::Throttled { .. }) => "throttled",
+            Err(Error::AccountDisabled) => "account_disabled",
             Err(_) => "error",
         };
         metrics::counter!("keycard_logins_total", "outcome" => label).increment(1);
@@ -263,6 +265,14 @@ impl Keycard {
                 return Ok(None);
             }
         };
+        if user.disabled_at.is_some() {
+            // Said only now that the password proved who is asking: to anyone else a disabled
+            // account answers like any wrong password.
+            let mut ev = self.audit(AuditKind::LoginFailed, Some(user.id), None, client);
+            ev.detail = serde_json::json!({ "reason": "account_disabled" });
+            self.store.record_audit(&ev).await?;
+            return Err(Error::AccountDisabled);
+        }
         if let Some(h) = rehash {
             let ev = self.audit(AuditKind::PasswordRehashed, Some(user.id), None, client);
             self.store.upgrade_password_hash(user.id, &h, &ev).await?;
@@ -305,7 +315,10 @@ impl Keycard {
         client: &ClientInfo,
     ) -> Result<()> {
         let mut ev = self.audit(AuditKind::LoginFailed, user, None, client);
-        ev.detail = serde_json::json!({ "consecutive_failures": attempt.failures() });
+        ev.detail = serde_json::json!({
+            "reason": "invalid_credentials",
+            "consecutive_failures": attempt.failures(),
+        });
         self.store.record_audit(&ev).await?;
         let locked = attempt.locks_for();
         if !locked.is_zero() {

@@ -260,6 +260,7 @@ mod tests {
             picture_url: None,
             created_at: now,
             updated_at: now,
+            disabled_at: None,
         }
     }
 

@@ -55,6 +55,8 @@ pub enum RevokeReason {
     CodeReuse,
     /// The app revoked its own grant (RFC 7009).
     RevokedByClient,
+    /// An operator disabled the account.
+    AccountDisabled,
 }
 
 impl RevokeReason {
@@ -67,6 +69,7 @@ impl RevokeReason {
             Self::RefreshTokenReuse => "refresh_token_reuse",
             Self::CodeReuse => "code_reuse",
             Self::RevokedByClient => "revoked_by_client",
+            Self::AccountDisabled => "account_disabled",
         }
     }
 }

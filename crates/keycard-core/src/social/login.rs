@@ -535,6 +535,7 @@ impl SocialLogin<'_> {
             picture_url: identity.picture_url.clone(),
             created_at: now,
             updated_at: now,
+            disabled_at: None,
         };
         let (secret, session, tokens) = self.kc.open_browser_session(user.id, client, provider)?;
         let sid = session.session.id;

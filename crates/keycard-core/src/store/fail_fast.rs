@@ -473,6 +473,31 @@ impl crate::oidc::GrantStore for FailFast {
 }
 
 #[async_trait]
+impl crate::admin::AccountAdminStore for FailFast {
+    async fn disable_user(
+        &self,
+        id: UserId,
+        now: OffsetDateTime,
+        ev: &AuditEvent,
+    ) -> StoreResult<Option<User>> {
+        self.guard(self.inner.disable_user(id, now, ev)).await
+    }
+
+    async fn enable_user(
+        &self,
+        id: UserId,
+        now: OffsetDateTime,
+        ev: &AuditEvent,
+    ) -> StoreResult<Option<User>> {
+        self.guard(self.inner.enable_user(id, now, ev)).await
+    }
+
+    async fn list_events(&self, f: &crate::admin::EventFilter) -> StoreResult<Vec<AuditEvent>> {
+        self.guard(self.inner.list_events(f)).await
+    }
+}
+
+#[async_trait]
 impl crate::devices::DeviceStore for FailFast {
     async fn insert_device_request(&self, r: &crate::devices::DeviceRequest) -> StoreResult<bool> {
         self.guard(self.inner.insert_device_request(r)).await
@@ -1016,6 +1041,29 @@ mod tests {
             _: IdentityId,
             _: &AuditEvent,
         ) -> StoreResult<Unlinked> {
+            unreached!()
+        }
+    }
+
+    #[async_trait]
+    impl crate::admin::AccountAdminStore for Switch {
+        async fn disable_user(
+            &self,
+            _: UserId,
+            _: OffsetDateTime,
+            _: &AuditEvent,
+        ) -> StoreResult<Option<User>> {
+            unreached!()
+        }
+        async fn enable_user(
+            &self,
+            _: UserId,
+            _: OffsetDateTime,
+            _: &AuditEvent,
+        ) -> StoreResult<Option<User>> {
+            unreached!()
+        }
+        async fn list_events(&self, _: &crate::admin::EventFilter) -> StoreResult<Vec<AuditEvent>> {
             unreached!()
         }
     }

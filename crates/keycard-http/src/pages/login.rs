@@ -299,6 +299,7 @@ pub async fn submit_login(
             let message = match &e {
                 Error::InvalidCredentials => (StatusCode::UNAUTHORIZED, ctx.t("login.failed")),
                 Error::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, ctx.t("login.locked")),
+                Error::AccountDisabled => (StatusCode::FORBIDDEN, ctx.t("login.disabled")),
                 Error::Overloaded { .. } => (StatusCode::SERVICE_UNAVAILABLE, ctx.t("login.busy")),
                 _ => return error_page(&state, ctx, e),
             };

@@ -66,6 +66,7 @@ social_tests!(
     a_provider_from_the_config_files_table_signs_in,
     a_sign_in_started_in_spanish_ends_in_spanish,
     apple_links_unlinks_and_links_automatically_like_the_others,
+    a_disabled_account_cannot_sign_in_through_a_provider,
 );
 
 /// A test user of the double no other test uses: `ada+TAG` is `ada+TAG@example.com`.
@@ -1342,5 +1343,35 @@ async fn apple_links_unlinks_and_links_automatically_like_the_others(app: TestAp
         .answer(&flow, &grace, None)
         .await?
         .expect_status(409)?;
+    Ok(())
+}
+
+async fn a_disabled_account_cannot_sign_in_through_a_provider(app: TestApp) -> Result<()> {
+    let who = person("ada");
+    let browser = app.browser()?;
+    sign_in(&app, &browser, "google", &who).await?;
+    let admin = crate::oidc::admin_token(&app).await?;
+    let found = crate::oidc::admin_find(&app, &admin, &email_of(&who)).await?;
+    ensure!(
+        found["has_password"] == false && found["identities"][0]["provider"] == "google",
+        "{found}"
+    );
+    let id = found["id"].as_str().context("id")?;
+    crate::oidc::admin_set_enabled(&app, &admin, id, false, None).await?;
+    // Its browser session ended with the disabling.
+    ensure!(browser.refresh().await?.status.as_u16() == 401);
+
+    // The provider still vouches for the person, but Keycard opens no session: a page says so.
+    let other = app.browser()?;
+    let callback = callback_url(&other, &who, None).await?;
+    let reply = other.navigate(&callback).await?;
+    ensure!(
+        reply.status.as_u16() == 403 && reply.text.contains("This account is disabled"),
+        "{reply}"
+    );
+    ensure!(other.cookie("__Host-keycard_session").is_none());
+
+    crate::oidc::admin_set_enabled(&app, &admin, id, true, None).await?;
+    sign_in(&app, &other, "google", &who).await?;
     Ok(())
 }

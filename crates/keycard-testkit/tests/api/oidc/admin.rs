@@ -3,21 +3,9 @@
 use super::*;
 use keycard_testkit::apps::{OPS, OPS_SECRET, ORDERS, ORDERS_SECRET, SHOP};
 
-backend_tests!(an_admin_app_manages_the_registry_and_nobody_else_can,);
+use super::service_token;
 
-async fn service_token(app: &TestApp, id: &str, secret: &str, scope: &str) -> Result<String> {
-    let r = token(
-        app,
-        &[("grant_type", "client_credentials"), ("scope", scope)],
-        Some((id, secret)),
-    )
-    .await?;
-    ensure!(r.status.as_u16() == 200, "{r}");
-    r.json()?["access_token"]
-        .as_str()
-        .map(str::to_owned)
-        .context("access_token")
-}
+backend_tests!(an_admin_app_manages_the_registry_and_nobody_else_can,);
 
 async fn an_admin_app_manages_the_registry_and_nobody_else_can(app: TestApp) -> Result<()> {
     let admin = service_token(&app, OPS, OPS_SECRET, "keycard:admin").await?;

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 backend_tests!(
     signing_out_at_one_app_signs_out_of_every_app,
     a_logout_request_is_confirmed_and_checked,
+    disabling_an_account_signs_it_out_of_every_app,
 );
 
 const PORTAL_SECRET: &str = "portal-test-secret-1c3e5a7b9d2f4a6c8e0b";
@@ -247,6 +248,36 @@ async fn a_logout_request_is_confirmed_and_checked(app: TestApp) -> Result<()> {
             .status
             .as_u16()
             == 401
+    );
+    Ok(())
+}
+
+async fn disabling_an_account_signs_it_out_of_every_app(app: TestApp) -> Result<()> {
+    let (bc_base, mut received) = receiver().await?;
+    let Some(app) = with_apps(app, &bc_base).await? else {
+        return Ok(());
+    };
+    let browser = app.browser()?;
+    let email = signed_up(&app, &browser, "Ada").await?;
+    let portal = sign_in_to(&app, &browser, "portal", PORTAL_SECRET, PORTAL_CB).await?;
+    let (_, id_claims) = crate::decode_jwt(portal["id_token"].as_str().context("id_token")?)?;
+
+    let admin = admin_token(&app).await?;
+    let id = admin_find(&app, &admin, &email).await?["id"]
+        .as_str()
+        .context("id")?
+        .to_owned();
+    admin_set_enabled(&app, &admin, &id, false, None).await?;
+
+    let (who, token) = tokio::time::timeout(Duration::from_secs(10), received.recv())
+        .await
+        .context("no back-channel logout within 10 s")?
+        .context("receiver closed")?;
+    let (_, claims) = crate::decode_jwt(&token)?;
+    ensure!(who == "portal", "{who}");
+    ensure!(
+        claims["sub"] == id.as_str() && claims["sid"] == id_claims["sid"],
+        "{claims}"
     );
     Ok(())
 }

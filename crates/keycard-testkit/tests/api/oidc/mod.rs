@@ -4,6 +4,7 @@
 //! test stack alike.
 
 mod admin;
+mod admin_users;
 mod device;
 mod flow;
 mod keys;
@@ -224,6 +225,60 @@ pub async fn token(
 }
 
 /// Redeems a code of the `shop` app.
+/// A back-end service's token, by `client_credentials`.
+pub async fn service_token(app: &TestApp, id: &str, secret: &str, scope: &str) -> Result<String> {
+    let r = token(
+        app,
+        &[("grant_type", "client_credentials"), ("scope", scope)],
+        Some((id, secret)),
+    )
+    .await?;
+    ensure!(r.status.as_u16() == 200, "{r}");
+    r.json()?["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("access_token")
+}
+
+/// A token of the seeded admin app (`keycard:admin`).
+pub async fn admin_token(app: &TestApp) -> Result<String> {
+    use keycard_testkit::apps::{OPS, OPS_SECRET};
+    service_token(app, OPS, OPS_SECRET, "keycard:admin").await
+}
+
+/// Finds an account through the admin API; its `AdminUser` answer.
+pub async fn admin_find(app: &TestApp, admin: &str, email: &str) -> Result<Value> {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("email", email);
+    let found = app
+        .bearer_get(&format!("/admin/v1/users?{}", q.finish()), admin)
+        .await?
+        .expect_status(200)?
+        .json()?;
+    found["users"]
+        .get(0)
+        .cloned()
+        .with_context(|| format!("{email} not found: {found}"))
+}
+
+/// Disables (`enabled: false`) or enables an account through the admin API.
+pub async fn admin_set_enabled(
+    app: &TestApp,
+    admin: &str,
+    id: &str,
+    enabled: bool,
+    reason: Option<&str>,
+) -> Result<Value> {
+    let mut body = serde_json::json!({ "enabled": enabled });
+    if let Some(r) = reason {
+        body["reason"] = Value::from(r);
+    }
+    app.bearer_patch(&format!("/admin/v1/users/{id}"), admin, &body)
+        .await?
+        .expect_status(200)?
+        .json()
+}
+
 pub async fn shop_redeem(app: &TestApp, code: &str, pkce: &Pkce) -> Result<Reply> {
     token(
         app,

@@ -1,32 +1,18 @@
-//! The admin API for the registry of apps, for an app holding `keycard:admin` (see
-//! `keycard_core::oidc::ADMIN_SCOPE`): what `keycard clients` does, over HTTP. Apps defined in
-//! the settings file are changed there, not here.
+//! The admin API for the registry of apps: what `keycard clients` does, over HTTP. Apps
+//! defined in the settings file are changed there, not here.
 
+use super::Admin;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{Client, bearer};
+use crate::extract::Client;
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use keycard_core::Error;
-use keycard_core::error::AuthFailure;
 use keycard_core::oidc::{Client as App, ClientKind, ClientSpec, GrantType, IdTokenAlg};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
-
-/// The admin app making the call.
-pub struct Admin(pub String);
-
-impl FromRequestParts<AppState> for Admin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(&parts.headers).ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
-        Ok(Self(state.keycard.provider().admin_of(token).await?))
-    }
-}
 
 /// An app as the registry holds it (never its secret).
 #[derive(Debug, Serialize, ToSchema)]
@@ -201,7 +187,7 @@ pub async fn add_app(
     body: crate::extract::AppJson<AppRequest>,
 ) -> ApiResult<(StatusCode, Json<Registered>)> {
     let spec = spec_of(body.0)?;
-    by.user_agent = Some(format!("admin app {admin}"));
+    super::acting(&mut by, &admin);
     let done = state.keycard.clients().add(&spec, &by).await?;
     Ok((
         StatusCode::CREATED,
@@ -245,7 +231,7 @@ pub async fn patch_app(
     body: crate::extract::AppJson<AppPatch>,
 ) -> ApiResult<Json<AppResponse>> {
     not_seeded(&state, &id)?;
-    by.user_agent = Some(format!("admin app {admin}"));
+    super::acting(&mut by, &admin);
     let c = state
         .keycard
         .clients()
@@ -269,7 +255,7 @@ pub async fn remove_app(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     not_seeded(&state, &id)?;
-    by.user_agent = Some(format!("admin app {admin}"));
+    super::acting(&mut by, &admin);
     state.keycard.clients().remove(&id, &by).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -289,7 +275,7 @@ pub async fn rotate_secret(
     Path(id): Path<String>,
 ) -> ApiResult<Json<NewSecret>> {
     not_seeded(&state, &id)?;
-    by.user_agent = Some(format!("admin app {admin}"));
+    super::acting(&mut by, &admin);
     let secret = state.keycard.clients().rotate_secret(&id, &by).await?;
     Ok(Json(NewSecret {
         client_secret: secret,

@@ -1,0 +1,41 @@
+//! What operating accounts needs from storage, beyond what the other flows already read.
+
+use crate::accounts::User;
+use crate::audit::{AuditEvent, AuditKind};
+use crate::ids::{AuditId, UserId};
+use crate::store::StoreResult;
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+/// Which audit events to list: newest first, optionally of one person or one kind, and older
+/// than the event `before` (keyset paging, so a page never shifts under new events).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    pub user: Option<UserId>,
+    pub kind: Option<AuditKind>,
+    pub before: Option<AuditId>,
+    pub limit: u32,
+}
+
+#[async_trait]
+pub trait AccountAdminStore: Send + Sync {
+    /// Disables the account (keeping the time it was first disabled at) and ends every one of
+    /// its active sessions — API, browser and app grants, `offline_access` ones too — in one
+    /// transaction with `audit`. `None` when there is no such user.
+    async fn disable_user(
+        &self,
+        id: UserId,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> StoreResult<Option<User>>;
+
+    /// Enables the account again. `None` when there is no such user.
+    async fn enable_user(
+        &self,
+        id: UserId,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> StoreResult<Option<User>>;
+
+    async fn list_events(&self, filter: &EventFilter) -> StoreResult<Vec<AuditEvent>>;
+}

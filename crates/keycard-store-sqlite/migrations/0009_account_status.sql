@@ -1,0 +1,14 @@
+-- Mirrors keycard-store-postgres/migrations/0009_account_status.sql: a disabled account gets no
+-- new session of any kind. SQLite has one writer at a time, so the check alone orders a new
+-- session against a disabling; no lock is needed.
+ALTER TABLE users ADD COLUMN disabled_at INTEGER;
+
+CREATE TRIGGER sessions_refuse_disabled
+    BEFORE INSERT ON sessions
+    FOR EACH ROW
+    WHEN (SELECT disabled_at FROM users WHERE id = NEW.user_id) IS NOT NULL
+BEGIN
+    SELECT RAISE(ABORT, 'account_disabled');
+END;
+
+CREATE INDEX users_disabled_idx ON users (disabled_at) WHERE disabled_at IS NOT NULL;
