@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod flood;
+mod provider;
 
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
@@ -32,6 +33,15 @@ struct Args {
     /// Wrong-password logins per second sent by the attacker (flood).
     #[arg(long, default_value_t = 2000)]
     flood_rate: u32,
+    /// The registered app the provider scenarios sign in to (device-poll: a device app).
+    #[arg(long)]
+    client_id: Option<String>,
+    /// Its secret (a confidential app, first-party so that no consent is asked).
+    #[arg(long)]
+    client_secret: Option<String>,
+    /// One of its registered redirect URIs.
+    #[arg(long, default_value = "http://127.0.0.1/cb")]
+    redirect_uri: String,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -52,6 +62,16 @@ enum Scenario {
     /// Other users' logins, alone and then during a wrong-password flood from one address at
     /// one account (`--flood-rate` per second).
     Flood,
+    /// An app's sign-in for a signed-in person: authorization request, then the code redeemed.
+    AppSignIn,
+    /// An app's refresh-token rotations at the token endpoint.
+    AppRefresh,
+    /// GET /oauth2/userinfo with app access tokens.
+    Userinfo,
+    /// POST /oauth2/introspect of active app access tokens.
+    Introspect,
+    /// Devices polling the token endpoint while nobody has approved them.
+    DevicePoll,
 }
 
 const PASSWORD: &str = "bench password 4 keycard";
@@ -192,6 +212,11 @@ async fn main() -> anyhow::Result<()> {
         }
         Scenario::Burst => burst(&client, &args).await,
         Scenario::Enumeration => enumeration(&client, &args.url).await,
+        Scenario::AppSignIn
+        | Scenario::AppRefresh
+        | Scenario::Userinfo
+        | Scenario::Introspect
+        | Scenario::DevicePoll => provider_scenario(&args).await,
         Scenario::Flood => {
             flood::run(
                 &client,
@@ -202,6 +227,28 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
         }
+    }
+}
+
+async fn provider_scenario(args: &Args) -> anyhow::Result<()> {
+    let id = args.client_id.clone().context("--client-id is required")?;
+    let (url, s, n) = (args.url.as_str(), args.seconds, args.concurrency);
+    if let Scenario::DevicePoll = args.scenario {
+        return provider::device_polls(url, &id, s, n).await;
+    }
+    let app = provider::App {
+        id,
+        secret: args
+            .client_secret
+            .clone()
+            .context("--client-secret is required")?,
+        redirect_uri: args.redirect_uri.clone(),
+    };
+    match args.scenario {
+        Scenario::AppSignIn => provider::sign_ins(url, &app, s, n).await,
+        Scenario::AppRefresh => provider::refreshes(url, &app, s, n).await,
+        Scenario::Userinfo => provider::userinfo(url, &app, s, n).await,
+        _ => provider::introspection(url, &app, s, n).await,
     }
 }
 

@@ -1,5 +1,5 @@
 use crate::rows::{self, AUDIT_COLS, USER_COLS};
-use crate::{PgStore, audit, db_err, sessions};
+use crate::{PgStore, audit, db_err};
 use async_trait::async_trait;
 use keycard_core::accounts::User;
 use keycard_core::admin::{AccountAdminStore, EventFilter};
@@ -32,7 +32,16 @@ impl AccountAdminStore for PgStore {
         let Some(row) = row else {
             return Ok(None);
         };
-        sessions::revoke(&mut tx, id, None, RevokeReason::AccountDisabled, now).await?;
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 \
+             WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id.0)
+        .bind(now)
+        .bind(RevokeReason::AccountDisabled.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
         audit::insert(&mut tx, event).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Some(rows::user(&row)?))
@@ -76,10 +85,7 @@ impl AccountAdminStore for PgStore {
             conds.push(format!("kind = {}", param()));
         }
         if f.before.is_some() {
-            conds.push(format!(
-                "(at, id) < (SELECT b.at, b.id FROM audit_events b WHERE b.id = {})",
-                param()
-            ));
+            conds.push(format!("(at, id) < ({}, {})", param(), param()));
         }
         let limit = param();
         let filter = if conds.is_empty() {
@@ -97,8 +103,8 @@ impl AccountAdminStore for PgStore {
         if let Some(k) = f.kind {
             q = q.bind(k.as_str());
         }
-        if let Some(b) = f.before {
-            q = q.bind(b.0);
+        if let Some((at, b)) = f.before {
+            q = q.bind(at).bind(b.0);
         }
         let rows = q
             .bind(i64::from(f.limit))

@@ -80,7 +80,7 @@ pub(crate) async fn insert_refresh(
     Ok(())
 }
 
-pub(crate) async fn revoke(
+async fn revoke(
     conn: &mut PgConnection,
     user: UserId,
     id: Option<SessionId>,

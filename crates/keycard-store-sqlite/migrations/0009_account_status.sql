@@ -6,9 +6,12 @@ ALTER TABLE users ADD COLUMN disabled_at INTEGER;
 CREATE TRIGGER sessions_refuse_disabled
     BEFORE INSERT ON sessions
     FOR EACH ROW
-    WHEN (SELECT disabled_at FROM users WHERE id = NEW.user_id) IS NOT NULL
+    WHEN NEW.revoked_at IS NULL
+        AND (SELECT disabled_at FROM users WHERE id = NEW.user_id) IS NOT NULL
 BEGIN
     SELECT RAISE(ABORT, 'account_disabled');
 END;
 
-CREATE INDEX users_disabled_idx ON users (disabled_at) WHERE disabled_at IS NOT NULL;
+-- The admin API lists the audit trail newest first, all of it or by kind.
+CREATE INDEX audit_events_kind_idx ON audit_events (kind, at, id);
+CREATE INDEX audit_events_at_idx ON audit_events (at, id);

@@ -1,7 +1,5 @@
 use crate::rows::{self, USER_COLS, ts};
-
-const AUDIT_COLS: &str = "id, at, kind, user_id, session_id, ip, user_agent, detail";
-use crate::{SqliteStore, audit, db_err, sessions};
+use crate::{SqliteStore, audit, db_err};
 use async_trait::async_trait;
 use keycard_core::accounts::User;
 use keycard_core::admin::{AccountAdminStore, EventFilter};
@@ -10,6 +8,8 @@ use keycard_core::ids::UserId;
 use keycard_core::sessions::RevokeReason;
 use keycard_core::store::StoreResult;
 use time::OffsetDateTime;
+
+const AUDIT_COLS: &str = "id, at, kind, user_id, session_id, ip, user_agent, detail";
 
 #[async_trait]
 impl AccountAdminStore for SqliteStore {
@@ -34,7 +34,16 @@ impl AccountAdminStore for SqliteStore {
         let Some(row) = row else {
             return Ok(None);
         };
-        sessions::revoke(&mut tx, id, None, RevokeReason::AccountDisabled, now).await?;
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 \
+             WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id.to_string())
+        .bind(ts(now))
+        .bind(RevokeReason::AccountDisabled.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
         audit::insert(&mut tx, event).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Some(rows::user(&row)?))
@@ -78,10 +87,7 @@ impl AccountAdminStore for SqliteStore {
             conds.push(format!("kind = {}", param()));
         }
         if f.before.is_some() {
-            conds.push(format!(
-                "(at, id) < (SELECT b.at, b.id FROM audit_events b WHERE b.id = {})",
-                param()
-            ));
+            conds.push(format!("(at, id) < ({}, {})", param(), param()));
         }
         let limit = param();
         let filter = if conds.is_empty() {
@@ -99,8 +105,8 @@ impl AccountAdminStore for SqliteStore {
         if let Some(k) = f.kind {
             q = q.bind(k.as_str());
         }
-        if let Some(b) = f.before {
-            q = q.bind(b.to_string());
+        if let Some((at, b)) = f.before {
+            q = q.bind(ts(at)).bind(b.to_string());
         }
         let rows = q
             .bind(i64::from(f.limit))

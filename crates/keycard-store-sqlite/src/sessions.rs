@@ -79,7 +79,7 @@ pub(crate) async fn insert_refresh(
     Ok(())
 }
 
-pub(crate) async fn revoke(
+async fn revoke(
     conn: &mut SqliteConnection,
     user: UserId,
     id: Option<SessionId>,

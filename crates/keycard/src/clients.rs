@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use keycard_core::ClientInfo;
 use keycard_core::Keycard;
-use keycard_core::oidc::{Client, ClientKind, ClientSpec, GrantType};
+use keycard_core::oidc::{Client, ClientKind, ClientSpec, GrantType, IdTokenAlg};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -63,6 +63,10 @@ pub struct AddArgs {
     /// Scopes it may ask for (default: openid profile email offline_access).
     #[arg(long = "scope", num_args = 1..)]
     pub scopes: Vec<String>,
+    /// How its ID tokens are signed: RS256 (the default every OpenID Connect library takes),
+    /// ES256 or EdDSA.
+    #[arg(long)]
+    pub id_token_alg: Option<String>,
 }
 
 impl AddArgs {
@@ -92,6 +96,11 @@ impl AddArgs {
         }
         if !self.scopes.is_empty() {
             spec.scopes = self.scopes.clone();
+        }
+        if let Some(alg) = &self.id_token_alg {
+            spec.id_token_alg = IdTokenAlg::parse(alg).ok_or_else(|| {
+                anyhow::anyhow!("--id-token-alg {alg}: one of RS256, ES256, EdDSA")
+            })?;
         }
         Ok(spec)
     }

@@ -57,6 +57,23 @@ fn oauth(code: OAuthCode, why: &str) -> Error {
     Error::OAuth(OAuthError::new(code, why))
 }
 
+fn disabled() -> Error {
+    oauth(OAuthCode::InvalidGrant, "the account is disabled")
+}
+
+/// The person a grant is for, who must still exist and be enabled: a grant read just before a
+/// disabling committed must not mint tokens after it.
+fn enabled(user: Option<crate::accounts::User>) -> Result<crate::accounts::User> {
+    match user {
+        Some(u) if u.disabled_at.is_none() => Ok(u),
+        Some(_) => Err(disabled()),
+        None => Err(oauth(
+            OAuthCode::InvalidGrant,
+            "the account no longer exists",
+        )),
+    }
+}
+
 impl Provider<'_> {
     fn kc(&self) -> &std::sync::Arc<crate::service::Keycard> {
         self.kc
@@ -115,7 +132,7 @@ impl Provider<'_> {
                 "this application may not use this grant",
             ));
         }
-        match grant {
+        let answer = match grant {
             GrantType::AuthorizationCode => self.redeem(client, req, by).await,
             GrantType::RefreshToken => self.refresh(client, req, by).await,
             GrantType::ClientCredentials => self.client_credentials(client, req),
@@ -125,9 +142,16 @@ impl Provider<'_> {
                     .as_deref()
                     .ok_or_else(|| oauth(OAuthCode::InvalidRequest, "device_code is missing"))?;
                 let (grant, user, refresh) = self.kc.devices().redeem(client, code, by).await?;
+                let user = enabled(Some(user))?;
                 self.tokens(client, &grant, &user, None, refresh)
             }
-        }
+        };
+        // A disabling that raced the grant refused its session in the store (migration 0009):
+        // for the app, that is a grant that no longer holds.
+        answer.map_err(|e| match e {
+            Error::AccountDisabled => disabled(),
+            other => other,
+        })
     }
 
     async fn redeem(
@@ -240,11 +264,7 @@ impl Provider<'_> {
             }
             Redemption::Unknown => return Err(invalid("the code is unknown")),
         }
-        let user = kc
-            .store()
-            .find_user(stored.user_id)
-            .await?
-            .ok_or_else(|| invalid("the account no longer exists"))?;
+        let user = enabled(kc.store().find_user(stored.user_id).await?)?;
         self.tokens(
             client,
             &session,
@@ -285,11 +305,7 @@ impl Provider<'_> {
             }
             session.scopes = asked;
         }
-        let user = kc
-            .store()
-            .find_user(session.user_id)
-            .await?
-            .ok_or_else(|| oauth(OAuthCode::InvalidGrant, "the account no longer exists"))?;
+        let user = enabled(kc.store().find_user(session.user_id).await?)?;
         self.tokens(client, &session, &user, None, Some(successor))
     }
 

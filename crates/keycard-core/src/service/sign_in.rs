@@ -224,6 +224,9 @@ impl Keycard {
                 Ok(signed_in)
             }
             Ok(None) => Err(Error::InvalidCredentials),
+            // A verdict, and one a credential-stuffing list should pay for: the attempt stays
+            // counted against the account and the network, as a wrong password is.
+            Err(Error::AccountDisabled) => Err(Error::AccountDisabled),
             Err(e) => {
                 self.throttle.login_abandoned(attempt).await;
                 Err(e)

@@ -404,6 +404,7 @@ impl SocialLogin<'_> {
             .find_user(taken.user_id)
             .await?
             .ok_or_else(refuse)?;
+        self.refuse_disabled(&user, &taken.provider, client).await?;
         let session = self.kc.new_session(user.id, client, &taken.provider);
         let (secret, refresh) = self.kc.new_refresh(session.id)?;
         let mut ev = self.kc.audit_event(
@@ -474,6 +475,7 @@ impl SocialLogin<'_> {
             if flow.link_user.is_some_and(|u| u != user.id) {
                 return Err(Error::Social(SocialFailure::IdentityInUse));
             }
+            self.refuse_disabled(&user, provider, client).await?;
             identity.id = known.id;
             identity.user_id = user.id;
             identity.linked_at = known.linked_at;
@@ -509,6 +511,7 @@ impl SocialLogin<'_> {
             None
         };
         if let Some(user) = target {
+            self.refuse_disabled(&user, provider, client).await?;
             identity.user_id = user.id;
             let (secret, session, tokens) =
                 self.kc.open_browser_session(user.id, client, provider)?;
@@ -585,6 +588,27 @@ impl SocialLogin<'_> {
 
     /// Counts every outcome; audits refusals that may be an attack (a forged or replayed state,
     /// an answer that does not verify).
+    /// The provider vouched for the owner of a disabled account: audited, and refused. (The
+    /// store refuses the session anyway, also to a sign-in that races a disabling.)
+    async fn refuse_disabled(
+        &self,
+        user: &User,
+        provider: &str,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        if user.disabled_at.is_none() {
+            return Ok(());
+        }
+        let mut ev = self
+            .kc
+            .audit_event(AuditKind::LoginFailed, Some(user.id), None, client);
+        ev.detail = serde_json::json!({
+            "method": "social", "provider": provider, "reason": "account_disabled",
+        });
+        self.kc.store().record_audit(&ev).await?;
+        Err(Error::AccountDisabled)
+    }
+
     async fn record_outcome(
         &self,
         provider: &str,

@@ -130,6 +130,7 @@ pub async fn register(
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
         (status = 401, description = "Email or password wrong (never says which)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The right password of an account an operator disabled (`account_disabled`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed sign-ins from this network (`rate_limited`) or on this account (`account_locked`, the same whether the account exists or not); see Retry-After. Checked before any password is hashed", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Password hashing saturated; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]

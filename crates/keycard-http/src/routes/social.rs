@@ -214,7 +214,7 @@ pub struct CallbackQuery {
     responses(
         (status = 303, description = "Signed in: sets `__Host-keycard_session` (the browser session) and `__Host-keycard_refresh` (for a single-page app's cookie refresh), clears the flow cookie, and goes to the `return_to` given at the start"),
         (status = 400, description = "Missing, unknown, replayed or expired `state`, or a state started in another browser (`invalid_state`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The person cancelled at the provider (`access_denied`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The person cancelled at the provider (`access_denied`), or their account is disabled (`account_disabled`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such provider is enabled (`unknown_provider`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "An account with this email exists and cannot be linked automatically (`account_exists`), or, when linking, the identity belongs to another account (`identity_in_use`)", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The provider could not be reached (`provider_unavailable`) or its answer did not verify (`provider_rejected`)", body = Problem, content_type = "application/problem+json"),
@@ -455,6 +455,7 @@ pub struct ExchangeRequest {
     responses(
         (status = 200, description = "Signed in: the app's own session and token pair (body delivery), with the account", body = crate::dto::TokenResponse),
         (status = 400, description = "Unknown, used or expired code (60 s), or a verifier that does not match its challenge (`invalid_login_code`); the code is spent either way", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The account is disabled (`account_disabled`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many exchanges from this network (`rate_limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn exchange(

@@ -1370,6 +1370,19 @@ async fn a_disabled_account_cannot_sign_in_through_a_provider(app: TestApp) -> R
         "{reply}"
     );
     ensure!(other.cookie("__Host-keycard_session").is_none());
+    let refused = app
+        .bearer_get(
+            &format!("/admin/v1/events?user_id={id}&kind=login_failed"),
+            &admin,
+        )
+        .await?
+        .expect_status(200)?
+        .json()?;
+    ensure!(
+        refused["events"][0]["detail"]
+            == json!({"method": "social", "provider": "google", "reason": "account_disabled"}),
+        "{refused}"
+    );
 
     crate::oidc::admin_set_enabled(&app, &admin, id, true, None).await?;
     sign_in(&app, &other, "google", &who).await?;

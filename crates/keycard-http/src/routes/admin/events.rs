@@ -8,6 +8,7 @@ use axum::extract::{Query, State};
 use keycard_core::Error;
 use keycard_core::admin::{EventFilter, MAX_EVENTS_PAGE};
 use keycard_core::audit::{AuditEvent, AuditKind};
+use keycard_core::ids::AuditId;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -21,8 +22,8 @@ pub struct EventsQuery {
     pub user_id: Option<Uuid>,
     /// Only events of this kind, e.g. `login_failed`, `account_disabled`.
     pub kind: Option<String>,
-    /// Only events older than this one (the `next_before` of the previous page).
-    pub before: Option<Uuid>,
+    /// The next page: the `next_before` of the previous one (opaque).
+    pub before: Option<String>,
     /// At most this many (1–200, default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
@@ -64,8 +65,32 @@ impl From<AuditEvent> for AdminEvent {
 pub struct AdminEventPage {
     /// Newest first.
     pub events: Vec<AdminEvent>,
-    /// Pass as `before` for the next page; absent on the last one.
-    pub next_before: Option<Uuid>,
+    /// Pass as `before` for the next page; `null` on the last one.
+    pub next_before: Option<String>,
+}
+
+/// The paging cursor: the position of an event in the listing's order, `(at, id)`. Carrying
+/// both (rather than the id alone) needs no lookup and cannot point at a pruned event.
+fn cursor(e: &AuditEvent) -> String {
+    format!("{}_{}", e.at.unix_timestamp_nanos(), e.id.0.simple())
+}
+
+fn parse_cursor(raw: &str) -> Result<(OffsetDateTime, AuditId), Error> {
+    let bad = || {
+        Error::invalid(
+            "before",
+            "invalid_before",
+            "before is a next_before as answered",
+        )
+    };
+    let (nanos, id) = raw.split_once('_').ok_or_else(bad)?;
+    let at = nanos
+        .parse::<i128>()
+        .ok()
+        .and_then(|n| OffsetDateTime::from_unix_timestamp_nanos(n).ok())
+        .ok_or_else(bad)?;
+    let id = Uuid::parse_str(id).map_err(|_| bad())?;
+    Ok((at, AuditId(id)))
 }
 
 #[utoipa::path(get, path = "/admin/v1/events", tag = "admin",
@@ -74,7 +99,7 @@ pub struct AdminEventPage {
     responses(
         (status = 200, description = "Audit events, newest first", body = AdminEventPage),
         (status = 403, description = "The token is not an admin app's (`forbidden`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An unknown `kind` (`invalid_kind`) or a `limit` out of range (`invalid_limit`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An unknown `kind` (`invalid_kind`), a `limit` out of range (`invalid_limit`) or a `before` not as answered (`invalid_before`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_events(
     State(state): State<AppState>,
@@ -95,12 +120,12 @@ pub async fn list_events(
     let filter = EventFilter {
         user: q.user_id.map(keycard_core::ids::UserId),
         kind,
-        before: q.before.map(keycard_core::ids::AuditId),
+        before: q.before.as_deref().map(parse_cursor).transpose()?,
         limit,
     };
     let events = state.keycard.account_admin().events(filter).await?;
     let full = events.len() == limit as usize;
-    let next_before = full.then(|| events.last().map(|e| e.id.0)).flatten();
+    let next_before = full.then(|| events.last().map(cursor)).flatten();
     Ok(Json(AdminEventPage {
         events: events.into_iter().map(Into::into).collect(),
         next_before,

@@ -158,6 +158,14 @@ pub async fn patch_user(
     let id = user_id(&id)?;
     super::acting(&mut by, &admin);
     let accounts = state.keycard.account_admin();
+    if patch.enabled && patch.reason.is_some() {
+        return Err(Error::invalid(
+            "reason",
+            "invalid_reason",
+            "a reason goes with a disabling (enabled: false) only",
+        )
+        .into());
+    }
     let a = if patch.enabled {
         accounts.enable(id, &admin, &by).await?
     } else {

@@ -183,14 +183,17 @@ async fn the_audit_trail_is_listed_by_person_and_kind_page_by_page(app: TestApp)
     // By kind, across people, one page at a time.
     let first = page(format!("user_id={id}&kind=login_failed&limit=1")).await?;
     let before = first["next_before"].as_str().context("next_before")?;
-    ensure!(first["events"][0]["id"] == before, "{first}");
+    ensure!(
+        first["events"].as_array().map(Vec::len) == Some(1),
+        "{first}"
+    );
     let second = page(format!(
         "user_id={id}&kind=login_failed&limit=1&before={before}"
     ))
     .await?;
     ensure!(
         second["events"][0]["detail"]["reason"] == "invalid_credentials"
-            && second["events"][0]["id"] != before,
+            && second["events"][0]["id"] != first["events"][0]["id"],
         "{second}"
     );
     let third = page(format!(
@@ -246,6 +249,12 @@ async fn the_account_admin_api_refuses_bad_requests_and_non_admins(app: TestApp)
     r.expect_invalid("kind", "invalid_kind")?;
     let r = app.bearer_get("/admin/v1/events?limit=201", &admin).await?;
     r.expect_invalid("limit", "invalid_limit")?;
+    for bad in ["x", "12_not-a-uuid", "nan_0190a4e2b1c17d3e8f4a5b6c7d8e9f01"] {
+        let r = app
+            .bearer_get(&format!("/admin/v1/events?before={bad}"), &admin)
+            .await?;
+        r.expect_invalid("before", "invalid_before")?;
+    }
     let account = app.new_account().await?;
     let id = admin_find(&app, &admin, &account.email).await?["id"]
         .as_str()
@@ -257,6 +266,14 @@ async fn the_account_admin_api_refuses_bad_requests_and_non_admins(app: TestApp)
             &path,
             &admin,
             &serde_json::json!({"enabled": false, "reason": "x".repeat(501)}),
+        )
+        .await?;
+    r.expect_invalid("reason", "invalid_reason")?;
+    let r = app
+        .bearer_patch(
+            &path,
+            &admin,
+            &serde_json::json!({"enabled": true, "reason": "why not"}),
         )
         .await?;
     r.expect_invalid("reason", "invalid_reason")?;
