@@ -6,6 +6,8 @@
 #                the test stack and the demo)
 #   test-runner  the black-box HTTP suite (crates/keycard-testkit/tests/api) as one executable on
 #                distroless, for the `tests` service of compose.yaml (profile `test`)
+#   mail-catcher MailDev (scripts/maildev, pinned by its lockfile) on Debian's Node.js: the SMTP
+#                server with a web inbox that `make up`, the demo and the test stack deliver to
 #
 # Build with BuildKit (`docker compose build`, or `docker build` with BuildKit enabled):
 #   docker compose build                         # both images, as compose.yaml names them
@@ -23,6 +25,7 @@
 
 ARG RUST_IMAGE=rust:1.95-slim-trixie
 ARG TEST_RUNNER_IMAGE=gcr.io/distroless/cc-debian13:nonroot
+ARG DEBIAN_IMAGE=debian:trixie-slim
 
 # ---------------------------------------------------------------------------------------------
 # Sources: only what cargo needs, so README or CI edits do not invalidate the build.
@@ -135,6 +138,32 @@ ENV PATH=/usr/local/bin \
     MOCK_IDP_LISTEN=0.0.0.0:9090
 EXPOSE 9090
 ENTRYPOINT ["/usr/local/bin/keycard-mock-idp"]
+
+# ---------------------------------------------------------------------------------------------
+# The mail catcher: a real SMTP server (port 1025) with a web inbox and REST API (port 1080) that
+# keeps what it receives in memory and a temporary directory. For development, tests and the
+# demo only: it delivers nothing onwards.
+FROM ${DEBIAN_IMAGE} AS mail-catcher
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="keycard-mail-catcher" \
+      org.opencontainers.image.description="MailDev: catches Keycard's mail in development, tests and demos" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.vendor="Keycard"
+ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends nodejs npm \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /opt/maildev
+COPY scripts/maildev/package.json scripts/maildev/package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error \
+    && npm cache clean --force \
+    && apt-get purge -y npm && apt-get autoremove -y \
+    && rm -rf /var/lib/apt/lists/* /root/.npm
+USER nobody
+EXPOSE 1025 1080
+ENTRYPOINT ["/opt/maildev/node_modules/.bin/maildev", "--ip", "0.0.0.0", "--smtp", "1025", "--web", "1080", "--mail-directory", "/tmp/maildev"]
 
 # ---------------------------------------------------------------------------------------------
 # The service (last stage: the default target of a plain `docker build`).

@@ -22,13 +22,13 @@ up: env ## Build and start Keycard + PostgreSQL in containers on http://localhos
 	@scripts/preflight
 	. scripts/lib/containers.sh && KEYCARD_REVISION=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) \
 		$(COMPOSE) up --build --detach --wait
-	@. scripts/lib/containers.sh && echo "Keycard is up on http://$$($(COMPOSE) port keycard 8080 | sed 's/^127.0.0.1/localhost/') (API docs at /docs/; make logs, make down)"
+	@. scripts/lib/containers.sh && echo "Keycard is up on http://$$($(COMPOSE) port keycard 8080 | sed 's/^127.0.0.1/localhost/') (API docs at /docs/; its mail at http://$$($(COMPOSE) port mail 1080 | sed 's/^127.0.0.1/localhost/'); make logs, make down)"
 
 demo: env ## Like `up`, with every sign-in provider pointed at the stand-in: open http://localhost:8080/login
 	@scripts/preflight
 	. scripts/lib/containers.sh && KEYCARD_REVISION=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) \
 		$(COMPOSE) -f compose.yaml -f compose.demo.yaml --profile demo up --build --detach --wait
-	@echo "Demo up: open http://localhost:8080/login and choose a provider; the stand-in is at http://localhost:9090 (make down)"
+	@echo "Demo up: open http://localhost:8080/login and choose a provider; the stand-in is at http://localhost:9090, the mail inbox at http://localhost:1080 (make down)"
 
 down: env ## Stop the containers, demo included (the database volume stays; `docker compose down -v` deletes it)
 	. scripts/lib/containers.sh && $(COMPOSE) -f compose.yaml -f compose.demo.yaml --profile demo down --remove-orphans
@@ -40,7 +40,8 @@ test: ## The whole black-box suite in its own container against Keycard + Postgr
 	@scripts/preflight
 	scripts/container-test
 
-test-local: ## Unit tests, the black-box HTTP suite and the pages in chromium, on the host, on SQLite and a throwaway PostgreSQL
+test-local: ## Unit tests, the black-box HTTP suite and the pages in chromium, on the host, on SQLite and a throwaway PostgreSQL, mail through MailDev
+	scripts/mail-catcher --install
 	$(CARGO) test --workspace --locked
 
 fuzz: ## Property-based fuzzing of every operation from /openapi.json (schemathesis, all checks) on SQLite and PostgreSQL

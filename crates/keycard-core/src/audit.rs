@@ -47,6 +47,8 @@ pub enum AuditKind {
     /// An operator disabled the account (the detail names the admin app and the reason).
     AccountDisabled,
     AccountEnabled,
+    /// The account's address was proved by its verification link.
+    EmailVerified,
 }
 
 impl AuditKind {
@@ -80,6 +82,7 @@ impl AuditKind {
             Self::AccountLocked => "account_locked",
             Self::AccountDisabled => "account_disabled",
             Self::AccountEnabled => "account_enabled",
+            Self::EmailVerified => "email_verified",
         }
     }
 
@@ -113,6 +116,7 @@ impl AuditKind {
             Self::SocialLoginFailed,
             Self::AccountDisabled,
             Self::AccountEnabled,
+            Self::EmailVerified,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

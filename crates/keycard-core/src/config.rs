@@ -39,6 +39,10 @@ pub struct Policy {
     pub authorization_code_ttl: Duration,
     /// How long a device may wait for the person to answer (RFC 8628 `expires_in`).
     pub device_code_ttl: Duration,
+    /// How long an email verification link holds.
+    pub email_verification_ttl: Duration,
+    /// The least time between two verification links mailed to one account on request.
+    pub email_verification_resend_pause: Duration,
 }
 
 impl Policy {
@@ -61,6 +65,8 @@ impl Policy {
             social_flow_ttl: crate::social::FLOW_TTL,
             authorization_code_ttl: crate::oidc::CODE_TTL,
             device_code_ttl: crate::devices::DEVICE_CODE_TTL,
+            email_verification_ttl: Duration::hours(24),
+            email_verification_resend_pause: Duration::seconds(60),
         }
     }
 }

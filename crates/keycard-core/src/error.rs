@@ -52,6 +52,12 @@ pub enum Error {
     /// someone who proved to be the account's owner (a right password, a provider's sign-in).
     #[error("this account is disabled")]
     AccountDisabled,
+    /// A verification link that is spent, expired, unknown, or for an address the account no
+    /// longer has: one answer for all.
+    #[error("this verification link is not valid (used, expired or replaced)")]
+    InvalidVerification,
+    #[error("the email address is already verified")]
+    AlreadyVerified,
     /// Too many attempts from this network or on this account: refused before any password
     /// was checked. The same for an account that exists and one that does not.
     #[error("{}", throttled_message(*.limit))]
@@ -100,6 +106,8 @@ impl Error {
             Self::Forbidden(_) => "forbidden",
             Self::ClientExists => "client_exists",
             Self::AccountDisabled => "account_disabled",
+            Self::InvalidVerification => "invalid_verification_token",
+            Self::AlreadyVerified => "already_verified",
             Self::Throttled { limit, .. } => limit.code(),
             Self::Social(f) => f.code(),
             Self::OAuth(e) => e.code.as_str(),
@@ -124,6 +132,9 @@ fn throttled_message(limit: crate::throttle::Limit) -> &'static str {
         }
         Limit::RegisterPerEmail => {
             "too many sign-up attempts for this address; wait before trying again"
+        }
+        Limit::VerificationResend => {
+            "a verification link was sent a moment ago; wait before asking for another"
         }
     }
 }

@@ -59,3 +59,7 @@ id_type!(
     /// One provider identity linked to an account.
     IdentityId
 );
+id_type!(
+    /// One message in the mail outbox.
+    MailId
+);

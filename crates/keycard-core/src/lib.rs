@@ -13,6 +13,8 @@ pub mod config;
 pub mod devices;
 pub mod error;
 pub mod ids;
+pub mod lifecycle;
+pub mod mail;
 pub mod oidc;
 pub mod passwords;
 pub mod service;

@@ -241,6 +241,8 @@ pub trait Store:
     + crate::oidc::GrantStore
     + crate::devices::DeviceStore
     + crate::admin::AccountAdminStore
+    + crate::mail::OutboxStore
+    + crate::lifecycle::LifecycleStore
 {
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> StoreResult<()>;

@@ -135,6 +135,8 @@ impl ApiError {
                     Error::Forbidden(_) => (S::FORBIDDEN, "Forbidden"),
                     Error::ClientExists => (S::CONFLICT, "Client already registered"),
                     Error::AccountDisabled => (S::FORBIDDEN, "Account disabled"),
+                    Error::InvalidVerification => (S::BAD_REQUEST, "Invalid verification link"),
+                    Error::AlreadyVerified => (S::CONFLICT, "Already verified"),
                     Error::Throttled { .. } => (S::TOO_MANY_REQUESTS, "Too many attempts"),
                     Error::Social(f) => social_parts(f),
                     Error::OAuth(e) if e.code == keycard_core::oidc::OAuthCode::InvalidClient => {

@@ -49,13 +49,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 fn api_routes() -> OpenApiRouter<AppState> {
-    use routes::{admin, apps, auth, identities, me, ops, sessions, social};
+    use routes::{admin, apps, auth, identities, me, ops, sessions, social, verification};
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(auth::register))
         .routes(routes!(auth::login))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::logout_all))
+        .routes(routes!(verification::verify_email))
+        .routes(routes!(verification::resend))
         .routes(routes!(social::list_providers))
         .routes(routes!(social::start))
         .routes(routes!(social::callback, social::callback_post))

@@ -13,6 +13,7 @@ mod clients;
 mod devices;
 mod grants;
 mod keys;
+mod lifecycle;
 mod notices;
 mod rows;
 mod sessions;

@@ -12,6 +12,7 @@ mod clients;
 mod devices;
 mod grants;
 mod keys;
+mod lifecycle;
 mod rotation;
 mod rows;
 mod sessions;

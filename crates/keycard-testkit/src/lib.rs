@@ -16,9 +16,12 @@
 
 #![forbid(unsafe_code)]
 
+mod mail;
 mod social;
 
 pub mod apps;
+
+pub use mail::{MailCatcher, Received};
 pub use social::{
     Browser, Cookie, NATIVE_REDIRECT_URI, SocialFlow, field_value, form_of, location,
     mock_idp_url_from_env,
@@ -278,6 +281,25 @@ impl TestApp {
             return Ok(app);
         }
         Self::builder(backend).mock_idp().start_in_process().await
+    }
+
+    /// Keycard delivering its mail to the test run's catcher (MailDev, see [`MailCatcher`]), in
+    /// every mode: in-process it points the server at the catcher; against `KEYCARD_URL` it
+    /// reads the catcher that server delivers to (`KEYCARD_TEST_MAILDEV_URL`).
+    pub async fn start_mail(backend: Backend) -> Result<(Self, MailCatcher)> {
+        let catcher = MailCatcher::get()?;
+        if external_url().is_some() {
+            return Ok((Self::start(backend).await?, catcher));
+        }
+        let smtp = catcher
+            .smtp_url
+            .clone()
+            .context("an in-process Keycard needs the catcher's SMTP address")?;
+        let app = Self::builder(backend)
+            .setting("smtp_url", &smtp)
+            .start_in_process()
+            .await?;
+        Ok((app, catcher))
     }
 
     /// The provider double's base URL (`…/google` and `…/oidc` are its issuers).

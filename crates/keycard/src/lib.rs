@@ -139,6 +139,7 @@ fn policy(settings: &Settings) -> Policy {
     p.social_flow_ttl = secs(settings.social_flow_ttl);
     p.authorization_code_ttl = secs(settings.authorization_code_ttl);
     p.device_code_ttl = secs(settings.device_code_ttl);
+    p.email_verification_ttl = secs(settings.email_verification_ttl);
     p.hash = HashParams {
         memory_kib: settings.argon2_memory_kib,
         iterations: settings.argon2_iterations,
@@ -160,6 +161,26 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Arc<Keycard>> {
         .with_providers(providers::enabled(settings)?)
         .with_logout_channel(Arc::new(backchannel::HttpLogoutChannel::new()?));
     Ok(Arc::new(keycard))
+}
+
+/// Where mail goes: the SMTP server of the settings, or (development only: the settings refuse
+/// production without one) the log.
+fn mail_sender(settings: &Settings) -> anyhow::Result<Arc<dyn keycard_core::mail::MailSender>> {
+    let from = keycard_mail::From {
+        name: settings.mail_from_name.clone(),
+        address: settings.mail_from.clone(),
+    };
+    match &settings.smtp_url {
+        Some(url) => Ok(Arc::new(
+            keycard_mail::SmtpSender::new(url, &from).map_err(anyhow::Error::msg)?,
+        )),
+        None => {
+            tracing::warn!(
+                "DEVELOPMENT ONLY: no KEYCARD_SMTP_URL: mail is written to the log, links included"
+            );
+            Ok(Arc::new(keycard_mail::LogSender))
+        }
+    }
 }
 
 /// Applies the settings file's `[[clients]]` (checked when the settings were loaded): what every
@@ -200,6 +221,10 @@ pub async fn serve(
         native_redirect_uris: settings.native_redirect_uris.clone(),
         seeded_clients: settings.client_seeds.keys().cloned().collect(),
     };
+    let _mail = AbortOnDropHandle::new(keycard_mail::spawn_delivery(
+        keycard.clone(),
+        mail_sender(&settings)?,
+    ));
     // Aborted however serving ends, also when this future is dropped (an embedding test).
     let _background = AbortOnDropHandle::new(tokio::spawn(maintenance(
         keycard.clone(),

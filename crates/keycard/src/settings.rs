@@ -87,6 +87,14 @@ pub struct Settings {
     pub social_flow_ttl: Duration,
     pub authorization_code_ttl: Duration,
     pub device_code_ttl: Duration,
+    /// Where mail goes (`smtp://…`, `smtps://…`); without it, development writes mail to the log
+    /// and production refuses to start.
+    pub smtp_url: Option<String>,
+    /// The sender of Keycard's mail.
+    pub mail_from: String,
+    pub mail_from_name: String,
+    /// How long an email verification link holds.
+    pub email_verification_ttl: Duration,
     /// Native apps' redirect URIs for social sign-in through the system browser.
     pub native_redirect_uris: Vec<String>,
     /// Sign in with Google (enabled by its client id and secret).
@@ -162,6 +170,10 @@ impl Settings {
             social_flow_ttl: Duration::from_secs(600),
             authorization_code_ttl: Duration::from_secs(60),
             device_code_ttl: Duration::from_secs(600),
+            smtp_url: None,
+            mail_from: "keycard@localhost".into(),
+            mail_from_name: "Keycard".into(),
+            email_verification_ttl: Duration::from_secs(24 * 3600),
             native_redirect_uris: Vec::new(),
             google_client_id: None,
             google_client_secret: None,
@@ -344,6 +356,10 @@ impl Settings {
             "social_flow_ttl" => self.social_flow_ttl = parse_duration(v)?,
             "authorization_code_ttl" => self.authorization_code_ttl = parse_duration(v)?,
             "device_code_ttl" => self.device_code_ttl = parse_duration(v)?,
+            "smtp_url" => self.smtp_url = Some(v.to_owned()).filter(|s| !s.is_empty()),
+            "mail_from" => self.mail_from = v.to_owned(),
+            "mail_from_name" => self.mail_from_name = v.to_owned(),
+            "email_verification_ttl" => self.email_verification_ttl = parse_duration(v)?,
             "native_redirect_uris" => {
                 self.native_redirect_uris = v
                     .split(',')
@@ -516,6 +532,30 @@ impl Settings {
             // RFC 6749 §4.1.2: ten minutes at most.
             e.push(
                 "authorization_code_ttl (KEYCARD_AUTHORIZATION_CODE_TTL): between 1s and 10m"
+                    .into(),
+            );
+        }
+        match &self.smtp_url {
+            None if prod => e.push(
+                "smtp_url (KEYCARD_SMTP_URL): required in production: Keycard mails verification and reset links"
+                    .into(),
+            ),
+            Some(u) if !(u.starts_with("smtp://") || u.starts_with("smtps://")) => e.push(
+                "smtp_url (KEYCARD_SMTP_URL): must start with smtp:// or smtps://".into(),
+            ),
+            _ => {}
+        }
+        if !self.mail_from.contains('@') || self.mail_from.chars().any(char::is_whitespace) {
+            e.push(
+                "mail_from (KEYCARD_MAIL_FROM): an email address such as no-reply@example.com"
+                    .into(),
+            );
+        }
+        if self.email_verification_ttl < Duration::from_secs(600)
+            || self.email_verification_ttl > Duration::from_secs(7 * 86_400)
+        {
+            e.push(
+                "email_verification_ttl (KEYCARD_EMAIL_VERIFICATION_TTL): between 10m and 7d"
                     .into(),
             );
         }
@@ -823,6 +863,22 @@ pub const KEYS: &[(&str, &str)] = &[
         "a device may wait this long for the person to answer, e.g. 10m (default)",
     ),
     (
+        "smtp_url",
+        "outbound mail server: smtp://host:25, smtp://user:pass@host:587?tls=required or smtps://host:465; required in production (development writes mail to the log)",
+    ),
+    (
+        "mail_from",
+        "sender address of Keycard's mail (default keycard@localhost)",
+    ),
+    (
+        "mail_from_name",
+        "sender name of Keycard's mail (default Keycard)",
+    ),
+    (
+        "email_verification_ttl",
+        "an email verification link holds this long, e.g. 24h (default, 10m to 7d)",
+    ),
+    (
         "google_client_id",
         "Sign in with Google: OAuth client id (with google_client_secret)",
     ),
@@ -1097,6 +1153,7 @@ mod tests {
         assert!(err.contains("KEYCARD_SECRET_KEY"), "{err}");
         assert!(err.contains("https"), "{err}");
         assert!(err.contains("OWASP"), "{err}");
+        assert!(err.contains("KEYCARD_SMTP_URL"), "{err}");
         let ok = Settings::load(
             None,
             &env(&[
@@ -1106,9 +1163,27 @@ mod tests {
                     "KEYCARD_SECRET_KEY",
                     "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
                 ),
+                ("KEYCARD_SMTP_URL", "smtp://mail.example.com:25"),
             ]),
         );
         assert!(ok.is_ok(), "{ok:?}");
+        let bad = Settings::load(
+            None,
+            &env(&[
+                ("KEYCARD_SMTP_URL", "http://mail.example.com"),
+                ("KEYCARD_MAIL_FROM", "not an address"),
+                ("KEYCARD_EMAIL_VERIFICATION_TTL", "1m"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        for name in [
+            "KEYCARD_SMTP_URL",
+            "KEYCARD_MAIL_FROM",
+            "KEYCARD_EMAIL_VERIFICATION_TTL",
+        ] {
+            assert!(bad.contains(name), "{bad}");
+        }
     }
 
     #[test]

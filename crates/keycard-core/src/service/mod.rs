@@ -62,6 +62,10 @@ pub struct Keycard {
     forms: crate::browser::FormTokens,
     client_secrets: crate::oidc::ClientSecrets,
     logouts: Option<Arc<dyn crate::oidc::LogoutChannel>>,
+    /// Seals what waits in the mail outbox.
+    mail_key: SecretKey,
+    /// Wakes the mail delivery task when a message is queued.
+    mail_queued: Arc<tokio::sync::Notify>,
     /// Applies the store's change notices to `sessions`; ends with the service.
     _notices: Option<AbortOnDropHandle<()>>,
 }
@@ -81,6 +85,21 @@ impl Keycard {
 
     pub(crate) fn client_secrets(&self) -> &crate::oidc::ClientSecrets {
         &self.client_secrets
+    }
+
+    pub(crate) fn mail_key(&self) -> &SecretKey {
+        &self.mail_key
+    }
+
+    /// Tells the delivery task a message is waiting.
+    pub(crate) fn mail_queued(&self) {
+        self.mail_queued.notify_one();
+    }
+
+    /// Resolves when a message was queued since the last call (or at once if one was): the
+    /// delivery task waits on this or its polling pause, whichever comes first.
+    pub async fn mail_waiting(&self) {
+        self.mail_queued.notified().await;
     }
 
     /// Loads the signing keys, creating the first one on a fresh database.
@@ -113,6 +132,8 @@ impl Keycard {
             successors: Successors::new(&kek),
             forms: crate::browser::FormTokens::new(&kek),
             client_secrets: crate::oidc::ClientSecrets::new(&kek),
+            mail_key: kek.derived("keycard mail outbox v1"),
+            mail_queued: Arc::new(tokio::sync::Notify::new()),
             keys: Arc::new(KeyStore::new(kek)),
             policy,
             sessions,

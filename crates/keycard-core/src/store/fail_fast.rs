@@ -473,6 +473,66 @@ impl crate::oidc::GrantStore for FailFast {
 }
 
 #[async_trait]
+impl crate::mail::OutboxStore for FailFast {
+    async fn claim_mail(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::mail::PendingMail>> {
+        self.guard(self.inner.claim_mail(now, lease_until, limit))
+            .await
+    }
+
+    async fn mail_sent(&self, id: crate::ids::MailId, now: OffsetDateTime) -> StoreResult<()> {
+        self.guard(self.inner.mail_sent(id, now)).await
+    }
+
+    async fn mail_retry(
+        &self,
+        id: crate::ids::MailId,
+        next: OffsetDateTime,
+        error: &str,
+    ) -> StoreResult<()> {
+        self.guard(self.inner.mail_retry(id, next, error)).await
+    }
+
+    async fn mail_failed(
+        &self,
+        id: crate::ids::MailId,
+        now: OffsetDateTime,
+        error: &str,
+    ) -> StoreResult<()> {
+        self.guard(self.inner.mail_failed(id, now, error)).await
+    }
+}
+
+#[async_trait]
+impl crate::lifecycle::LifecycleStore for FailFast {
+    async fn create_verification(
+        &self,
+        v: &crate::lifecycle::NewVerification,
+        mail: &crate::mail::PendingMail,
+    ) -> StoreResult<()> {
+        self.guard(self.inner.create_verification(v, mail)).await
+    }
+
+    async fn last_verification_at(&self, user: UserId) -> StoreResult<Option<OffsetDateTime>> {
+        self.guard(self.inner.last_verification_at(user)).await
+    }
+
+    async fn consume_verification(
+        &self,
+        h: &TokenHash,
+        now: OffsetDateTime,
+        ev: &AuditEvent,
+    ) -> StoreResult<Option<crate::lifecycle::Verified>> {
+        self.guard(self.inner.consume_verification(h, now, ev))
+            .await
+    }
+}
+
+#[async_trait]
 impl crate::admin::AccountAdminStore for FailFast {
     async fn disable_user(
         &self,
@@ -1041,6 +1101,59 @@ mod tests {
             _: IdentityId,
             _: &AuditEvent,
         ) -> StoreResult<Unlinked> {
+            unreached!()
+        }
+    }
+
+    #[async_trait]
+    impl crate::mail::OutboxStore for Switch {
+        async fn claim_mail(
+            &self,
+            _: OffsetDateTime,
+            _: OffsetDateTime,
+            _: u32,
+        ) -> StoreResult<Vec<crate::mail::PendingMail>> {
+            unreached!()
+        }
+        async fn mail_sent(&self, _: crate::ids::MailId, _: OffsetDateTime) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn mail_retry(
+            &self,
+            _: crate::ids::MailId,
+            _: OffsetDateTime,
+            _: &str,
+        ) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn mail_failed(
+            &self,
+            _: crate::ids::MailId,
+            _: OffsetDateTime,
+            _: &str,
+        ) -> StoreResult<()> {
+            unreached!()
+        }
+    }
+
+    #[async_trait]
+    impl crate::lifecycle::LifecycleStore for Switch {
+        async fn create_verification(
+            &self,
+            _: &crate::lifecycle::NewVerification,
+            _: &crate::mail::PendingMail,
+        ) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn last_verification_at(&self, _: UserId) -> StoreResult<Option<OffsetDateTime>> {
+            unreached!()
+        }
+        async fn consume_verification(
+            &self,
+            _: &TokenHash,
+            _: OffsetDateTime,
+            _: &AuditEvent,
+        ) -> StoreResult<Option<crate::lifecycle::Verified>> {
             unreached!()
         }
     }

@@ -73,6 +73,8 @@ pub enum Limit {
     RegisterPerEmail,
     SocialPerIp,
     DeviceCodePerIp,
+    /// A new verification link asked for too soon after the last one.
+    VerificationResend,
 }
 
 impl Limit {
@@ -93,6 +95,7 @@ impl Limit {
             Self::RegisterPerEmail => "register_per_email",
             Self::SocialPerIp => "social_per_ip",
             Self::DeviceCodePerIp => "device_code_per_ip",
+            Self::VerificationResend => "verification_resend",
         }
     }
 }
@@ -202,6 +205,7 @@ impl Throttle {
             Limit::RegisterPerIp | Limit::RegisterPerEmail => "register",
             Limit::SocialPerIp => "social",
             Limit::DeviceCodePerIp => "device",
+            Limit::VerificationResend => "verification",
         };
         metrics::counter!("keycard_throttled_total", "endpoint" => endpoint, "limit" => limit.as_str())
             .increment(1);

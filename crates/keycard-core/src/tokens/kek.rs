@@ -40,6 +40,11 @@ impl SecretKey {
         Ok(Self(arr))
     }
 
+    /// A sealing key for one purpose of its own, derived from this one (see [`Self::derive`]).
+    pub fn derived(&self, label: &str) -> Self {
+        Self(self.derive(label))
+    }
+
     pub fn to_base64(&self) -> String {
         STANDARD.encode(self.0)
     }

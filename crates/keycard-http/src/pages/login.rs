@@ -378,7 +378,10 @@ pub async fn submit_register(
         .register(email, password, name, &client)
         .await
     {
-        Ok(s) => signed_in_response(&state, jar, s, &return_to),
+        Ok(s) => {
+            crate::routes::verification::mail_new_account(&state, &s.user, ctx.m.lang).await;
+            signed_in_response(&state, jar, s, &return_to)
+        }
         Err(e) => {
             let message = match &e {
                 Error::Invalid { code, .. } => (

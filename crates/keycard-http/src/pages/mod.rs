@@ -11,6 +11,7 @@ mod forms;
 pub mod i18n;
 pub(crate) mod login;
 pub(crate) mod logout;
+mod verify;
 
 pub use error::{ErrorPage, wants_page};
 pub use forms::same_origin;
@@ -57,6 +58,7 @@ pub fn routes() -> Router<AppState> {
             axum::routing::post(account::withdraw_app),
         )
         .route("/device", get(device::show).post(device::submit))
+        .route("/verify-email", get(verify::show).post(verify::submit))
         .route("/device/decide", axum::routing::post(device::decide))
         .route("/assets/keycard.css", get(assets::css))
         .route("/assets/logo", get(assets::logo))

@@ -6,3 +6,4 @@ pub mod me;
 pub mod ops;
 pub mod sessions;
 pub mod social;
+pub mod verification;

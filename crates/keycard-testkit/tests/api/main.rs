@@ -48,6 +48,7 @@ mod contract;
 mod cookies;
 mod instances;
 mod keys;
+mod mail;
 mod me;
 mod oidc;
 mod ops;
@@ -70,6 +71,21 @@ where
         Err(e) => panic!("could not start Keycard on {backend:?}: {e:#}"),
     };
     if let Err(e) = test(app).await {
+        panic!("{e:#}");
+    }
+}
+
+/// Starts Keycard delivering to the mail catcher for one test; fails, never skips.
+async fn run_mail<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(TestApp, keycard_testkit::MailCatcher) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    let (app, catcher) = match TestApp::start_mail(backend).await {
+        Ok(started) => started,
+        Err(e) => panic!("could not start Keycard with the mail catcher on {backend:?}: {e:#}"),
+    };
+    if let Err(e) = test(app, catcher).await {
         panic!("{e:#}");
     }
 }

@@ -1,0 +1,121 @@
+//! Email verification: a single-use link (256 random bits, stored as a SHA-256, valid 24 hours
+//! by default) mailed to the address; following it marks the address verified. An account that
+//! has not verified can still sign in (conversion matters), but its `email_verified` stays false
+//! in its profile and ID tokens, and no provider identity is linked to it automatically.
+
+use super::store::NewVerification;
+use crate::accounts::User;
+use crate::audit::AuditKind;
+use crate::error::{Error, Result};
+use crate::ids::MailId;
+use crate::mail::{Mail, MailKind};
+use crate::service::{ClientInfo, Keycard, Principal};
+use crate::tokens::{TokenHash, random_secret};
+use std::sync::Arc;
+
+/// Verification links' tokens start with this, so a leaked one is recognisable.
+pub const VERIFICATION_PREFIX: &str = "kcev_";
+
+/// The use case behind `/v1/auth/verify-email` and the `/verify-email` page.
+pub struct Verification<'a> {
+    kc: &'a Arc<Keycard>,
+}
+
+impl Keycard {
+    pub fn verification(self: &Arc<Self>) -> Verification<'_> {
+        Verification { kc: self }
+    }
+}
+
+impl Verification<'_> {
+    /// Mails `user` a link that verifies their address (nothing for an account without one, or
+    /// already verified). `locale` is the language of the mail.
+    pub async fn send(&self, user: &User, locale: &str) -> Result<bool> {
+        let Some(email) = user.email.as_ref().filter(|_| !user.email_verified) else {
+            return Ok(false);
+        };
+        let kc = self.kc;
+        let token = random_secret(VERIFICATION_PREFIX)?;
+        let now = kc.now();
+        let v = NewVerification {
+            token_hash: TokenHash::of(&token),
+            user_id: user.id,
+            email: email.as_str().to_owned(),
+            created_at: now,
+            expires_at: now + kc.policy().email_verification_ttl,
+        };
+        let mut fields = serde_json::Map::new();
+        fields.insert(
+            "link".into(),
+            format!("{}/verify-email?token={token}", kc.policy().issuer).into(),
+        );
+        if let Some(name) = &user.name {
+            fields.insert("name".into(), name.clone().into());
+        }
+        fields.insert(
+            "expires_hours".into(),
+            (kc.policy().email_verification_ttl.whole_hours()).into(),
+        );
+        let mail = Mail {
+            id: MailId::new(),
+            kind: MailKind::VerifyEmail,
+            to: email.clone(),
+            locale: locale.to_owned(),
+            fields,
+            created_at: now,
+        };
+        let pending = kc.seal_mail(&mail)?;
+        kc.store().create_verification(&v, &pending).await?;
+        kc.mail_queued();
+        Ok(true)
+    }
+
+    /// Sends a new link to the signed-in person, at most once a minute.
+    pub async fn resend(&self, who: &Principal, locale: &str) -> Result<()> {
+        let user = &who.user;
+        if user.email.is_none() {
+            return Err(Error::invalid(
+                "email",
+                "no_email",
+                "this account has no email address to verify",
+            ));
+        }
+        if user.email_verified {
+            return Err(Error::AlreadyVerified);
+        }
+        let now = self.kc.now();
+        let pause = self.kc.policy().email_verification_resend_pause;
+        if let Some(last) = self.kc.store().last_verification_at(user.id).await? {
+            let wait = last + pause - now;
+            if wait.is_positive() {
+                return Err(Error::Throttled {
+                    limit: crate::throttle::Limit::VerificationResend,
+                    retry_after_secs: u64::try_from(wait.whole_seconds()).unwrap_or(1).max(1),
+                });
+            }
+        }
+        self.send(user, locale).await?;
+        Ok(())
+    }
+
+    /// Follows a link: the address it was sent to is verified. A spent, expired, unknown or
+    /// outdated link is `InvalidVerification`, whichever it was.
+    pub async fn verify(&self, token: &str, by: &ClientInfo) -> Result<crate::ids::UserId> {
+        let kc = self.kc;
+        if !token.starts_with(VERIFICATION_PREFIX) || token.len() > 100 {
+            return Err(Error::InvalidVerification);
+        }
+        let ev = kc.audit_event(AuditKind::EmailVerified, None, None, by);
+        let hash = TokenHash::of(token);
+        let now = kc.now();
+        // The user is known only once the link is: the store fills it into the event.
+        let verified = kc
+            .store()
+            .consume_verification(&hash, now, &ev)
+            .await?
+            .ok_or(Error::InvalidVerification)?;
+        kc.session_cache().forget_user(verified.user_id);
+        metrics::counter!("keycard_emails_verified_total").increment(1);
+        Ok(verified.user_id)
+    }
+}

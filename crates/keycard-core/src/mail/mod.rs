@@ -1,0 +1,71 @@
+//! Mail that Keycard sends people (the link that verifies an address, and later resets and
+//! notices). A message is written to a durable outbox in the same transaction as the change it
+//! announces, and delivered off the request path by [`Keycard::deliver_mail`], with retries:
+//! a crash or an unreachable mail server loses no message and never fails the request. Keycard's
+//! core knows no SMTP: the server supplies a [`MailSender`]. What a message carries (a link with
+//! a one-time token, for one) is sealed with the key-encryption key while it waits.
+
+mod delivery;
+mod store;
+
+pub use delivery::{Delivered, RETRY_BACKOFF};
+pub use store::{OutboxStore, PendingMail};
+
+use crate::accounts::Email;
+use crate::ids::MailId;
+use time::OffsetDateTime;
+
+/// Which message, which decides its template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    /// The link that proves the person reads this address.
+    VerifyEmail,
+}
+
+impl MailKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifyEmail => "verify_email",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::VerifyEmail].into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A message to one person, as the sender renders it: its kind, their language, and the fields
+/// of its template (`name`, `link`…).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mail {
+    pub id: MailId,
+    pub kind: MailKind,
+    pub to: Email,
+    /// A page language (`en`, `es`); the sender falls back to English.
+    pub locale: String,
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    pub created_at: OffsetDateTime,
+}
+
+impl Mail {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).and_then(|v| v.as_str())
+    }
+}
+
+/// Why a delivery failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SendFailure {
+    /// Worth trying again later (the server is down, busy, or refused for now).
+    #[error("transient: {0}")]
+    Transient(String),
+    /// Trying again cannot help (the address was refused for good, the message is malformed).
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+/// Delivers one rendered message; supplied by the server (SMTP, or the log in development).
+#[async_trait::async_trait]
+pub trait MailSender: Send + Sync {
+    async fn send(&self, mail: &Mail) -> Result<(), SendFailure>;
+}

@@ -1,0 +1,47 @@
+//! What the outbox needs from storage.
+
+use crate::ids::MailId;
+use crate::store::StoreResult;
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+/// A message as the outbox keeps it: its fields sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingMail {
+    pub id: MailId,
+    pub kind: String,
+    pub recipient: String,
+    pub locale: String,
+    /// The template's fields as JSON, sealed with the key-encryption key (bound to the id).
+    pub sealed: Vec<u8>,
+    pub created_at: OffsetDateTime,
+    /// Deliveries tried so far (including the one this claim starts).
+    pub attempts: u32,
+}
+
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Takes up to `limit` messages due at `now` for delivery: each is leased until
+    /// `lease_until` (another instance skips it meanwhile; a sender that dies before it
+    /// reports lets it come due again then) and its attempt counted.
+    async fn claim_mail(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<PendingMail>>;
+
+    /// Delivered: the message is kept (for the record) with its fields erased.
+    async fn mail_sent(&self, id: MailId, now: OffsetDateTime) -> StoreResult<()>;
+
+    /// Failed for now: due again at `next_attempt_at`.
+    async fn mail_retry(
+        &self,
+        id: MailId,
+        next_attempt_at: OffsetDateTime,
+        error: &str,
+    ) -> StoreResult<()>;
+
+    /// Given up: kept with the last error, its fields erased.
+    async fn mail_failed(&self, id: MailId, now: OffsetDateTime, error: &str) -> StoreResult<()>;
+}

@@ -1,0 +1,115 @@
+//! `/verify-email?token=…`: where the verification mail's link lands. Opening the link does not
+//! spend it — mail scanners and link previews open links too — the page asks for one press of a
+//! button, which posts the token back.
+
+use super::login::error_page;
+use super::{PageCtx, i18n::Messages, render, same_origin};
+use crate::error::ApiError;
+use crate::extract::Client;
+use crate::oauth::no_store;
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use keycard_core::Error;
+use serde::Deserialize;
+
+/// Form tokens of this page are bound to the link's token (there may be no session).
+const PURPOSE: &str = "verify-email";
+
+#[derive(Template)]
+#[template(path = "verify_email.html")]
+struct ConfirmPage<'a> {
+    ctx: &'a PageCtx,
+    csrf: &'a str,
+    token: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "notice.html")]
+struct NoticePage<'a> {
+    ctx: &'a PageCtx,
+    id: &'a str,
+    heading: String,
+    text: String,
+    link: Option<(&'a str, String)>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct VerifyForm {
+    csrf: Option<String>,
+    lang: Option<String>,
+    token: Option<String>,
+}
+
+/// `GET /verify-email?token=…`.
+pub async fn show(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    let Some(token) = q.token.filter(|t| !t.is_empty() && t.len() <= 100) else {
+        return error_page(&state, ctx, Error::InvalidVerification);
+    };
+    let csrf = state.keycard.browser().form_token(&token, PURPOSE);
+    no_store(render(
+        StatusCode::OK,
+        &ConfirmPage {
+            ctx: &ctx,
+            csrf: &csrf,
+            token: &token,
+        },
+        &ctx.nonce,
+    ))
+}
+
+/// `POST /verify-email`.
+pub async fn submit(
+    State(state): State<AppState>,
+    Client(by): Client,
+    headers: HeaderMap,
+    form: Result<Form<VerifyForm>, FormRejection>,
+) -> Response {
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let form = match form {
+        Ok(Form(f)) => f,
+        Err(e) => {
+            let ctx = PageCtx::new(Messages::negotiate(None, accept), &state);
+            return error_page(&state, ctx, ApiError::Malformed(e.body_text()));
+        }
+    };
+    let ctx = PageCtx::new(Messages::negotiate(form.lang.as_deref(), accept), &state);
+    let token = form.token.unwrap_or_default();
+    let csrf = form.csrf.unwrap_or_default();
+    if !same_origin(&headers, &state.config)
+        || !state
+            .keycard
+            .browser()
+            .form_token_holds(&token, PURPOSE, &csrf)
+    {
+        return error_page(&state, ctx, ApiError::CsrfRejected("verify-email form"));
+    }
+    match state.keycard.verification().verify(&token, &by).await {
+        Ok(_) => no_store(render(
+            StatusCode::OK,
+            &NoticePage {
+                ctx: &ctx,
+                id: "email-verified",
+                heading: ctx.t("verify.done_heading"),
+                text: ctx.t("verify.done_text"),
+                link: Some(("/account", ctx.t("verify.to_account"))),
+            },
+            &ctx.nonce,
+        )),
+        Err(e) => error_page(&state, ctx, e),
+    }
+}

@@ -1,0 +1,175 @@
+use crate::rows::{opt_text, text, time_col, ts, uuid_col};
+use crate::{SqliteStore, audit, db_err};
+use async_trait::async_trait;
+use keycard_core::audit::AuditEvent;
+use keycard_core::ids::{MailId, UserId};
+use keycard_core::lifecycle::{LifecycleStore, NewVerification, Verified};
+use keycard_core::mail::{OutboxStore, PendingMail};
+use keycard_core::store::{StoreError, StoreResult};
+use keycard_core::tokens::TokenHash;
+use sqlx::{Row, SqliteConnection};
+use time::OffsetDateTime;
+
+pub(crate) async fn insert_mail(conn: &mut SqliteConnection, m: &PendingMail) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO mail_outbox (id, kind, recipient, locale, sealed, created_at, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+    )
+    .bind(m.id.to_string())
+    .bind(&m.kind)
+    .bind(&m.recipient)
+    .bind(&m.locale)
+    .bind(&m.sealed)
+    .bind(ts(m.created_at))
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+#[async_trait]
+impl OutboxStore for SqliteStore {
+    async fn claim_mail(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<PendingMail>> {
+        // One writer at a time: two claims never take the same message.
+        let rows = sqlx::query(
+            "UPDATE mail_outbox SET attempts = attempts + 1, next_attempt_at = $2 \
+             WHERE id IN (SELECT id FROM mail_outbox \
+                          WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
+                          ORDER BY next_attempt_at LIMIT $3) \
+             RETURNING id, kind, recipient, locale, sealed, created_at, attempts",
+        )
+        .bind(ts(now))
+        .bind(ts(lease_until))
+        .bind(i64::from(limit))
+        .fetch_all(&self.writer)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(PendingMail {
+                    id: MailId(uuid_col(r, "id")?),
+                    kind: text(r, "kind")?,
+                    recipient: text(r, "recipient")?,
+                    locale: text(r, "locale")?,
+                    sealed: r.try_get::<Vec<u8>, _>("sealed").map_err(db_err)?,
+                    created_at: time_col(r, "created_at")?,
+                    attempts: u32::try_from(r.try_get::<i64, _>("attempts").map_err(db_err)?)
+                        .map_err(|_| StoreError::Corrupt("mail_outbox.attempts".into()))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn mail_sent(&self, id: MailId, now: OffsetDateTime) -> StoreResult<()> {
+        sqlx::query("UPDATE mail_outbox SET sent_at = $2, sealed = NULL WHERE id = $1")
+            .bind(id.to_string())
+            .bind(ts(now))
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn mail_retry(&self, id: MailId, next: OffsetDateTime, error: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE mail_outbox SET next_attempt_at = $2, last_error = $3 WHERE id = $1")
+            .bind(id.to_string())
+            .bind(ts(next))
+            .bind(error)
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn mail_failed(&self, id: MailId, now: OffsetDateTime, error: &str) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE mail_outbox SET failed_at = $2, last_error = $3, sealed = NULL WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .bind(ts(now))
+        .bind(error)
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl LifecycleStore for SqliteStore {
+    async fn create_verification(
+        &self,
+        v: &NewVerification,
+        mail: &PendingMail,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO email_verifications (token_hash, user_id, email, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(v.token_hash.0.as_slice())
+        .bind(v.user_id.to_string())
+        .bind(&v.email)
+        .bind(ts(v.created_at))
+        .bind(ts(v.expires_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        insert_mail(&mut tx, mail).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn last_verification_at(&self, user: UserId) -> StoreResult<Option<OffsetDateTime>> {
+        let row = sqlx::query(
+            "SELECT max(created_at) AS last FROM email_verifications WHERE user_id = $1",
+        )
+        .bind(user.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        crate::rows::opt_time_col(&row, "last")
+    }
+
+    async fn consume_verification(
+        &self,
+        token_hash: &TokenHash,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> StoreResult<Option<Verified>> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(
+            "UPDATE email_verifications SET used_at = $2 \
+             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+               AND email = (SELECT u.email FROM users u WHERE u.id = email_verifications.user_id) \
+             RETURNING user_id, email",
+        )
+        .bind(token_hash.0.as_slice())
+        .bind(ts(now))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let verified = Verified {
+            user_id: UserId(uuid_col(&row, "user_id")?),
+            email: opt_text(&row, "email")?.unwrap_or_default(),
+        };
+        sqlx::query("UPDATE users SET email_verified = 1 WHERE id = $1")
+            .bind(verified.user_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let mut ev = audit.clone();
+        ev.user_id = Some(verified.user_id);
+        audit::insert(&mut tx, &ev).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some(verified))
+    }
+}
