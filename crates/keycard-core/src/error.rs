@@ -54,7 +54,7 @@ pub enum Error {
     AccountDisabled,
     /// A verification link that is spent, expired, unknown, or for an address the account no
     /// longer has: one answer for all.
-    #[error("this verification link is not valid (used, expired or replaced)")]
+    #[error("this verification link is not valid (used, expired, or for another address)")]
     InvalidVerification,
     #[error("the email address is already verified")]
     AlreadyVerified,

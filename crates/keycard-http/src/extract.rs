@@ -116,9 +116,18 @@ impl FromRequestParts<AppState> for Client {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(MAX_UA_LEN).collect());
+        let accept = parts
+            .headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok());
         Ok(Self(ClientInfo {
             ip: forwarded.or(peer),
             user_agent,
+            locale: Some(
+                crate::pages::i18n::Messages::negotiate(None, accept)
+                    .lang
+                    .to_owned(),
+            ),
         }))
     }
 }

@@ -65,34 +65,52 @@ impl OutboxStore for SqliteStore {
             .collect()
     }
 
-    async fn mail_sent(&self, id: MailId, now: OffsetDateTime) -> StoreResult<()> {
-        sqlx::query("UPDATE mail_outbox SET sent_at = $2, sealed = NULL WHERE id = $1")
-            .bind(id.to_string())
-            .bind(ts(now))
-            .execute(&self.writer)
-            .await
-            .map_err(db_err)?;
+    async fn mail_sent(&self, id: MailId, attempt: u32, now: OffsetDateTime) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE mail_outbox SET sent_at = $2, sealed = NULL WHERE id = $1 AND attempts = $3",
+        )
+        .bind(id.to_string())
+        .bind(ts(now))
+        .bind(i64::from(attempt))
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
         Ok(())
     }
 
-    async fn mail_retry(&self, id: MailId, next: OffsetDateTime, error: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE mail_outbox SET next_attempt_at = $2, last_error = $3 WHERE id = $1")
+    async fn mail_retry(
+        &self,
+        id: MailId,
+        attempt: u32,
+        next: OffsetDateTime,
+        error: &str,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE mail_outbox SET next_attempt_at = $2, last_error = $3 WHERE id = $1 AND attempts = $4")
             .bind(id.to_string())
             .bind(ts(next))
             .bind(error)
+        .bind(i64::from(attempt))
             .execute(&self.writer)
             .await
             .map_err(db_err)?;
         Ok(())
     }
 
-    async fn mail_failed(&self, id: MailId, now: OffsetDateTime, error: &str) -> StoreResult<()> {
+    async fn mail_failed(
+        &self,
+        id: MailId,
+        attempt: u32,
+        now: OffsetDateTime,
+        error: &str,
+    ) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE mail_outbox SET failed_at = $2, last_error = $3, sealed = NULL WHERE id = $1",
+            "UPDATE mail_outbox SET failed_at = $2, last_error = $3, sealed = NULL \
+             WHERE id = $1 AND attempts = $4",
         )
         .bind(id.to_string())
         .bind(ts(now))
         .bind(error)
+        .bind(i64::from(attempt))
         .execute(&self.writer)
         .await
         .map_err(db_err)?;
@@ -161,8 +179,9 @@ impl LifecycleStore for SqliteStore {
             user_id: UserId(uuid_col(&row, "user_id")?),
             email: opt_text(&row, "email")?.unwrap_or_default(),
         };
-        sqlx::query("UPDATE users SET email_verified = 1 WHERE id = $1")
+        sqlx::query("UPDATE users SET email_verified = 1, updated_at = $2 WHERE id = $1")
             .bind(verified.user_id.to_string())
+            .bind(ts(now))
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;

@@ -177,6 +177,7 @@ pub async fn run(
     let by = ClientInfo {
         ip: None,
         user_agent: Some("keycard clients (command line)".into()),
+        locale: None,
     };
     Ok(match command {
         ClientsCommand::Add(args) => {

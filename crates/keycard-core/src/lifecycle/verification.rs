@@ -29,8 +29,15 @@ impl Keycard {
 
 impl Verification<'_> {
     /// Mails `user` a link that verifies their address (nothing for an account without one, or
-    /// already verified). `locale` is the language of the mail.
+    /// already verified), in a task of its own: a caller that goes away does not leave the link
+    /// unwritten. `locale` is the language of the mail.
     pub async fn send(&self, user: &User, locale: &str) -> Result<bool> {
+        let (kc, user, locale) = (self.kc.clone(), user.clone(), locale.to_owned());
+        crate::service::detached(async move { kc.verification().send_now(&user, &locale).await })
+            .await
+    }
+
+    async fn send_now(&self, user: &User, locale: &str) -> Result<bool> {
         let Some(email) = user.email.as_ref().filter(|_| !user.email_verified) else {
             return Ok(false);
         };
@@ -49,9 +56,8 @@ impl Verification<'_> {
             "link".into(),
             format!("{}/verify-email?token={token}", kc.policy().issuer).into(),
         );
-        if let Some(name) = &user.name {
-            fields.insert("name".into(), name.clone().into());
-        }
+        // No name: whoever signed up chose it, and the address is not proved yet, so it must
+        // not put words of a stranger's into a mail from Keycard's domain.
         fields.insert(
             "expires_hours".into(),
             (kc.policy().email_verification_ttl.whole_hours()).into(),
@@ -88,9 +94,11 @@ impl Verification<'_> {
         if let Some(last) = self.kc.store().last_verification_at(user.id).await? {
             let wait = last + pause - now;
             if wait.is_positive() {
+                // Rounded up: a client that waits exactly this long is not refused again.
+                let secs = wait.whole_seconds() + i64::from(wait.subsec_nanoseconds() > 0);
                 return Err(Error::Throttled {
                     limit: crate::throttle::Limit::VerificationResend,
-                    retry_after_secs: u64::try_from(wait.whole_seconds()).unwrap_or(1).max(1),
+                    retry_after_secs: u64::try_from(secs).unwrap_or(1).max(1),
                 });
             }
         }
@@ -101,10 +109,18 @@ impl Verification<'_> {
     /// Follows a link: the address it was sent to is verified. A spent, expired, unknown or
     /// outdated link is `InvalidVerification`, whichever it was.
     pub async fn verify(&self, token: &str, by: &ClientInfo) -> Result<crate::ids::UserId> {
-        let kc = self.kc;
         if !token.starts_with(VERIFICATION_PREFIX) || token.len() > 100 {
             return Err(Error::InvalidVerification);
         }
+        // To its end even if the caller goes away: the commit and the cache's forgetting go
+        // together.
+        let (kc, token, by) = (self.kc.clone(), token.to_owned(), by.clone());
+        crate::service::detached(async move { kc.verification().verify_now(&token, &by).await })
+            .await
+    }
+
+    async fn verify_now(&self, token: &str, by: &ClientInfo) -> Result<crate::ids::UserId> {
+        let kc = self.kc;
         let ev = kc.audit_event(AuditKind::EmailVerified, None, None, by);
         let hash = TokenHash::of(token);
         let now = kc.now();

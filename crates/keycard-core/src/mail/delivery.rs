@@ -7,7 +7,8 @@ use crate::error::{Error, Result};
 use crate::service::Keycard;
 use std::time::Duration;
 
-/// The pauses between attempts: a mail server that is down for up to a day loses nothing.
+/// The pauses between attempts (about 22 hours in all): a mail server that is down for most of a
+/// day loses nothing.
 pub const RETRY_BACKOFF: [Duration; 8] = [
     Duration::from_secs(10),
     Duration::from_secs(60),
@@ -18,9 +19,11 @@ pub const RETRY_BACKOFF: [Duration; 8] = [
     Duration::from_secs(6 * 60 * 60),
     Duration::from_secs(12 * 60 * 60),
 ];
-/// How long a claimed message is left to its sender before another may try it.
-const LEASE: Duration = Duration::from_secs(120);
-const BATCH: u32 = 20;
+/// How long a claimed batch is left to its sender before another may try it: longer than the
+/// batch can take with every send running into the SMTP timeout (5 × 20 s), so a slow server
+/// does not get a message sent twice.
+const LEASE: Duration = Duration::from_secs(300);
+const BATCH: u32 = 5;
 
 /// What one round of delivery did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +79,7 @@ impl Keycard {
             let store = self.store();
             match outcome {
                 Ok(()) => {
-                    store.mail_sent(p.id, self.now()).await?;
+                    store.mail_sent(p.id, p.attempts, self.now()).await?;
                     metrics::counter!("keycard_mail_total", "outcome" => "sent", "kind" => p.kind.clone()).increment(1);
                     done.sent += 1;
                 }
@@ -85,13 +88,17 @@ impl Keycard {
                 {
                     let pause = RETRY_BACKOFF[(p.attempts as usize).saturating_sub(1)];
                     tracing::warn!(mail.id = %p.id, mail.kind = %p.kind, attempts = p.attempts, retry_in_secs = pause.as_secs(), error = %why, "mail not delivered; will retry");
-                    store.mail_retry(p.id, self.now() + pause, &why).await?;
+                    store
+                        .mail_retry(p.id, p.attempts, self.now() + pause, &why)
+                        .await?;
                     metrics::counter!("keycard_mail_total", "outcome" => "retry", "kind" => p.kind.clone()).increment(1);
                     done.retrying += 1;
                 }
                 Err(e) => {
                     tracing::error!(mail.id = %p.id, mail.kind = %p.kind, attempts = p.attempts, error = %e, "mail given up");
-                    store.mail_failed(p.id, self.now(), &e.to_string()).await?;
+                    store
+                        .mail_failed(p.id, p.attempts, self.now(), &e.to_string())
+                        .await?;
                     metrics::counter!("keycard_mail_total", "outcome" => "failed", "kind" => p.kind.clone()).increment(1);
                     done.failed += 1;
                 }

@@ -31,17 +31,27 @@ pub trait OutboxStore: Send + Sync {
         limit: u32,
     ) -> StoreResult<Vec<PendingMail>>;
 
+    // The reports below change the message only while `attempt` is still its latest claim: a
+    // sender whose lease ran out (and whose message was claimed again) changes nothing.
+
     /// Delivered: the message is kept (for the record) with its fields erased.
-    async fn mail_sent(&self, id: MailId, now: OffsetDateTime) -> StoreResult<()>;
+    async fn mail_sent(&self, id: MailId, attempt: u32, now: OffsetDateTime) -> StoreResult<()>;
 
     /// Failed for now: due again at `next_attempt_at`.
     async fn mail_retry(
         &self,
         id: MailId,
+        attempt: u32,
         next_attempt_at: OffsetDateTime,
         error: &str,
     ) -> StoreResult<()>;
 
     /// Given up: kept with the last error, its fields erased.
-    async fn mail_failed(&self, id: MailId, now: OffsetDateTime, error: &str) -> StoreResult<()>;
+    async fn mail_failed(
+        &self,
+        id: MailId,
+        attempt: u32,
+        now: OffsetDateTime,
+        error: &str,
+    ) -> StoreResult<()>;
 }

@@ -28,6 +28,9 @@ mod sign_in;
 pub struct ClientInfo {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The language the caller reads (a page language such as `en`), for the mail Keycard sends
+    /// them; English when unknown.
+    pub locale: Option<String>,
 }
 
 /// An authenticated caller of Keycard's own API.

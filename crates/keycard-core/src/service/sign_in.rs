@@ -73,8 +73,17 @@ impl Keycard {
         let (this, email, password) = (self.clone(), email.to_owned(), password.to_owned());
         let (name, client) = (name.map(str::to_owned), client.clone());
         detached(async move {
-            this.register_inner(&email, &password, name.as_deref(), &client, kind)
-                .await
+            let signed_in = this
+                .register_inner(&email, &password, name.as_deref(), &client, kind)
+                .await?;
+            // In the same task as the sign-up, so a caller that goes away cannot leave the
+            // account without its link. The account stands whatever happens here; its owner
+            // can ask for a new link.
+            let locale = client.locale.as_deref().unwrap_or("en");
+            if let Err(e) = this.verification().send(&signed_in.user, locale).await {
+                tracing::error!(error = %e, user.id = %signed_in.user.id, "could not queue the verification mail of a new account");
+            }
+            Ok(signed_in)
         })
         .await
     }

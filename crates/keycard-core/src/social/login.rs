@@ -501,9 +501,13 @@ impl SocialLogin<'_> {
         } else if let Some(email) = &email {
             // An account with this email: linked automatically only when both sides verified
             // the address. Otherwise whoever controls the provider account could take over an
-            // account they never proved to own (DESIGN.md, "Linking").
+            // account they never proved to own (DESIGN.md, "Linking"). And never into an account
+            // with a password: whoever chose that password may not be the address's owner (an
+            // account made with someone else's address, then verified by its unsuspecting owner,
+            // would take them in, password and sessions of its maker included). Its owner signs
+            // in and links the provider from the account page instead.
             match store.find_login(email).await? {
-                Some((user, _)) if user.email_verified && identity.email_verified => Some(user),
+                Some((user, None)) if user.email_verified && identity.email_verified => Some(user),
                 Some(_) => return Err(Error::Social(SocialFailure::AccountExists)),
                 None => None,
             }

@@ -484,26 +484,35 @@ impl crate::mail::OutboxStore for FailFast {
             .await
     }
 
-    async fn mail_sent(&self, id: crate::ids::MailId, now: OffsetDateTime) -> StoreResult<()> {
-        self.guard(self.inner.mail_sent(id, now)).await
+    async fn mail_sent(
+        &self,
+        id: crate::ids::MailId,
+        attempt: u32,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.guard(self.inner.mail_sent(id, attempt, now)).await
     }
 
     async fn mail_retry(
         &self,
         id: crate::ids::MailId,
+        attempt: u32,
         next: OffsetDateTime,
         error: &str,
     ) -> StoreResult<()> {
-        self.guard(self.inner.mail_retry(id, next, error)).await
+        self.guard(self.inner.mail_retry(id, attempt, next, error))
+            .await
     }
 
     async fn mail_failed(
         &self,
         id: crate::ids::MailId,
+        attempt: u32,
         now: OffsetDateTime,
         error: &str,
     ) -> StoreResult<()> {
-        self.guard(self.inner.mail_failed(id, now, error)).await
+        self.guard(self.inner.mail_failed(id, attempt, now, error))
+            .await
     }
 }
 
@@ -1115,12 +1124,18 @@ mod tests {
         ) -> StoreResult<Vec<crate::mail::PendingMail>> {
             unreached!()
         }
-        async fn mail_sent(&self, _: crate::ids::MailId, _: OffsetDateTime) -> StoreResult<()> {
+        async fn mail_sent(
+            &self,
+            _: crate::ids::MailId,
+            _: u32,
+            _: OffsetDateTime,
+        ) -> StoreResult<()> {
             unreached!()
         }
         async fn mail_retry(
             &self,
             _: crate::ids::MailId,
+            _: u32,
             _: OffsetDateTime,
             _: &str,
         ) -> StoreResult<()> {
@@ -1129,6 +1144,7 @@ mod tests {
         async fn mail_failed(
             &self,
             _: crate::ids::MailId,
+            _: u32,
             _: OffsetDateTime,
             _: &str,
         ) -> StoreResult<()> {

@@ -372,16 +372,16 @@ pub async fn submit_register(
     let email = form.email.as_deref().unwrap_or_default();
     let password = form.password.as_deref().unwrap_or_default();
     let name = form.name.as_deref().filter(|n| !n.trim().is_empty());
+    // The mail goes out in the language of the page the person signed up on.
+    let mut client = client;
+    client.locale = Some(ctx.m.lang.to_owned());
     match state
         .keycard
         .browser()
         .register(email, password, name, &client)
         .await
     {
-        Ok(s) => {
-            crate::routes::verification::mail_new_account(&state, &s.user, ctx.m.lang).await;
-            signed_in_response(&state, jar, s, &return_to)
-        }
+        Ok(s) => signed_in_response(&state, jar, s, &return_to),
         Err(e) => {
             let message = match &e {
                 Error::Invalid { code, .. } => (

@@ -108,7 +108,6 @@ pub(crate) fn optional_json<T: DeserializeOwned + Default>(body: &Bytes) -> ApiR
 pub async fn register(
     State(state): State<AppState>,
     Client(client): Client,
-    headers: axum::http::HeaderMap,
     jar: CookieJar,
     AppJson(req): AppJson<RegisterRequest>,
 ) -> ApiResult<Response> {
@@ -116,8 +115,6 @@ pub async fn register(
         .keycard
         .register(&req.email, &req.password, req.name.as_deref(), &client)
         .await?;
-    let lang = super::verification::mail_language(&headers);
-    super::verification::mail_new_account(&state, &s.user, lang).await;
     // A new account has no identity yet.
     Ok(signed_in(
         jar,

@@ -7,7 +7,6 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use keycard_core::accounts::User;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -35,14 +34,6 @@ pub(crate) fn mail_language(headers: &HeaderMap) -> &'static str {
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok());
     Messages::negotiate(None, accept).lang
-}
-
-/// Mails a new account its verification link. The account exists whatever happens here: a
-/// failure is logged, and the person can ask for a new link.
-pub(crate) async fn mail_new_account(state: &AppState, user: &User, lang: &str) {
-    if let Err(e) = state.keycard.verification().send(user, lang).await {
-        tracing::error!(error = %e, user.id = %user.id, "could not queue the verification mail of a new account");
-    }
 }
 
 #[utoipa::path(post, path = "/v1/auth/verify-email", tag = "auth",

@@ -67,6 +67,7 @@ social_tests!(
     a_sign_in_started_in_spanish_ends_in_spanish,
     apple_links_unlinks_and_links_automatically_like_the_others,
     a_disabled_account_cannot_sign_in_through_a_provider,
+    a_verified_password_account_is_never_linked_automatically,
 );
 
 /// A test user of the double no other test uses: `ada+TAG` is `ada+TAG@example.com`.
@@ -1386,5 +1387,50 @@ async fn a_disabled_account_cannot_sign_in_through_a_provider(app: TestApp) -> R
 
     crate::oidc::admin_set_enabled(&app, &admin, id, true, None).await?;
     sign_in(&app, &other, "google", &who).await?;
+    Ok(())
+}
+
+/// Pre-account hijacking: someone signs up with another person's address and a password of
+/// their own; the address's owner, unsuspecting, confirms the verification mail. When the owner
+/// later signs in with a provider asserting that verified address, Keycard must not take them
+/// into that account (its maker knows its password): it says an account exists instead.
+async fn a_verified_password_account_is_never_linked_automatically(app: TestApp) -> Result<()> {
+    drop(app);
+    let mail = keycard_testkit::MailCatcher::get()?;
+    let Some(smtp) = mail.smtp_url.clone() else {
+        println!("{}", keycard_testkit::NEEDS_IN_PROCESS);
+        return Ok(());
+    };
+    let Some(app) = TestApp::builder(keycard_testkit::Backend::Sqlite)
+        .mock_idp()
+        .setting("smtp_url", &smtp)
+        .start()
+        .await?
+    else {
+        return Ok(());
+    };
+    let who = person("ada");
+    let email = email_of(&who);
+    app.register(&email, PASSWORD).await?;
+    let link = mail.wait_for(&email, 1).await?[0]
+        .link("/verify-email")
+        .context("no link")?;
+    let token = reqwest::Url::parse(&link)?
+        .query_pairs()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+        .context("token")?;
+    app.post("/v1/auth/verify-email", &json!({ "token": token }))
+        .await?
+        .expect_status(200)?;
+
+    let browser = app.browser()?;
+    let flow = browser.social_start("google", Some("/signed-in")).await?;
+    let reply = browser.answer(&flow, &who, None).await?;
+    ensure!(
+        reply.status.as_u16() == 409 && reply.text.contains("account_exists"),
+        "{reply}"
+    );
+    ensure!(browser.cookie("__Host-keycard_session").is_none());
     Ok(())
 }
