@@ -140,6 +140,7 @@ fn policy(settings: &Settings) -> Policy {
     p.authorization_code_ttl = secs(settings.authorization_code_ttl);
     p.device_code_ttl = secs(settings.device_code_ttl);
     p.email_verification_ttl = secs(settings.email_verification_ttl);
+    p.email_verification_resend_pause = secs(settings.email_verification_resend_pause);
     p.hash = HashParams {
         memory_kib: settings.argon2_memory_kib,
         iterations: settings.argon2_iterations,

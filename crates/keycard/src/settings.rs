@@ -95,6 +95,8 @@ pub struct Settings {
     pub mail_from_name: String,
     /// How long an email verification link holds.
     pub email_verification_ttl: Duration,
+    /// The least time between two verification links mailed on request.
+    pub email_verification_resend_pause: Duration,
     /// Native apps' redirect URIs for social sign-in through the system browser.
     pub native_redirect_uris: Vec<String>,
     /// Sign in with Google (enabled by its client id and secret).
@@ -174,6 +176,7 @@ impl Settings {
             mail_from: "keycard@localhost".into(),
             mail_from_name: "Keycard".into(),
             email_verification_ttl: Duration::from_secs(24 * 3600),
+            email_verification_resend_pause: Duration::from_secs(60),
             native_redirect_uris: Vec::new(),
             google_client_id: None,
             google_client_secret: None,
@@ -360,6 +363,9 @@ impl Settings {
             "mail_from" => self.mail_from = v.to_owned(),
             "mail_from_name" => self.mail_from_name = v.to_owned(),
             "email_verification_ttl" => self.email_verification_ttl = parse_duration(v)?,
+            "email_verification_resend_pause" => {
+                self.email_verification_resend_pause = parse_duration(v)?
+            }
             "native_redirect_uris" => {
                 self.native_redirect_uris = v
                     .split(',')
@@ -558,6 +564,11 @@ impl Settings {
                 "email_verification_ttl (KEYCARD_EMAIL_VERIFICATION_TTL): between 10m and 7d"
                     .into(),
             );
+        }
+        if self.email_verification_resend_pause < Duration::from_secs(1)
+            || self.email_verification_resend_pause > Duration::from_secs(3600)
+        {
+            e.push("email_verification_resend_pause (KEYCARD_EMAIL_VERIFICATION_RESEND_PAUSE): between 1s and 1h".into());
         }
         if self.device_code_ttl < Duration::from_secs(1)
             || self.device_code_ttl > Duration::from_secs(1800)
@@ -877,6 +888,10 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "email_verification_ttl",
         "an email verification link holds this long, e.g. 24h (default, 10m to 7d)",
+    ),
+    (
+        "email_verification_resend_pause",
+        "the least time between two verification links mailed on request, e.g. 60s (default)",
     ),
     (
         "google_client_id",

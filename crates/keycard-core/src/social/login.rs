@@ -554,7 +554,17 @@ impl SocialLogin<'_> {
             .create_social_account(&user, &identity, &session, &evs)
             .await
         {
-            Ok(()) => Ok(self.signed_in(user, sid, secret, tokens, flow, true)),
+            Ok(()) => {
+                // A provider that did not vouch for the address: the person proves it as after
+                // a sign-up with a password. The account stands whatever happens to the mail.
+                if !user.email_verified && user.email.is_some() {
+                    let locale = client.locale.as_deref().unwrap_or("en");
+                    if let Err(e) = self.kc.verification().send(&user, locale).await {
+                        tracing::error!(error = %e, user.id = %user.id, "could not queue the verification mail of a new account");
+                    }
+                }
+                Ok(self.signed_in(user, sid, secret, tokens, flow, true))
+            }
             // A sign-up with this email won a race since the lookup: same rule as above.
             Err(StoreError::EmailTaken) => Err(Error::Social(SocialFailure::AccountExists)),
             Err(e) => Err(e.into()),

@@ -292,3 +292,48 @@ pub async fn end_all(
         Err(e) => error_page(&state, ctx, e),
     }
 }
+
+/// `POST /account/verify-email`: a new verification link, at most once a minute.
+pub async fn resend_verification(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    form: Result<Form<SignInForm>, FormRejection>,
+) -> Response {
+    let (ctx, who) = match account_form(&state, &headers, &jar, form).await {
+        Ok(checked) => checked,
+        Err(answer) => return *answer,
+    };
+    let email = who
+        .user
+        .email
+        .as_ref()
+        .map(|e| e.as_str().to_owned())
+        .unwrap_or_default();
+    match state.keycard.verification().resend(&who, ctx.m.lang).await {
+        Ok(()) => super::verify::notice(
+            &ctx,
+            StatusCode::OK,
+            "verification-sent",
+            ctx.t("verify.sent_heading"),
+            ctx.t1("verify.sent_text", "email", &email),
+        ),
+        Err(keycard_core::Error::Throttled {
+            retry_after_secs, ..
+        }) => {
+            let mut page = super::verify::notice(
+                &ctx,
+                StatusCode::TOO_MANY_REQUESTS,
+                "verification-too-soon",
+                ctx.t("verify.sent_heading"),
+                ctx.t1("verify.too_soon", "email", &email),
+            );
+            page.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after_secs),
+            );
+            page
+        }
+        Err(e) => error_page(&state, ctx, e),
+    }
+}

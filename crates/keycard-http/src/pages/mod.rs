@@ -11,7 +11,7 @@ mod forms;
 pub mod i18n;
 pub(crate) mod login;
 pub(crate) mod logout;
-mod verify;
+pub(crate) mod verify;
 
 pub use error::{ErrorPage, wants_page};
 pub use forms::same_origin;
@@ -45,6 +45,10 @@ pub fn routes() -> Router<AppState> {
             axum::routing::post(account::link),
         )
         .route("/account/unlink/{id}", axum::routing::post(account::unlink))
+        .route(
+            "/account/verify-email",
+            axum::routing::post(account::resend_verification),
+        )
         .route(
             "/account/sessions/end-all",
             axum::routing::post(account::end_all),

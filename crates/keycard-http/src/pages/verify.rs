@@ -99,17 +99,34 @@ pub async fn submit(
         return error_page(&state, ctx, ApiError::CsrfRejected("verify-email form"));
     }
     match state.keycard.verification().verify(&token, &by).await {
-        Ok(_) => no_store(render(
+        Ok(_) => notice(
+            &ctx,
             StatusCode::OK,
-            &NoticePage {
-                ctx: &ctx,
-                id: "email-verified",
-                heading: ctx.t("verify.done_heading"),
-                text: ctx.t("verify.done_text"),
-                link: Some(("/account", ctx.t("verify.to_account"))),
-            },
-            &ctx.nonce,
-        )),
+            "email-verified",
+            ctx.t("verify.done_heading"),
+            ctx.t("verify.done_text"),
+        ),
         Err(e) => error_page(&state, ctx, e),
     }
+}
+
+/// A short page that says what happened, with the way back to the account page.
+pub(super) fn notice(
+    ctx: &PageCtx,
+    status: StatusCode,
+    id: &str,
+    heading: String,
+    text: String,
+) -> Response {
+    no_store(render(
+        status,
+        &NoticePage {
+            ctx,
+            id,
+            heading,
+            text,
+            link: Some(("/account", ctx.t("verify.to_account"))),
+        },
+        &ctx.nonce,
+    ))
 }

@@ -33,6 +33,7 @@ mail_tests!(
     sign_up_mails_a_link_that_verifies_the_address_once,
     the_link_opens_a_page_that_confirms_with_one_press,
     a_new_link_is_mailed_on_request_but_not_twice_a_minute,
+    the_account_page_mails_a_new_link_on_request,
 );
 
 fn token_of(link: &str) -> Result<String> {
@@ -270,5 +271,70 @@ async fn survives_a_restart(backend: keycard_testkit::Backend) -> Result<()> {
     drop(up);
     drop(cluster);
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// The account page of an unverified account offers a new link; it is refused until the pause
+/// since the last one is over, then mailed, and the newest link works.
+async fn the_account_page_mails_a_new_link_on_request(
+    app: TestApp,
+    mail: MailCatcher,
+) -> Result<()> {
+    let backend = app.backend();
+    drop(app);
+    let Some(smtp) = mail.smtp_url.clone() else {
+        println!("{}", keycard_testkit::NEEDS_IN_PROCESS);
+        return Ok(());
+    };
+    let Some(app) = TestApp::builder(backend)
+        .setting("smtp_url", &smtp)
+        .setting("email_verification_resend_pause", "2s")
+        .start()
+        .await?
+    else {
+        return Ok(());
+    };
+    let browser = app.browser()?;
+    let email = crate::oidc::signed_up(&app, &browser, "Ada").await?;
+    mail.wait_for(&email, 1).await?;
+    let press = || async {
+        let page = browser
+            .navigate(&app.url("/account"))
+            .await?
+            .expect_status(200)?;
+        ensure!(
+            page.text.contains("resend-verification"),
+            "no button: {page}"
+        );
+        let csrf = field_value(&page.text, "csrf").context("csrf on /account")?;
+        crate::pages::submit(
+            &app,
+            &browser,
+            "/account/verify-email",
+            &[("csrf", &csrf), ("lang", "en")],
+        )
+        .await
+    };
+    let soon = press().await?;
+    ensure!(
+        soon.status.as_u16() == 429 && soon.text.contains("a moment ago"),
+        "{soon}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let sent = press().await?;
+    ensure!(
+        sent.status.as_u16() == 200 && sent.text.contains("Check your inbox"),
+        "{sent}"
+    );
+    let got = mail.wait_for(&email, 2).await?;
+    let newest = token_of(&got[1].link("/verify-email").context("link")?)?;
+    app.post("/v1/auth/verify-email", &json!({ "token": newest }))
+        .await?
+        .expect_status(200)?;
+    let page = browser
+        .navigate(&app.url("/account"))
+        .await?
+        .expect_status(200)?;
+    ensure!(!page.text.contains("resend-verification"), "{page}");
     Ok(())
 }

@@ -68,6 +68,7 @@ social_tests!(
     apple_links_unlinks_and_links_automatically_like_the_others,
     a_disabled_account_cannot_sign_in_through_a_provider,
     a_verified_password_account_is_never_linked_automatically,
+    an_address_the_provider_did_not_verify_is_mailed_a_link,
 );
 
 /// A test user of the double no other test uses: `ada+TAG` is `ada+TAG@example.com`.
@@ -1432,5 +1433,44 @@ async fn a_verified_password_account_is_never_linked_automatically(app: TestApp)
         "{reply}"
     );
     ensure!(browser.cookie("__Host-keycard_session").is_none());
+    Ok(())
+}
+
+/// An account made through a provider that does not vouch for the address gets the same
+/// verification mail as a sign-up with a password, and its link verifies it.
+async fn an_address_the_provider_did_not_verify_is_mailed_a_link(app: TestApp) -> Result<()> {
+    drop(app);
+    let mail = keycard_testkit::MailCatcher::get()?;
+    let Some(smtp) = mail.smtp_url.clone() else {
+        println!("{}", keycard_testkit::NEEDS_IN_PROCESS);
+        return Ok(());
+    };
+    let Some(app) = TestApp::builder(keycard_testkit::Backend::Sqlite)
+        .mock_idp()
+        .setting("smtp_url", &smtp)
+        .start()
+        .await?
+    else {
+        return Ok(());
+    };
+    let who = person("grace");
+    let browser = app.browser()?;
+    sign_in(&app, &browser, "google", &who).await?;
+    let got = mail.wait_for(&email_of(&who), 1).await?;
+    let link = got[0].link("/verify-email").context("no link")?;
+    let token = reqwest::Url::parse(&link)?
+        .query_pairs()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+        .context("token")?;
+    app.post("/v1/auth/verify-email", &json!({ "token": token }))
+        .await?
+        .expect_status(200)?;
+    ensure!(me(&app, &browser).await?["email_verified"] == true);
+    // A provider that vouches for the address sends no mail.
+    let ada = person("ada");
+    sign_in(&app, &app.browser()?, "google", &ada).await?;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    ensure!(mail.messages_to(&email_of(&ada)).await?.is_empty());
     Ok(())
 }
