@@ -29,6 +29,15 @@ pub(crate) async fn insert_mail(conn: &mut PgConnection, m: &PendingMail) -> Sto
 
 #[async_trait]
 impl OutboxStore for PgStore {
+    async fn prune_mail(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM mail_outbox WHERE sent_at < $1 OR failed_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+
     async fn claim_mail(
         &self,
         now: OffsetDateTime,
@@ -120,6 +129,15 @@ impl OutboxStore for PgStore {
 
 #[async_trait]
 impl LifecycleStore for PgStore {
+    async fn prune_verifications(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM email_verifications WHERE expires_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+
     async fn create_verification(
         &self,
         v: &NewVerification,

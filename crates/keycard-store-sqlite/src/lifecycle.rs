@@ -29,6 +29,15 @@ pub(crate) async fn insert_mail(conn: &mut SqliteConnection, m: &PendingMail) ->
 
 #[async_trait]
 impl OutboxStore for SqliteStore {
+    async fn prune_mail(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM mail_outbox WHERE sent_at < $1 OR failed_at < $1")
+            .bind(ts(before))
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+
     async fn claim_mail(
         &self,
         now: OffsetDateTime,
@@ -120,6 +129,15 @@ impl OutboxStore for SqliteStore {
 
 #[async_trait]
 impl LifecycleStore for SqliteStore {
+    async fn prune_verifications(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM email_verifications WHERE expires_at < $1")
+            .bind(ts(before))
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+
     async fn create_verification(
         &self,
         v: &NewVerification,
@@ -190,5 +208,88 @@ impl LifecycleStore for SqliteStore {
         audit::insert(&mut tx, &ev).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Some(verified))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keycard_core::store::Store;
+    use time::{Duration, macros::datetime};
+
+    const NOW: OffsetDateTime = datetime!(2026-12-01 12:00 UTC);
+
+    fn mail(at: OffsetDateTime) -> PendingMail {
+        PendingMail {
+            id: MailId::new(),
+            kind: "verify_email".into(),
+            recipient: "ada@example.com".into(),
+            locale: "en".into(),
+            sealed: vec![1, 2, 3],
+            created_at: at,
+            attempts: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn only_finished_mail_and_expired_links_are_pruned() {
+        let store = SqliteStore::connect("sqlite::memory:", 1).await.unwrap();
+        store.migrate().await.unwrap();
+        let (sent, pending) = (mail(NOW), mail(NOW));
+        for m in [&sent, &pending] {
+            let mut conn = store.writer.acquire().await.unwrap();
+            insert_mail(&mut conn, m).await.unwrap();
+        }
+        let claimed = store
+            .claim_mail(NOW, NOW + Duration::minutes(5), 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 2);
+        // A report for an older claim changes nothing; the current one does.
+        store.mail_sent(sent.id, 0, NOW).await.unwrap();
+        assert_eq!(store.prune_mail(NOW + Duration::days(1)).await.unwrap(), 0);
+        store.mail_sent(sent.id, 1, NOW).await.unwrap();
+        assert_eq!(
+            store.prune_mail(NOW).await.unwrap(),
+            0,
+            "kept until `before`"
+        );
+        assert_eq!(store.prune_mail(NOW + Duration::days(1)).await.unwrap(), 1);
+        // The pending one is still there, due again once its lease ran out.
+        let again = store
+            .claim_mail(NOW + Duration::minutes(6), NOW + Duration::minutes(11), 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            again.iter().map(|m| (m.id, m.attempts)).collect::<Vec<_>>(),
+            [(pending.id, 2)]
+        );
+
+        let user = UserId::new();
+        sqlx::query(
+            "INSERT INTO users (id, email, email_verified, created_at, updated_at) \
+             VALUES ($1, 'ada@example.com', 0, 0, 0)",
+        )
+        .bind(user.to_string())
+        .execute(&store.writer)
+        .await
+        .unwrap();
+        for (n, expires) in [(1u8, NOW), (2, NOW + Duration::days(2))] {
+            let v = NewVerification {
+                token_hash: TokenHash([n; 32]),
+                user_id: user,
+                email: "ada@example.com".into(),
+                created_at: NOW - Duration::days(1),
+                expires_at: expires,
+            };
+            store.create_verification(&v, &mail(NOW)).await.unwrap();
+        }
+        assert_eq!(
+            store
+                .prune_verifications(NOW + Duration::days(1))
+                .await
+                .unwrap(),
+            1
+        );
     }
 }

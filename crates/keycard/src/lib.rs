@@ -280,6 +280,12 @@ async fn maintenance(
                 Ok(n) => tracing::debug!(rows = n, "pruned expired device requests"),
                 Err(e) => tracing::warn!(error = %e, "pruning device requests failed"),
             }
+            match keycard.prune_mail().await {
+                Ok(n) => {
+                    tracing::debug!(rows = n, "pruned old mail and expired verification links")
+                }
+                Err(e) => tracing::warn!(error = %e, "pruning mail failed"),
+            }
             match keycard.provider().prune_codes().await {
                 Ok(n) => tracing::debug!(rows = n, "pruned old authorization codes"),
                 Err(e) => tracing::warn!(error = %e, "pruning authorization codes failed"),

@@ -32,6 +32,9 @@ pub trait LifecycleStore: Send + Sync {
     async fn create_verification(&self, v: &NewVerification, mail: &PendingMail)
     -> StoreResult<()>;
 
+    /// Deletes links that expired before `before`; returns how many.
+    async fn prune_verifications(&self, before: OffsetDateTime) -> StoreResult<u64>;
+
     /// When the account's newest link was made (for the resend pause).
     async fn last_verification_at(&self, user: UserId) -> StoreResult<Option<OffsetDateTime>>;
 

@@ -65,6 +65,22 @@ impl Keycard {
         })
     }
 
+    /// Deletes what no one needs any more: messages sent or given up over 30 days ago (kept that
+    /// long for the record, their fields long erased) and verification links expired over a
+    /// day ago. Returns how many rows went.
+    pub async fn prune_mail(&self) -> Result<u64> {
+        let now = self.now();
+        let mail = self
+            .store()
+            .prune_mail(now - time::Duration::days(30))
+            .await?;
+        let links = self
+            .store()
+            .prune_verifications(now - time::Duration::days(1))
+            .await?;
+        Ok(mail + links)
+    }
+
     /// Sends what is due, one batch; returns what happened. Call it in a loop (the server's
     /// delivery task does) — every instance may: a message is claimed by one at a time.
     pub async fn deliver_mail(&self, sender: &dyn MailSender) -> Result<Delivered> {

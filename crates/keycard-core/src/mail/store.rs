@@ -46,6 +46,9 @@ pub trait OutboxStore: Send + Sync {
         error: &str,
     ) -> StoreResult<()>;
 
+    /// Deletes messages sent or given up before `before`; returns how many.
+    async fn prune_mail(&self, before: OffsetDateTime) -> StoreResult<u64>;
+
     /// Given up: kept with the last error, its fields erased.
     async fn mail_failed(
         &self,

@@ -514,6 +514,10 @@ impl crate::mail::OutboxStore for FailFast {
         self.guard(self.inner.mail_failed(id, attempt, now, error))
             .await
     }
+
+    async fn prune_mail(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        self.guard(self.inner.prune_mail(before)).await
+    }
 }
 
 #[async_trait]
@@ -528,6 +532,10 @@ impl crate::lifecycle::LifecycleStore for FailFast {
 
     async fn last_verification_at(&self, user: UserId) -> StoreResult<Option<OffsetDateTime>> {
         self.guard(self.inner.last_verification_at(user)).await
+    }
+
+    async fn prune_verifications(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        self.guard(self.inner.prune_verifications(before)).await
     }
 
     async fn consume_verification(
@@ -1150,6 +1158,9 @@ mod tests {
         ) -> StoreResult<()> {
             unreached!()
         }
+        async fn prune_mail(&self, _: OffsetDateTime) -> StoreResult<u64> {
+            unreached!()
+        }
     }
 
     #[async_trait]
@@ -1162,6 +1173,9 @@ mod tests {
             unreached!()
         }
         async fn last_verification_at(&self, _: UserId) -> StoreResult<Option<OffsetDateTime>> {
+            unreached!()
+        }
+        async fn prune_verifications(&self, _: OffsetDateTime) -> StoreResult<u64> {
             unreached!()
         }
         async fn consume_verification(
