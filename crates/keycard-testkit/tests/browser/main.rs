@@ -12,6 +12,7 @@
 
 mod apps;
 mod chrome;
+mod mail;
 
 use anyhow::{Result, ensure};
 use apps::{
@@ -20,6 +21,7 @@ use apps::{
 };
 use chrome::Chrome;
 use keycard_testkit::{Backend, PASSWORD, TestApp, unique_email};
+use mail::the_mailed_link_confirms_the_address_in_the_browser;
 use std::future::Future;
 
 macro_rules! browser_tests {
@@ -52,6 +54,7 @@ browser_tests!(
     an_app_signs_a_person_in_through_the_pages,
     a_device_is_allowed_from_the_device_page,
     the_account_page_takes_an_apps_access_back_and_an_app_signs_out,
+    the_mailed_link_confirms_the_address_in_the_browser,
 );
 
 /// Keycard in-process with the provider double, and a browser; both end with the test.

@@ -1,0 +1,55 @@
+//! The verification mail in the real browser: sign up on the page, the link from the mail the
+//! catcher received opens Keycard's page, one press confirms the address, and the account page
+//! says so.
+
+use crate::chrome::Chrome;
+use anyhow::{Context, Result, ensure};
+use keycard_testkit::{MailCatcher, PASSWORD, TestApp, unique_email};
+
+pub async fn the_mailed_link_confirms_the_address_in_the_browser(
+    app: TestApp,
+    b: Chrome,
+) -> Result<()> {
+    let backend = app.backend();
+    drop(app);
+    let mail = MailCatcher::get()?;
+    let smtp = mail
+        .smtp_url
+        .clone()
+        .context("the browser tests run Keycard in-process")?;
+    let app = TestApp::builder(backend)
+        .setting("smtp_url", &smtp)
+        .start_in_process()
+        .await?;
+    let email = unique_email();
+    b.goto(&app.url("/register")).await?;
+    b.fill("#name", "Ada Lovelace").await?;
+    b.fill("#email", &email).await?;
+    b.fill("#password", PASSWORD).await?;
+    b.click("#submit").await?;
+    b.wait_for_url("the account page", |u| u.ends_with("/account"))
+        .await?;
+    ensure!(b.text_of("#signed-in-as").await?.contains("not verified"));
+
+    // Asking for another link at once: the page says one went out a moment ago.
+    b.click("#resend-verification").await?;
+    b.wait_for("#verification-too-soon").await?;
+
+    let link = mail.wait_for(&email, 1).await?[0]
+        .link("/verify-email")
+        .context("no link in the mail")?;
+    b.goto(&link).await?;
+    b.click("#submit").await?;
+    b.wait_for("#email-verified").await?;
+    b.goto(&app.url("/account")).await?;
+    let who = b.text_of("#signed-in-as").await?;
+    ensure!(
+        who.contains("verified") && !who.contains("not verified"),
+        "{who}"
+    );
+    ensure!(
+        !b.source().await?.contains("resend-verification"),
+        "the button stays after verification"
+    );
+    b.close().await
+}
