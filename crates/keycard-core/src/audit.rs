@@ -49,6 +49,12 @@ pub enum AuditKind {
     AccountEnabled,
     /// The account's address was proved by its verification link.
     EmailVerified,
+    /// A password-reset link was mailed (by the person's request, or an operator's).
+    PasswordResetRequested,
+    /// The password was set through a reset link: every session ended.
+    PasswordReset,
+    /// An operator forced a reset: the password signs in no more and every session ended.
+    PasswordRevoked,
 }
 
 impl AuditKind {
@@ -83,6 +89,9 @@ impl AuditKind {
             Self::AccountDisabled => "account_disabled",
             Self::AccountEnabled => "account_enabled",
             Self::EmailVerified => "email_verified",
+            Self::PasswordResetRequested => "password_reset_requested",
+            Self::PasswordReset => "password_reset",
+            Self::PasswordRevoked => "password_revoked",
         }
     }
 
@@ -117,6 +126,9 @@ impl AuditKind {
             Self::AccountDisabled,
             Self::AccountEnabled,
             Self::EmailVerified,
+            Self::PasswordResetRequested,
+            Self::PasswordReset,
+            Self::PasswordRevoked,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

@@ -43,6 +43,8 @@ pub struct Policy {
     pub email_verification_ttl: Duration,
     /// The least time between two verification links mailed to one account on request.
     pub email_verification_resend_pause: Duration,
+    /// How long a password-reset link holds.
+    pub password_reset_ttl: Duration,
 }
 
 impl Policy {
@@ -67,6 +69,7 @@ impl Policy {
             device_code_ttl: crate::devices::DEVICE_CODE_TTL,
             email_verification_ttl: Duration::hours(24),
             email_verification_resend_pause: Duration::seconds(60),
+            password_reset_ttl: Duration::minutes(30),
         }
     }
 }

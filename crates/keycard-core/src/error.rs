@@ -56,6 +56,10 @@ pub enum Error {
     /// longer has: one answer for all.
     #[error("this verification link is not valid (used, expired, or for another address)")]
     InvalidVerification,
+    /// A password-reset link that is spent, expired, unknown, or for an address the account no
+    /// longer has: one answer for all.
+    #[error("this password reset link is not valid (used, expired, or replaced)")]
+    InvalidResetToken,
     #[error("the email address is already verified")]
     AlreadyVerified,
     /// Too many attempts from this network or on this account: refused before any password
@@ -107,6 +111,7 @@ impl Error {
             Self::ClientExists => "client_exists",
             Self::AccountDisabled => "account_disabled",
             Self::InvalidVerification => "invalid_verification_token",
+            Self::InvalidResetToken => "invalid_reset_token",
             Self::AlreadyVerified => "already_verified",
             Self::Throttled { limit, .. } => limit.code(),
             Self::Social(f) => f.code(),
@@ -136,6 +141,13 @@ fn throttled_message(limit: crate::throttle::Limit) -> &'static str {
         Limit::VerificationResend => {
             "a verification link was sent a moment ago; wait before asking for another"
         }
+        Limit::ForgotPerIp => {
+            "too many password resets asked for from your network; wait before trying again"
+        }
+        Limit::ForgotPerEmail => {
+            "too many password resets asked for this address; wait before trying again"
+        }
+        Limit::LinkTokenPerIp => "too many links tried from your network; wait before trying again",
     }
 }
 

@@ -136,6 +136,7 @@ impl ApiError {
                     Error::ClientExists => (S::CONFLICT, "Client already registered"),
                     Error::AccountDisabled => (S::FORBIDDEN, "Account disabled"),
                     Error::InvalidVerification => (S::BAD_REQUEST, "Invalid verification link"),
+                    Error::InvalidResetToken => (S::BAD_REQUEST, "Invalid password reset link"),
                     Error::AlreadyVerified => (S::CONFLICT, "Already verified"),
                     Error::Throttled { .. } => (S::TOO_MANY_REQUESTS, "Too many attempts"),
                     Error::Social(f) => social_parts(f),

@@ -49,7 +49,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 fn api_routes() -> OpenApiRouter<AppState> {
-    use routes::{admin, apps, auth, identities, me, ops, sessions, social, verification};
+    use routes::{
+        admin, apps, auth, identities, me, ops, password, sessions, social, verification,
+    };
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(auth::register))
         .routes(routes!(auth::login))
@@ -58,6 +60,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::logout_all))
         .routes(routes!(verification::verify_email))
         .routes(routes!(verification::resend))
+        .routes(routes!(password::forgot))
+        .routes(routes!(password::reset))
         .routes(routes!(social::list_providers))
         .routes(routes!(social::start))
         .routes(routes!(social::callback, social::callback_post))
@@ -79,6 +83,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::apps::rotate_secret))
         .routes(routes!(admin::users::find_users))
         .routes(routes!(admin::users::get_user, admin::users::patch_user))
+        .routes(routes!(admin::users::force_password_reset))
         .routes(routes!(admin::events::list_events))
         .routes(routes!(apps::list_apps))
         .routes(routes!(apps::withdraw_app))

@@ -7,6 +7,7 @@
 
 mod render;
 mod senders;
+mod words;
 
 pub use render::{Rendered, render};
 pub use senders::{LogSender, SmtpSender};

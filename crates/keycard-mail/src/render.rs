@@ -1,6 +1,8 @@
-//! A message's subject and bodies, from its kind, its fields and its language. The strings are
-//! kept here, per language, beside the templates; HTML is escaped by askama.
+//! A message's subject and bodies, from its kind, its fields and its language. The words are
+//! kept per language in `words`; one pair of templates lays every message out, and HTML is
+//! escaped by askama.
 
+use crate::words::{self, Words};
 use askama::Template;
 use keycard_core::mail::{Mail, MailKind};
 
@@ -11,111 +13,109 @@ pub struct Rendered {
     pub html: String,
 }
 
-/// The words of the verification mail in one language.
-struct VerifyWords {
-    subject: &'static str,
-    greeting: &'static str,
-    greeting_named: &'static str,
-    body: &'static str,
-    button: &'static str,
-    expires: &'static str,
-    ignore: &'static str,
-}
-
-const VERIFY_EN: VerifyWords = VerifyWords {
-    subject: "Confirm your email address",
-    greeting: "Hello,",
-    greeting_named: "Hello {name},",
-    body: "Please confirm that this is your email address by opening the link below.",
-    button: "Confirm my email address",
-    expires: "The link works once and expires in {hours} hours.",
-    ignore: "If you did not create an account, you can ignore this message.",
-};
-
-const VERIFY_ES: VerifyWords = VerifyWords {
-    subject: "Confirma tu dirección de correo",
-    greeting: "Hola:",
-    greeting_named: "Hola, {name}:",
-    body: "Confirma que esta es tu dirección de correo abriendo el enlace de abajo.",
-    button: "Confirmar mi correo",
-    expires: "El enlace sirve una sola vez y caduca en {hours} horas.",
-    ignore: "Si no has creado una cuenta, puedes ignorar este mensaje.",
-};
-
 #[derive(Template)]
-#[template(path = "verify_email.txt")]
-struct VerifyText<'a> {
+#[template(path = "message.txt")]
+struct Text<'a> {
     greeting: &'a str,
-    body: &'a str,
-    link: &'a str,
-    expires: &'a str,
-    ignore: &'a str,
+    paragraphs: &'a [String],
+    link: Option<&'a str>,
+    footer: &'a [String],
 }
 
 #[derive(Template)]
-#[template(path = "verify_email.html")]
-struct VerifyHtml<'a> {
+#[template(path = "message.html")]
+struct Html<'a> {
     lang: &'a str,
     subject: &'a str,
     greeting: &'a str,
-    body: &'a str,
+    paragraphs: &'a [String],
     button: &'a str,
-    link: &'a str,
-    expires: &'a str,
-    ignore: &'a str,
+    link: Option<&'a str>,
+    footer: &'a [String],
 }
 
-/// The message in its language (English when Keycard has no words in it). `Err` when a field
-/// the template needs is missing: the message cannot be sent as it is.
-pub fn render(mail: &Mail) -> Result<Rendered, String> {
-    match mail.kind {
-        MailKind::VerifyEmail => {
-            let (lang, w) = match mail.locale.as_str() {
-                "es" => ("es", &VERIFY_ES),
-                _ => ("en", &VERIFY_EN),
-            };
-            let link = mail
-                .field("link")
-                .ok_or("the verification mail has no link")?;
-            let greeting = match mail.field("name") {
-                Some(name) => w.greeting_named.replace("{name}", name),
-                None => w.greeting.to_owned(),
-            };
-            let hours = mail
-                .fields
-                .get("expires_hours")
-                .and_then(|h| h.as_i64())
-                .unwrap_or(24)
-                .to_string();
-            let expires = w.expires.replace("{hours}", &hours);
-            let text = VerifyText {
-                greeting: &greeting,
-                body: w.body,
-                link,
-                expires: &expires,
-                ignore: w.ignore,
-            }
-            .render()
-            .map_err(|e| e.to_string())?;
-            let html = VerifyHtml {
-                lang,
-                subject: w.subject,
-                greeting: &greeting,
-                body: w.body,
-                button: w.button,
-                link,
-                expires: &expires,
-                ignore: w.ignore,
-            }
-            .render()
-            .map_err(|e| e.to_string())?;
-            Ok(Rendered {
-                subject: w.subject.to_owned(),
-                text,
-                html,
-            })
-        }
+/// The words of `kind` in `locale`, and the language they are in (English when Keycard has no
+/// words in the one asked for).
+fn words_for(kind: MailKind, locale: &str) -> (&'static str, &'static Words) {
+    let es = locale == "es";
+    let w = match kind {
+        MailKind::VerifyEmail if es => &words::VERIFY_ES,
+        MailKind::VerifyEmail => &words::VERIFY_EN,
+        MailKind::PasswordReset if es => &words::RESET_ES,
+        MailKind::PasswordReset => &words::RESET_EN,
+        MailKind::PasswordChanged if es => &words::CHANGED_ES,
+        MailKind::PasswordChanged => &words::CHANGED_EN,
+    };
+    (if es { "es" } else { "en" }, w)
+}
+
+/// Fills `{field}` placeholders from the message's fields (strings and numbers).
+fn fill(template: &str, mail: &Mail, extra: &[(&str, &str)]) -> String {
+    let mut out = template.to_owned();
+    for (k, v) in extra {
+        out = out.replace(&format!("{{{k}}}"), v);
     }
+    for (k, v) in &mail.fields {
+        let Some(value) = v
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| v.as_i64().map(|n| n.to_string()))
+        else {
+            continue;
+        };
+        out = out.replace(&format!("{{{k}}}"), &value);
+    }
+    out
+}
+
+/// The message in its language. `Err` when a field the message needs is missing: it cannot be
+/// sent as it is.
+pub fn render(mail: &Mail) -> Result<Rendered, String> {
+    let (lang, w) = words_for(mail.kind, &mail.locale);
+    let link = mail
+        .field("link")
+        .ok_or_else(|| format!("the {} mail has no link", mail.kind.as_str()))?;
+    let what = match mail.kind {
+        MailKind::PasswordChanged => words::changed_what(lang, mail.field("reason").unwrap_or("")),
+        _ => "",
+    };
+    let extra = [("what", what)];
+    let greeting = match mail.field("name") {
+        Some(_) => fill(w.greeting_named, mail, &[]),
+        None => w.greeting.to_owned(),
+    };
+    let paragraphs: Vec<String> = w.paragraphs.iter().map(|p| fill(p, mail, &extra)).collect();
+    let footer: Vec<String> = w.footer.iter().map(|l| fill(l, mail, &extra)).collect();
+    if let Some(unfilled) = paragraphs.iter().chain(&footer).find(|l| l.contains('{')) {
+        return Err(format!(
+            "a field of the {} mail is missing: {unfilled}",
+            mail.kind.as_str()
+        ));
+    }
+    let text = Text {
+        greeting: &greeting,
+        paragraphs: &paragraphs,
+        link: Some(link),
+        footer: &footer,
+    }
+    .render()
+    .map_err(|e| e.to_string())?;
+    let html = Html {
+        lang,
+        subject: w.subject,
+        greeting: &greeting,
+        paragraphs: &paragraphs,
+        button: w.button,
+        link: Some(link),
+        footer: &footer,
+    }
+    .render()
+    .map_err(|e| e.to_string())?;
+    Ok(Rendered {
+        subject: w.subject.to_owned(),
+        text,
+        html,
+    })
 }
 
 #[cfg(test)]
@@ -175,6 +175,72 @@ mod tests {
         assert_eq!(
             render(&mail("fr", "Ada")).unwrap().subject,
             "Confirm your email address"
+        );
+    }
+
+    fn of(kind: MailKind, locale: &str, fields: &[(&str, serde_json::Value)]) -> Mail {
+        let mut m = mail(locale, "x");
+        m.kind = kind;
+        m.fields = fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        m
+    }
+
+    #[test]
+    fn the_reset_mail_says_how_long_its_link_holds() {
+        let link = "https://id.example.com/password/reset?token=kcpr_x";
+        let m = of(
+            MailKind::PasswordReset,
+            "en",
+            &[("link", link.into()), ("expires_minutes", 30.into())],
+        );
+        let r = render(&m).unwrap();
+        assert_eq!(r.subject, "Reset your password");
+        assert!(
+            r.text.contains(link) && r.text.contains("30 minutes"),
+            "{}",
+            r.text
+        );
+        assert!(r.html.contains("30 minutes"));
+        let es = render(&of(
+            MailKind::PasswordReset,
+            "es",
+            &[("link", link.into()), ("expires_minutes", 30.into())],
+        ))
+        .unwrap();
+        assert!(es.text.contains("30 minutos"), "{}", es.text);
+        // Without its lifetime the mail would say "{expires_minutes}": it is not sent so.
+        assert!(render(&of(MailKind::PasswordReset, "en", &[("link", link.into())])).is_err());
+    }
+
+    #[test]
+    fn the_change_notice_says_what_happened() {
+        let link = "https://id.example.com/password/forgot";
+        let reset = render(&of(
+            MailKind::PasswordChanged,
+            "en",
+            &[("link", link.into()), ("reason", "reset".into())],
+        ))
+        .unwrap();
+        assert!(
+            reset.text.contains("reset through a link"),
+            "{}",
+            reset.text
+        );
+        assert!(reset.text.contains(link));
+        let changed = render(&of(
+            MailKind::PasswordChanged,
+            "es",
+            &[("link", link.into()), ("reason", "changed".into())],
+        ))
+        .unwrap();
+        assert_eq!(changed.subject, "Tu contraseña ha cambiado");
+        assert!(
+            changed.text.contains("se acaba de cambiar"),
+            "{}",
+            changed.text
         );
     }
 

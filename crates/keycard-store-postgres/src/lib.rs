@@ -15,6 +15,7 @@ mod grants;
 mod keys;
 mod lifecycle;
 mod notices;
+mod resets;
 mod rows;
 mod sessions;
 mod social;

@@ -3,7 +3,9 @@ use crate::{PgStore, audit, db_err};
 use async_trait::async_trait;
 use keycard_core::audit::AuditEvent;
 use keycard_core::ids::{MailId, UserId};
-use keycard_core::lifecycle::{LifecycleStore, NewVerification, Verified};
+use keycard_core::lifecycle::{
+    CompletedReset, LifecycleStore, NewPasswordReset, NewVerification, ResetLink, Verified,
+};
 use keycard_core::mail::{OutboxStore, PendingMail};
 use keycard_core::store::{StoreError, StoreResult};
 use keycard_core::tokens::TokenHash;
@@ -29,6 +31,11 @@ pub(crate) async fn insert_mail(conn: &mut PgConnection, m: &PendingMail) -> Sto
 
 #[async_trait]
 impl OutboxStore for PgStore {
+    async fn queue_mail(&self, mail: &PendingMail) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        insert_mail(&mut conn, mail).await
+    }
+
     async fn prune_mail(&self, before: OffsetDateTime) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM mail_outbox WHERE sent_at < $1 OR failed_at < $1")
             .bind(before)
@@ -129,13 +136,40 @@ impl OutboxStore for PgStore {
 
 #[async_trait]
 impl LifecycleStore for PgStore {
-    async fn prune_verifications(&self, before: OffsetDateTime) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM email_verifications WHERE expires_at < $1")
+    async fn prune_links(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        let mut gone = 0;
+        for table in ["email_verifications", "password_resets"] {
+            let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE expires_at < $1"
+            )))
             .bind(before)
             .execute(&self.pool)
             .await
             .map_err(db_err)?;
-        Ok(done.rows_affected())
+            gone += done.rows_affected();
+        }
+        Ok(gone)
+    }
+
+    async fn create_password_reset(
+        &self,
+        r: &NewPasswordReset,
+        mail: &PendingMail,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        self.create_reset(r, mail, audit).await
+    }
+
+    async fn find_password_reset(
+        &self,
+        token_hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<ResetLink>> {
+        self.find_reset(token_hash, now).await
+    }
+
+    async fn complete_password_reset(&self, r: &CompletedReset<'_>) -> StoreResult<Option<u64>> {
+        self.complete_reset(r).await
     }
 
     async fn create_verification(

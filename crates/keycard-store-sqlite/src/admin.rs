@@ -71,6 +71,32 @@ impl AccountAdminStore for SqliteStore {
         Ok(Some(rows::user(&row)?))
     }
 
+    async fn revoke_password(
+        &self,
+        id: UserId,
+        now: OffsetDateTime,
+        event: &AuditEvent,
+    ) -> StoreResult<Option<u64>> {
+        let mut tx = self.begin().await?;
+        let found = sqlx::query("SELECT 1 FROM users WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if found.is_none() {
+            return Ok(None);
+        }
+        sqlx::query("DELETE FROM password_credentials WHERE user_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let ended = crate::resets::end_sessions(&mut tx, id, now).await?;
+        audit::insert(&mut tx, event).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some(ended))
+    }
+
     async fn list_events(&self, f: &EventFilter) -> StoreResult<Vec<AuditEvent>> {
         // Only the filters given become conditions, so each shape of query gets a plan that
         // uses its index.

@@ -13,6 +13,7 @@ mod devices;
 mod grants;
 mod keys;
 mod lifecycle;
+mod resets;
 mod rotation;
 mod rows;
 mod sessions;

@@ -126,6 +126,10 @@ fn policy(settings: &Settings) -> Policy {
         register_per_email: settings.register_email_limit,
         social_per_ip: settings.social_ip_limit,
         device_code_per_ip: settings.device_code_ip_limit,
+        forgot_per_ip: settings.forgot_ip_limit,
+        forgot_per_email: settings.forgot_email_limit,
+        forgot_per_email_daily: settings.forgot_email_daily_limit,
+        link_token_per_ip: settings.link_token_ip_limit,
         lockout: Lockout {
             free_failures: settings.login_free_failures,
             first_delay: settings.login_backoff,
@@ -141,6 +145,7 @@ fn policy(settings: &Settings) -> Policy {
     p.device_code_ttl = secs(settings.device_code_ttl);
     p.email_verification_ttl = secs(settings.email_verification_ttl);
     p.email_verification_resend_pause = secs(settings.email_verification_resend_pause);
+    p.password_reset_ttl = secs(settings.password_reset_ttl);
     p.hash = HashParams {
         memory_kib: settings.argon2_memory_kib,
         iterations: settings.argon2_iterations,

@@ -67,6 +67,12 @@ pub struct Settings {
     /// Social sign-ins started and native login codes exchanged, per client network.
     pub social_ip_limit: Option<Rate>,
     pub device_code_ip_limit: Option<Rate>,
+    /// Password-reset links asked for per network, and per address (hourly and daily).
+    pub forgot_ip_limit: Option<Rate>,
+    pub forgot_email_limit: Option<Rate>,
+    pub forgot_email_daily_limit: Option<Rate>,
+    /// Tokens of mailed links tried per network.
+    pub link_token_ip_limit: Option<Rate>,
     /// Consecutive failed sign-ins on one account before the next one must wait.
     pub login_free_failures: u32,
     /// The first wait; it doubles with each further failure…
@@ -97,6 +103,8 @@ pub struct Settings {
     pub email_verification_ttl: Duration,
     /// The least time between two verification links mailed on request.
     pub email_verification_resend_pause: Duration,
+    /// How long a password-reset link holds.
+    pub password_reset_ttl: Duration,
     /// Native apps' redirect URIs for social sign-in through the system browser.
     pub native_redirect_uris: Vec<String>,
     /// Sign in with Google (enabled by its client id and secret).
@@ -161,6 +169,10 @@ impl Settings {
             register_email_limit: Some(Rate::new(5, Duration::from_secs(3600))),
             social_ip_limit: Some(Rate::new(120, Duration::from_secs(60))),
             device_code_ip_limit: Some(Rate::new(20, Duration::from_secs(600))),
+            forgot_ip_limit: Some(Rate::new(20, Duration::from_secs(600))),
+            forgot_email_limit: Some(Rate::new(3, Duration::from_secs(3600))),
+            forgot_email_daily_limit: Some(Rate::new(10, Duration::from_secs(86_400))),
+            link_token_ip_limit: Some(Rate::new(30, Duration::from_secs(600))),
             login_free_failures: 5,
             login_backoff: Duration::from_secs(1),
             login_lockout: Duration::from_secs(15 * 60),
@@ -177,6 +189,7 @@ impl Settings {
             mail_from_name: "Keycard".into(),
             email_verification_ttl: Duration::from_secs(24 * 3600),
             email_verification_resend_pause: Duration::from_secs(60),
+            password_reset_ttl: Duration::from_secs(30 * 60),
             native_redirect_uris: Vec::new(),
             google_client_id: None,
             google_client_secret: None,
@@ -346,6 +359,11 @@ impl Settings {
             "register_email_limit" => self.register_email_limit = parse_rate(v)?,
             "social_ip_limit" => self.social_ip_limit = parse_rate(v)?,
             "device_code_ip_limit" => self.device_code_ip_limit = parse_rate(v)?,
+            "forgot_ip_limit" => self.forgot_ip_limit = parse_rate(v)?,
+            "forgot_email_limit" => self.forgot_email_limit = parse_rate(v)?,
+            "forgot_email_daily_limit" => self.forgot_email_daily_limit = parse_rate(v)?,
+            "link_token_ip_limit" => self.link_token_ip_limit = parse_rate(v)?,
+            "password_reset_ttl" => self.password_reset_ttl = parse_duration(v)?,
             "login_free_failures" => self.login_free_failures = parse_num(v)?,
             "login_backoff" => self.login_backoff = parse_duration(v)?,
             "login_lockout" => self.login_lockout = parse_duration(v)?,
@@ -569,6 +587,11 @@ impl Settings {
             || self.email_verification_resend_pause > Duration::from_secs(3600)
         {
             e.push("email_verification_resend_pause (KEYCARD_EMAIL_VERIFICATION_RESEND_PAUSE): between 1s and 1h".into());
+        }
+        if self.password_reset_ttl < Duration::from_secs(300)
+            || self.password_reset_ttl > Duration::from_secs(86_400)
+        {
+            e.push("password_reset_ttl (KEYCARD_PASSWORD_RESET_TTL): between 5m and 24h".into());
         }
         if self.device_code_ttl < Duration::from_secs(1)
             || self.device_code_ttl > Duration::from_secs(1800)
@@ -817,6 +840,22 @@ pub const KEYS: &[(&str, &str)] = &[
         "device user codes tried on the /device page per network, e.g. 20/10m (default) or off",
     ),
     (
+        "forgot_ip_limit",
+        "password-reset links asked for per network, e.g. 20/10m (default) or off",
+    ),
+    (
+        "forgot_email_limit",
+        "password-reset links asked for per email address (whether or not it has an account), e.g. 3/1h (default) or off",
+    ),
+    (
+        "forgot_email_daily_limit",
+        "the same over a day, so no inbox can be filled, e.g. 10/1d (default) or off",
+    ),
+    (
+        "link_token_ip_limit",
+        "tokens of mailed links (password reset) tried per network, e.g. 30/10m (default) or off",
+    ),
+    (
         "login_free_failures",
         "consecutive failed sign-ins on one account before it must wait (default 5)",
     ),
@@ -892,6 +931,10 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "email_verification_resend_pause",
         "the least time between two verification links mailed on request, e.g. 60s (default)",
+    ),
+    (
+        "password_reset_ttl",
+        "a password-reset link holds this long, e.g. 30m (default, 5m to 24h)",
     ),
     (
         "google_client_id",

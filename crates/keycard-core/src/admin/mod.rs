@@ -137,6 +137,42 @@ impl AccountAdmin<'_> {
         self.get(id).await
     }
 
+    /// Forces a password reset: the current password stops working at once, every session and
+    /// app grant ends, and a reset link is mailed to the account's address. For an account
+    /// whose password may be known to someone else (a breach, a shared laptop). Returns how
+    /// many sessions ended.
+    pub async fn force_password_reset(
+        &self,
+        id: UserId,
+        admin: &str,
+        by: &ClientInfo,
+    ) -> Result<u64> {
+        let kc = self.kc;
+        let user = kc.store().find_user(id).await?.ok_or(Error::NotFound)?;
+        if user.disabled_at.is_some() {
+            return Err(Error::AccountDisabled);
+        }
+        if user.email.is_none() {
+            return Err(Error::invalid(
+                "email",
+                "no_email",
+                "the account has no address to mail a reset link to",
+            ));
+        }
+        let ev = self.event(AuditKind::PasswordRevoked, id, admin, by);
+        let now = kc.now();
+        let ended = kc
+            .ending_sessions(id, move |store| async move {
+                store.revoke_password(id, now, &ev).await
+            })
+            .await?
+            .ok_or(Error::NotFound)?;
+        kc.password_reset()
+            .mail_link(&user, by, crate::lifecycle::AskedBy::Operator { admin })
+            .await?;
+        Ok(ended)
+    }
+
     /// Audit events, newest first, by person and/or kind; see [`EventFilter`].
     pub async fn events(&self, mut filter: EventFilter) -> Result<Vec<AuditEvent>> {
         filter.limit = filter.limit.clamp(1, MAX_EVENTS_PAGE);

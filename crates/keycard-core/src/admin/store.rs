@@ -40,4 +40,14 @@ pub trait AccountAdminStore: Send + Sync {
     ) -> StoreResult<Option<User>>;
 
     async fn list_events(&self, filter: &EventFilter) -> StoreResult<Vec<AuditEvent>>;
+
+    /// Removes the account's password (it signs in no more) and ends every active session, in
+    /// one transaction with `audit`; returns how many sessions ended. `None` when there is no
+    /// such user.
+    async fn revoke_password(
+        &self,
+        id: UserId,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> StoreResult<Option<u64>>;
 }

@@ -1,8 +1,14 @@
-//! The account's lifecycle after sign-up: proving the address (verification links). Each flow
-//! writes its token and the mail that carries it in one transaction (see [`crate::mail`]).
+//! The account's lifecycle after sign-up: proving the address (verification links) and getting
+//! back in without the password (reset links). Each flow writes its token and the mail that
+//! carries it in one transaction (see [`crate::mail`]).
 
+mod reset;
 mod store;
 mod verification;
 
-pub use store::{LifecycleStore, NewVerification, Verified};
+pub(crate) use reset::AskedBy;
+pub use reset::{PasswordReset, RESET_PREFIX};
+pub use store::{
+    CompletedReset, LifecycleStore, NewPasswordReset, NewVerification, ResetLink, Verified,
+};
 pub use verification::{VERIFICATION_PREFIX, Verification};

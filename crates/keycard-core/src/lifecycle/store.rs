@@ -26,14 +26,68 @@ pub struct Verified {
     pub email: String,
 }
 
+/// A password-reset link about to be mailed: only its hash is stored.
+#[derive(Debug, Clone)]
+pub struct NewPasswordReset {
+    pub token_hash: TokenHash,
+    pub user_id: UserId,
+    /// The address it was mailed to: following it proves that address, and a link for an
+    /// address the account no longer has is refused.
+    pub email: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// A reset link that holds (unspent, unexpired, its address still the account's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResetLink {
+    pub user_id: UserId,
+    pub email: String,
+}
+
+/// What a reset spends and writes, in one transaction.
+#[derive(Debug, Clone)]
+pub struct CompletedReset<'a> {
+    pub token_hash: &'a TokenHash,
+    pub user_id: UserId,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub now: OffsetDateTime,
+    pub audit: &'a AuditEvent,
+    /// The notice to the address that the password changed.
+    pub notice: &'a PendingMail,
+}
+
 #[async_trait]
 pub trait LifecycleStore: Send + Sync {
     /// Stores the link and queues the mail that carries it, in one transaction.
     async fn create_verification(&self, v: &NewVerification, mail: &PendingMail)
     -> StoreResult<()>;
 
-    /// Deletes links that expired before `before`; returns how many.
-    async fn prune_verifications(&self, before: OffsetDateTime) -> StoreResult<u64>;
+    /// Deletes verification and reset links that expired before `before`; returns how many.
+    async fn prune_links(&self, before: OffsetDateTime) -> StoreResult<u64>;
+
+    /// Stores a reset link, queues the mail that carries it, and writes `audit`, in one
+    /// transaction.
+    async fn create_password_reset(
+        &self,
+        r: &NewPasswordReset,
+        mail: &PendingMail,
+        audit: &AuditEvent,
+    ) -> StoreResult<()>;
+
+    /// The link behind `token_hash` if it holds at `now` (it is not spent by looking).
+    async fn find_password_reset(
+        &self,
+        token_hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<ResetLink>>;
+
+    /// Spends the link if it still holds, and then, in the same transaction: spends the
+    /// account's other reset links, sets the password, marks the address verified, ends every
+    /// active session (returning how many), writes the audit event and queues the notice.
+    /// `None` when the link no longer holds (spent by a concurrent reset).
+    async fn complete_password_reset(&self, r: &CompletedReset<'_>) -> StoreResult<Option<u64>>;
 
     /// When the account's newest link was made (for the resend pause).
     async fn last_verification_at(&self, user: UserId) -> StoreResult<Option<OffsetDateTime>>;

@@ -7,7 +7,6 @@ use super::store::NewVerification;
 use crate::accounts::User;
 use crate::audit::AuditKind;
 use crate::error::{Error, Result};
-use crate::ids::MailId;
 use crate::mail::{Mail, MailKind};
 use crate::service::{ClientInfo, Keycard, Principal};
 use crate::tokens::{TokenHash, random_secret};
@@ -62,14 +61,7 @@ impl Verification<'_> {
             "expires_hours".into(),
             (kc.policy().email_verification_ttl.whole_hours()).into(),
         );
-        let mail = Mail {
-            id: MailId::new(),
-            kind: MailKind::VerifyEmail,
-            to: email.clone(),
-            locale: locale.to_owned(),
-            fields,
-            created_at: now,
-        };
+        let mail = Mail::new(MailKind::VerifyEmail, email.clone(), locale, fields, now);
         let pending = kc.seal_mail(&mail)?;
         kc.store().create_verification(&v, &pending).await?;
         kc.mail_queued();

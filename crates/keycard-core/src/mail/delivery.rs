@@ -66,8 +66,8 @@ impl Keycard {
     }
 
     /// Deletes what no one needs any more: messages sent or given up over 30 days ago (kept that
-    /// long for the record, their fields long erased) and verification links expired over a
-    /// day ago. Returns how many rows went.
+    /// long for the record, their fields long erased) and verification and reset links expired
+    /// over a day ago. Returns how many rows went.
     pub async fn prune_mail(&self) -> Result<u64> {
         let now = self.now();
         let mail = self
@@ -76,7 +76,7 @@ impl Keycard {
             .await?;
         let links = self
             .store()
-            .prune_verifications(now - time::Duration::days(1))
+            .prune_links(now - time::Duration::days(1))
             .await?;
         Ok(mail + links)
     }

@@ -20,17 +20,29 @@ use time::OffsetDateTime;
 pub enum MailKind {
     /// The link that proves the person reads this address.
     VerifyEmail,
+    /// The link that sets a new password.
+    PasswordReset,
+    /// A notice that the password was changed or reset, with the way back if it was not them.
+    PasswordChanged,
 }
 
 impl MailKind {
+    pub const ALL: [Self; 3] = [
+        Self::VerifyEmail,
+        Self::PasswordReset,
+        Self::PasswordChanged,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::VerifyEmail => "verify_email",
+            Self::PasswordReset => "password_reset",
+            Self::PasswordChanged => "password_changed",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::VerifyEmail].into_iter().find(|k| k.as_str() == s)
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -48,6 +60,23 @@ pub struct Mail {
 }
 
 impl Mail {
+    pub fn new(
+        kind: MailKind,
+        to: Email,
+        locale: &str,
+        fields: serde_json::Map<String, serde_json::Value>,
+        created_at: OffsetDateTime,
+    ) -> Self {
+        Self {
+            id: MailId::new(),
+            kind,
+            to,
+            locale: locale.to_owned(),
+            fields,
+            created_at,
+        }
+    }
+
     pub fn field(&self, name: &str) -> Option<&str> {
         self.fields.get(name).and_then(|v| v.as_str())
     }

@@ -21,6 +21,9 @@ pub struct PendingMail {
 
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
+    /// Queues a message that announces a change already made (a notice).
+    async fn queue_mail(&self, mail: &PendingMail) -> StoreResult<()>;
+
     /// Takes up to `limit` messages due at `now` for delivery: each is leased until
     /// `lease_until` (another instance skips it meanwhile; a sender that dies before it
     /// reports lets it come due again then) and its attempt counted.

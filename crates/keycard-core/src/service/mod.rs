@@ -86,6 +86,10 @@ impl Keycard {
         &self.keys
     }
 
+    pub(crate) fn password_hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
     pub(crate) fn client_secrets(&self) -> &crate::oidc::ClientSecrets {
         &self.client_secrets
     }
@@ -547,12 +551,54 @@ impl Keycard {
                 store.change_password(user, &hash, keep, now, &ev).await
             })
             .await?;
-        if let Some(email) = &who.user.email
-            && let Err(e) = self.throttle.forget_failures(email).await
-        {
-            tracing::warn!(error = %e, "could not clear sign-in failures after a password change");
+        if let Some(email) = &who.user.email {
+            if let Err(e) = self.throttle.forget_failures(email).await {
+                tracing::warn!(error = %e, "could not clear sign-in failures after a password change");
+            }
+            // After the change, not in its transaction: a notice lost to a crash in between
+            // costs less than a password change refused for a mail.
+            if let Err(e) = self.queue_password_notice(email, "changed", client).await {
+                tracing::error!(error = %e, "could not queue the password-change notice");
+            }
         }
         Ok(ended)
+    }
+
+    /// The mail that tells an address its account's password changed (`reason`: `changed`,
+    /// `reset`), with the way back if it was not them.
+    pub(crate) fn password_notice(
+        &self,
+        email: &crate::accounts::Email,
+        reason: &str,
+        client: &ClientInfo,
+    ) -> Result<crate::mail::PendingMail> {
+        let mut fields = serde_json::Map::new();
+        fields.insert(
+            "link".into(),
+            format!("{}/password/forgot", self.policy.issuer).into(),
+        );
+        fields.insert("reason".into(), reason.into());
+        let locale = client.locale.as_deref().unwrap_or("en");
+        let mail = crate::mail::Mail::new(
+            crate::mail::MailKind::PasswordChanged,
+            email.clone(),
+            locale,
+            fields,
+            self.now(),
+        );
+        self.seal_mail(&mail)
+    }
+
+    async fn queue_password_notice(
+        &self,
+        email: &crate::accounts::Email,
+        reason: &str,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let pending = self.password_notice(email, reason, client)?;
+        self.store.queue_mail(&pending).await?;
+        self.mail_queued();
+        Ok(())
     }
 
     pub async fn list_sessions(&self, who: &Principal) -> Result<Vec<Session>> {

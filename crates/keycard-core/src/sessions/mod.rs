@@ -57,6 +57,8 @@ pub enum RevokeReason {
     RevokedByClient,
     /// An operator disabled the account.
     AccountDisabled,
+    /// The password was set through a reset link (or an operator forced a reset).
+    PasswordReset,
 }
 
 impl RevokeReason {
@@ -70,6 +72,7 @@ impl RevokeReason {
             Self::CodeReuse => "code_reuse",
             Self::RevokedByClient => "revoked_by_client",
             Self::AccountDisabled => "account_disabled",
+            Self::PasswordReset => "password_reset",
         }
     }
 }

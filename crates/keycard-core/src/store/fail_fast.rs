@@ -518,6 +518,10 @@ impl crate::mail::OutboxStore for FailFast {
     async fn prune_mail(&self, before: OffsetDateTime) -> StoreResult<u64> {
         self.guard(self.inner.prune_mail(before)).await
     }
+
+    async fn queue_mail(&self, mail: &crate::mail::PendingMail) -> StoreResult<()> {
+        self.guard(self.inner.queue_mail(mail)).await
+    }
 }
 
 #[async_trait]
@@ -534,8 +538,33 @@ impl crate::lifecycle::LifecycleStore for FailFast {
         self.guard(self.inner.last_verification_at(user)).await
     }
 
-    async fn prune_verifications(&self, before: OffsetDateTime) -> StoreResult<u64> {
-        self.guard(self.inner.prune_verifications(before)).await
+    async fn prune_links(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        self.guard(self.inner.prune_links(before)).await
+    }
+
+    async fn create_password_reset(
+        &self,
+        r: &crate::lifecycle::NewPasswordReset,
+        mail: &crate::mail::PendingMail,
+        ev: &AuditEvent,
+    ) -> StoreResult<()> {
+        self.guard(self.inner.create_password_reset(r, mail, ev))
+            .await
+    }
+
+    async fn find_password_reset(
+        &self,
+        h: &TokenHash,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<crate::lifecycle::ResetLink>> {
+        self.guard(self.inner.find_password_reset(h, now)).await
+    }
+
+    async fn complete_password_reset(
+        &self,
+        r: &crate::lifecycle::CompletedReset<'_>,
+    ) -> StoreResult<Option<u64>> {
+        self.guard(self.inner.complete_password_reset(r)).await
     }
 
     async fn consume_verification(
@@ -571,6 +600,15 @@ impl crate::admin::AccountAdminStore for FailFast {
 
     async fn list_events(&self, f: &crate::admin::EventFilter) -> StoreResult<Vec<AuditEvent>> {
         self.guard(self.inner.list_events(f)).await
+    }
+
+    async fn revoke_password(
+        &self,
+        id: UserId,
+        now: OffsetDateTime,
+        ev: &AuditEvent,
+    ) -> StoreResult<Option<u64>> {
+        self.guard(self.inner.revoke_password(id, now, ev)).await
     }
 }
 
@@ -1161,6 +1199,9 @@ mod tests {
         async fn prune_mail(&self, _: OffsetDateTime) -> StoreResult<u64> {
             unreached!()
         }
+        async fn queue_mail(&self, _: &crate::mail::PendingMail) -> StoreResult<()> {
+            unreached!()
+        }
     }
 
     #[async_trait]
@@ -1175,7 +1216,28 @@ mod tests {
         async fn last_verification_at(&self, _: UserId) -> StoreResult<Option<OffsetDateTime>> {
             unreached!()
         }
-        async fn prune_verifications(&self, _: OffsetDateTime) -> StoreResult<u64> {
+        async fn prune_links(&self, _: OffsetDateTime) -> StoreResult<u64> {
+            unreached!()
+        }
+        async fn create_password_reset(
+            &self,
+            _: &crate::lifecycle::NewPasswordReset,
+            _: &crate::mail::PendingMail,
+            _: &AuditEvent,
+        ) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn find_password_reset(
+            &self,
+            _: &TokenHash,
+            _: OffsetDateTime,
+        ) -> StoreResult<Option<crate::lifecycle::ResetLink>> {
+            unreached!()
+        }
+        async fn complete_password_reset(
+            &self,
+            _: &crate::lifecycle::CompletedReset<'_>,
+        ) -> StoreResult<Option<u64>> {
             unreached!()
         }
         async fn consume_verification(
@@ -1207,6 +1269,14 @@ mod tests {
             unreached!()
         }
         async fn list_events(&self, _: &crate::admin::EventFilter) -> StoreResult<Vec<AuditEvent>> {
+            unreached!()
+        }
+        async fn revoke_password(
+            &self,
+            _: UserId,
+            _: OffsetDateTime,
+            _: &AuditEvent,
+        ) -> StoreResult<Option<u64>> {
             unreached!()
         }
     }

@@ -11,6 +11,8 @@
 //!   counted as a failure *before* the hash runs, so a burst of concurrent guesses cannot slip
 //!   past the count; a success clears it.
 //! - Sign-up, per client network and per email address: attempts at a [`Rate`].
+//! - Password-reset requests, per client network and per email address (an hourly and a daily
+//!   rate, so nobody's inbox can be filled); the tokens of mailed links, per network.
 
 mod keys;
 mod local;
@@ -48,6 +50,13 @@ pub struct ThrottlePolicy {
     /// Device user codes tried on the `/device` page, per network (RFC 8628 §5.1: the codes
     /// are short enough to guess, so guessing must be slow).
     pub device_code_per_ip: Option<Rate>,
+    /// Password-reset links asked for, per network…
+    pub forgot_per_ip: Option<Rate>,
+    /// …and per address (whether or not it has an account), over an hour and over a day.
+    pub forgot_per_email: Option<Rate>,
+    pub forgot_per_email_daily: Option<Rate>,
+    /// Tokens of mailed links (reset, verification) presented, per network.
+    pub link_token_per_ip: Option<Rate>,
     pub lockout: Lockout,
 }
 
@@ -59,6 +68,10 @@ impl Default for ThrottlePolicy {
             register_per_email: Some(Rate::new(5, Duration::from_secs(3600))),
             social_per_ip: Some(Rate::new(120, Duration::from_secs(60))),
             device_code_per_ip: Some(Rate::new(20, Duration::from_secs(600))),
+            forgot_per_ip: Some(Rate::new(20, Duration::from_secs(600))),
+            forgot_per_email: Some(Rate::new(3, Duration::from_secs(3600))),
+            forgot_per_email_daily: Some(Rate::new(10, Duration::from_secs(86_400))),
+            link_token_per_ip: Some(Rate::new(30, Duration::from_secs(600))),
             lockout: Lockout::default(),
         }
     }
@@ -75,6 +88,10 @@ pub enum Limit {
     DeviceCodePerIp,
     /// A new verification link asked for too soon after the last one.
     VerificationResend,
+    ForgotPerIp,
+    ForgotPerEmail,
+    /// Too many tokens of mailed links tried from one network.
+    LinkTokenPerIp,
 }
 
 impl Limit {
@@ -96,6 +113,9 @@ impl Limit {
             Self::SocialPerIp => "social_per_ip",
             Self::DeviceCodePerIp => "device_code_per_ip",
             Self::VerificationResend => "verification_resend",
+            Self::ForgotPerIp => "forgot_per_ip",
+            Self::ForgotPerEmail => "forgot_per_email",
+            Self::LinkTokenPerIp => "link_token_per_ip",
         }
     }
 }
@@ -206,6 +226,8 @@ impl Throttle {
             Limit::SocialPerIp => "social",
             Limit::DeviceCodePerIp => "device",
             Limit::VerificationResend => "verification",
+            Limit::ForgotPerIp | Limit::ForgotPerEmail => "password_forgot",
+            Limit::LinkTokenPerIp => "link_token",
         };
         metrics::counter!("keycard_throttled_total", "endpoint" => endpoint, "limit" => limit.as_str())
             .increment(1);
@@ -362,6 +384,41 @@ impl Throttle {
         for (key, rate) in self.network_buckets("device-ip", ip, self.policy.device_code_per_ip) {
             if let Some(wait) = self.take(&key, &rate, now).await? {
                 return Ok(self.refuse(Limit::DeviceCodePerIp, &key, now, wait));
+            }
+        }
+        Ok(Gate::Open(()))
+    }
+
+    /// Lets a password-reset request through or refuses it. Keyed by the address as typed, so
+    /// the answer is the same for an address with an account and one without.
+    pub async fn begin_forgot(&self, email: &Email, ip: Option<&str>) -> Result<Gate<()>> {
+        let now = self.now_ms();
+        for (key, rate) in self.network_buckets("forgot-ip", ip, self.policy.forgot_per_ip) {
+            if let Some(wait) = self.take(&key, &rate, now).await? {
+                return Ok(self.refuse(Limit::ForgotPerIp, &key, now, wait));
+            }
+        }
+        let per_email = [
+            ("forgot-email", self.policy.forgot_per_email),
+            ("forgot-email-day", self.policy.forgot_per_email_daily),
+        ];
+        for (scope, rate) in per_email {
+            let Some(rate) = rate else { continue };
+            let key = self.keys.key(scope, email.as_str());
+            if let Some(wait) = self.take(&key, &rate, now).await? {
+                return Ok(self.refuse(Limit::ForgotPerEmail, &key, now, wait));
+            }
+        }
+        Ok(Gate::Open(()))
+    }
+
+    /// Lets the token of a mailed link be tried, or refuses it. The tokens cannot be guessed
+    /// (256 bits); this keeps a client that tries anyway from costing the database.
+    pub async fn begin_link_token(&self, ip: Option<&str>) -> Result<Gate<()>> {
+        let now = self.now_ms();
+        for (key, rate) in self.network_buckets("link-ip", ip, self.policy.link_token_per_ip) {
+            if let Some(wait) = self.take(&key, &rate, now).await? {
+                return Ok(self.refuse(Limit::LinkTokenPerIp, &key, now, wait));
             }
         }
         Ok(Gate::Open(()))

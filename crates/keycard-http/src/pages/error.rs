@@ -43,7 +43,16 @@ impl IntoResponse for ErrorPage {
         let key = catalogue_key(code, &self.ctx);
         let title = self.ctx.t(&format!("error.{key}.title"));
         let message = self.ctx.t(&format!("error.{key}"));
-        render(
+        let retry_after = match &self.error {
+            ApiError::Domain(
+                Error::Throttled {
+                    retry_after_secs, ..
+                }
+                | Error::Overloaded { retry_after_secs },
+            ) => Some(*retry_after_secs),
+            _ => None,
+        };
+        let mut resp = render(
             status,
             &ErrorTemplate {
                 ctx: &self.ctx,
@@ -53,7 +62,12 @@ impl IntoResponse for ErrorPage {
                 back_href: &self.back_href,
             },
             &self.ctx.nonce,
-        )
+        );
+        if let Some(secs) = retry_after {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        resp
     }
 }
 

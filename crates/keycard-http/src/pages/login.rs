@@ -69,7 +69,7 @@ pub struct SignInForm {
     pub(super) csrf: Option<String>,
     lang: Option<String>,
     return_to: Option<String>,
-    email: Option<String>,
+    pub(super) email: Option<String>,
     password: Option<String>,
     name: Option<String>,
 }
@@ -262,7 +262,7 @@ pub(super) fn signed_in_response(
     (jar, Redirect::to(return_to)).into_response()
 }
 
-fn with_retry_after(mut resp: Response, e: &Error) -> Response {
+pub(super) fn with_retry_after(mut resp: Response, e: &Error) -> Response {
     if let Error::Throttled {
         retry_after_secs, ..
     }

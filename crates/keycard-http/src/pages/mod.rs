@@ -11,6 +11,7 @@ mod forms;
 pub mod i18n;
 pub(crate) mod login;
 pub(crate) mod logout;
+pub(crate) mod reset;
 pub(crate) mod verify;
 
 pub use error::{ErrorPage, wants_page};
@@ -63,6 +64,11 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/device", get(device::show).post(device::submit))
         .route("/verify-email", get(verify::show).post(verify::submit))
+        .route(
+            "/password/forgot",
+            get(reset::show_forgot).post(reset::submit_forgot),
+        )
+        .route("/password/reset", get(reset::show).post(reset::submit))
         .route("/device/decide", axum::routing::post(device::decide))
         .route("/assets/keycard.css", get(assets::css))
         .route("/assets/logo", get(assets::logo))

@@ -118,6 +118,18 @@ pub(super) fn notice(
     heading: String,
     text: String,
 ) -> Response {
+    let link = ("/account", ctx.t("verify.to_account"));
+    notice_linking(ctx, status, id, (heading, text), link)
+}
+
+/// A notice whose way on is `link` (where, and its label).
+pub(super) fn notice_linking(
+    ctx: &PageCtx,
+    status: StatusCode,
+    id: &str,
+    (heading, text): (String, String),
+    link: (&str, String),
+) -> Response {
     no_store(render(
         status,
         &NoticePage {
@@ -125,7 +137,7 @@ pub(super) fn notice(
             id,
             heading,
             text,
-            link: Some(("/account", ctx.t("verify.to_account"))),
+            link: Some(link),
         },
         &ctx.nonce,
     ))

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod identities;
 pub mod me;
 pub mod ops;
+pub mod password;
 pub mod sessions;
 pub mod social;
 pub mod verification;

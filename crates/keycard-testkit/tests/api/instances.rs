@@ -46,6 +46,13 @@ mod postgres {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn instances_share_one_limit_on_password_reset_requests() {
+        if let Err(e) = super::instances_share_one_limit_on_password_reset_requests().await {
+            panic!("{e:#}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_password_change_on_one_instance_ends_sessions_on_the_other() {
         if let Err(e) = super::a_password_change_on_one_instance_ends_sessions_on_the_other().await
         {
@@ -264,5 +271,25 @@ async fn failures_on_one_instance_lock_the_account_on_the_other() -> Result<()> 
     )
     .await?;
     drop(b);
+    Ok(())
+}
+
+/// Requests for a reset link counted on one instance count on the other: the limit is kept in
+/// the database, so a second instance is no second allowance.
+async fn instances_share_one_limit_on_password_reset_requests() -> Result<()> {
+    let Some((a, b)) = pair().await? else {
+        return Ok(());
+    };
+    let email = keycard_testkit::unique_email();
+    for app in [&a, &b, &a] {
+        app.post("/v1/auth/password/forgot", &json!({ "email": email }))
+            .await?
+            .expect_status(202)?;
+    }
+    for app in [&b, &a] {
+        app.post("/v1/auth/password/forgot", &json!({ "email": email }))
+            .await?
+            .expect_problem(429, "rate_limited")?;
+    }
     Ok(())
 }

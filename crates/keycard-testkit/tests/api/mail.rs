@@ -36,7 +36,7 @@ mail_tests!(
     the_account_page_mails_a_new_link_on_request,
 );
 
-fn token_of(link: &str) -> Result<String> {
+pub(crate) fn token_of(link: &str) -> Result<String> {
     let url = reqwest::Url::parse(link).with_context(|| format!("not a URL: {link}"))?;
     url.query_pairs()
         .find(|(k, _)| k == "token")

@@ -54,6 +54,7 @@ mod oidc;
 mod ops;
 mod outage;
 mod pages;
+mod password_reset;
 mod refresh_grace;
 mod sessions;
 mod social;

@@ -139,6 +139,41 @@ pub async fn get_user(
     Ok(Json(a.into()))
 }
 
+/// What a forced reset did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ForcedReset {
+    /// Sessions and app grants it ended.
+    pub sessions_ended: u64,
+}
+
+#[utoipa::path(post, path = "/admin/v1/users/{user_id}/password-reset", tag = "admin",
+    security(("bearer" = [])),
+    params(("user_id" = Uuid, Path, description = "The account's id (the `sub` of its tokens)")),
+    responses(
+        (status = 202, description = "The password signs in no more, every session and app grant ended (apps told by back-channel logout), and a reset link is being mailed to the account's address", body = ForcedReset),
+        (status = 403, description = "The account is disabled (`account_disabled`): enable it first", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The account has no address to mail a link to (`no_email`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn force_password_reset(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Client(mut by): Client,
+    Path(id): Path<String>,
+) -> ApiResult<(axum::http::StatusCode, Json<ForcedReset>)> {
+    let id = user_id(&id)?;
+    super::acting(&mut by, &admin);
+    let sessions_ended = state
+        .keycard
+        .account_admin()
+        .force_password_reset(id, &admin, &by)
+        .await?;
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(ForcedReset { sessions_ended }),
+    ))
+}
+
 #[utoipa::path(patch, path = "/admin/v1/users/{user_id}", tag = "admin",
     security(("bearer" = [])),
     params(("user_id" = Uuid, Path, description = "The account's id (the `sub` of its tokens)")),

@@ -1,0 +1,107 @@
+//! The words of each message, per language. A placeholder in braces (`{hours}`) is filled from
+//! the message's fields by the renderer.
+
+/// One message in one language: greeting, paragraphs, the button under them, and the small
+/// print.
+pub(crate) struct Words {
+    pub subject: &'static str,
+    pub greeting: &'static str,
+    pub greeting_named: &'static str,
+    pub paragraphs: &'static [&'static str],
+    pub button: &'static str,
+    pub footer: &'static [&'static str],
+}
+
+pub(crate) const VERIFY_EN: Words = Words {
+    subject: "Confirm your email address",
+    greeting: "Hello,",
+    greeting_named: "Hello {name},",
+    paragraphs: &["Please confirm that this is your email address by opening the link below."],
+    button: "Confirm my email address",
+    footer: &[
+        "The link works once and expires in {expires_hours} hours.",
+        "If you did not create an account, you can ignore this message.",
+    ],
+};
+
+pub(crate) const VERIFY_ES: Words = Words {
+    subject: "Confirma tu dirección de correo",
+    greeting: "Hola:",
+    greeting_named: "Hola, {name}:",
+    paragraphs: &["Confirma que esta es tu dirección de correo abriendo el enlace de abajo."],
+    button: "Confirmar mi correo",
+    footer: &[
+        "El enlace sirve una sola vez y caduca en {expires_hours} horas.",
+        "Si no has creado una cuenta, puedes ignorar este mensaje.",
+    ],
+};
+
+pub(crate) const RESET_EN: Words = Words {
+    subject: "Reset your password",
+    greeting: "Hello,",
+    greeting_named: "Hello {name},",
+    paragraphs: &[
+        "Someone, hopefully you, asked to reset the password of the account with this address. Open the link below to choose a new one.",
+    ],
+    button: "Choose a new password",
+    footer: &[
+        "The link works once and expires in {expires_minutes} minutes. Using it signs out every session of the account.",
+        "If you did not ask for this, ignore this message: your password stays as it is.",
+    ],
+};
+
+pub(crate) const RESET_ES: Words = Words {
+    subject: "Restablece tu contraseña",
+    greeting: "Hola:",
+    greeting_named: "Hola, {name}:",
+    paragraphs: &[
+        "Alguien, esperamos que tú, ha pedido restablecer la contraseña de la cuenta con esta dirección. Abre el enlace de abajo para elegir una nueva.",
+    ],
+    button: "Elegir una contraseña nueva",
+    footer: &[
+        "El enlace sirve una sola vez y caduca en {expires_minutes} minutos. Al usarlo se cierran todas las sesiones de la cuenta.",
+        "Si no lo has pedido tú, ignora este mensaje: tu contraseña no cambia.",
+    ],
+};
+
+pub(crate) const CHANGED_EN: Words = Words {
+    subject: "Your password was changed",
+    greeting: "Hello,",
+    greeting_named: "Hello {name},",
+    paragraphs: &[
+        "{what}",
+        "If this was not you, reset your password now with the link below, then check the sessions on your account page.",
+    ],
+    button: "Reset my password",
+    footer: &["You are receiving this because it concerns the security of your account."],
+};
+
+pub(crate) const CHANGED_ES: Words = Words {
+    subject: "Tu contraseña ha cambiado",
+    greeting: "Hola:",
+    greeting_named: "Hola, {name}:",
+    paragraphs: &[
+        "{what}",
+        "Si no has sido tú, restablece tu contraseña ahora con el enlace de abajo y revisa las sesiones en la página de tu cuenta.",
+    ],
+    button: "Restablecer mi contraseña",
+    footer: &["Recibes este mensaje porque afecta a la seguridad de tu cuenta."],
+};
+
+/// What happened, for the change notice's `{what}`, by its `reason` field.
+pub(crate) fn changed_what(lang: &str, reason: &str) -> &'static str {
+    match (lang, reason) {
+        ("es", "reset") => {
+            "La contraseña de tu cuenta se acaba de restablecer con un enlace enviado a esta dirección, y se han cerrado todas sus sesiones."
+        }
+        ("es", _) => {
+            "La contraseña de tu cuenta se acaba de cambiar, y se han cerrado sus demás sesiones."
+        }
+        (_, "reset") => {
+            "The password of your account was just reset through a link mailed to this address, and every session of the account was signed out."
+        }
+        _ => {
+            "The password of your account was just changed, and its other sessions were signed out."
+        }
+    }
+}

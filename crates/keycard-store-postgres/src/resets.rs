@@ -1,0 +1,145 @@
+//! Password-reset links (keycard-core's `lifecycle::reset`): stored by hash, spent once, and
+//! spent together with everything a reset changes.
+
+use crate::lifecycle::insert_mail;
+use crate::rows::{text, uuid_col};
+use crate::{PgStore, audit, db_err};
+use keycard_core::audit::AuditEvent;
+use keycard_core::ids::UserId;
+use keycard_core::lifecycle::{CompletedReset, NewPasswordReset, ResetLink};
+use keycard_core::mail::PendingMail;
+use keycard_core::sessions::RevokeReason;
+use keycard_core::store::StoreResult;
+use keycard_core::tokens::TokenHash;
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+
+impl PgStore {
+    pub(crate) async fn create_reset(
+        &self,
+        r: &NewPasswordReset,
+        mail: &PendingMail,
+        event: &AuditEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO password_resets (token_hash, user_id, email, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(r.token_hash.0.as_slice())
+        .bind(r.user_id.0)
+        .bind(&r.email)
+        .bind(r.created_at)
+        .bind(r.expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        insert_mail(&mut tx, mail).await?;
+        audit::insert(&mut tx, event).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    }
+
+    pub(crate) async fn find_reset(
+        &self,
+        token_hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<ResetLink>> {
+        let row = sqlx::query(
+            "SELECT r.user_id, r.email FROM password_resets r JOIN users u ON u.id = r.user_id \
+             WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > $2 \
+               AND u.email = r.email",
+        )
+        .bind(token_hash.0.as_slice())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.map(|row| {
+            Ok(ResetLink {
+                user_id: UserId(uuid_col(&row, "user_id")?),
+                email: text(&row, "email")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub(crate) async fn complete_reset(&self, r: &CompletedReset<'_>) -> StoreResult<Option<u64>> {
+        let mut tx = self.begin().await?;
+        // Taken first, like disabling does: a session being opened (which holds the row `FOR
+        // SHARE`, migration 0009) lands wholly before this and is ended here, or waits.
+        sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+            .bind(r.user_id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let spent = sqlx::query(
+            "UPDATE password_resets SET used_at = $2 \
+             WHERE token_hash = $1 AND user_id = $3 AND used_at IS NULL AND expires_at > $2 \
+               AND email = (SELECT u.email FROM users u WHERE u.id = password_resets.user_id)",
+        )
+        .bind(r.token_hash.0.as_slice())
+        .bind(r.now)
+        .bind(r.user_id.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if spent == 0 {
+            return Ok(None);
+        }
+        // The account's other links go too: the one that was used is the one that counts.
+        sqlx::query(
+            "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
+        )
+        .bind(r.user_id.0)
+        .bind(r.now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO password_credentials (user_id, hash, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at",
+        )
+        .bind(r.user_id.0)
+        .bind(r.password_hash)
+        .bind(r.now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE users SET email_verified = true, updated_at = $2 WHERE id = $1 AND email = $3",
+        )
+        .bind(r.user_id.0)
+        .bind(r.now)
+        .bind(r.email)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let ended = end_sessions(&mut tx, r.user_id, r.now).await?;
+        audit::insert(&mut tx, r.audit).await?;
+        insert_mail(&mut tx, r.notice).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some(ended))
+    }
+}
+
+/// Ends every session of the account not ended yet, whatever this clock thinks of their
+/// expiry (another instance's clock may differ): a reset must leave no way in behind.
+pub(crate) async fn end_sessions(
+    conn: &mut PgConnection,
+    user: UserId,
+    now: OffsetDateTime,
+) -> StoreResult<u64> {
+    Ok(sqlx::query(
+        "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 \
+         WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user.0)
+    .bind(now)
+    .bind(RevokeReason::PasswordReset.as_str())
+    .execute(conn)
+    .await
+    .map_err(db_err)?
+    .rows_affected())
+}
