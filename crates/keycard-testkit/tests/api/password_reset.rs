@@ -53,8 +53,7 @@ async fn reset_token(mail: &MailCatcher, email: &str, n: usize) -> Result<String
     let got = mail.wait_for(email, n).await?;
     let m = got
         .iter()
-        .filter(|m| m.subject == "Reset your password")
-        .last()
+        .rfind(|m| m.subject == "Reset your password")
         .with_context(|| format!("no reset mail among {got:?}"))?;
     token_of(&m.link("/password/reset").context("no reset link")?)
 }
