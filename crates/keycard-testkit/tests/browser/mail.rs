@@ -1,15 +1,14 @@
-//! The verification mail in the real browser: sign up on the page, the link from the mail the
-//! catcher received opens Keycard's page, one press confirms the address, and the account page
-//! says so.
+//! Mail in the real browser. The verification mail: sign up on the page, the link from the mail
+//! the catcher received opens Keycard's page, one press confirms the address, and the account
+//! page says so. A forgotten password: from the sign-in page to the reset mail, a new password
+//! on the page the link opens, and a sign-in with it.
 
 use crate::chrome::Chrome;
 use anyhow::{Context, Result, ensure};
 use keycard_testkit::{MailCatcher, PASSWORD, TestApp, unique_email};
 
-pub async fn the_mailed_link_confirms_the_address_in_the_browser(
-    app: TestApp,
-    b: Chrome,
-) -> Result<()> {
+/// Keycard in-process, delivering to the catcher.
+async fn with_mail(app: TestApp) -> Result<(TestApp, MailCatcher)> {
     let backend = app.backend();
     drop(app);
     let mail = MailCatcher::get()?;
@@ -21,6 +20,14 @@ pub async fn the_mailed_link_confirms_the_address_in_the_browser(
         .setting("smtp_url", &smtp)
         .start_in_process()
         .await?;
+    Ok((app, mail))
+}
+
+pub async fn the_mailed_link_confirms_the_address_in_the_browser(
+    app: TestApp,
+    b: Chrome,
+) -> Result<()> {
+    let (app, mail) = with_mail(app).await?;
     let email = unique_email();
     b.goto(&app.url("/register")).await?;
     b.fill("#name", "Ada Lovelace").await?;
@@ -51,5 +58,41 @@ pub async fn the_mailed_link_confirms_the_address_in_the_browser(
         !b.source().await?.contains("resend-verification"),
         "the button stays after verification"
     );
+    b.close().await
+}
+
+pub async fn a_forgotten_password_is_reset_from_the_mail_in_the_browser(
+    app: TestApp,
+    b: Chrome,
+) -> Result<()> {
+    let (app, mail) = with_mail(app).await?;
+    let email = unique_email();
+    app.register(&email, PASSWORD).await?;
+    b.goto(&app.url("/login")).await?;
+    b.click("#forgot").await?;
+    b.wait_for_url("the forgot page", |u| u.ends_with("/password/forgot"))
+        .await?;
+    b.fill("#email", &email).await?;
+    b.click("#submit").await?;
+    b.wait_for("#reset-sent").await?;
+
+    let link = mail
+        .wait_for(&email, 2)
+        .await?
+        .iter()
+        .find_map(|m| m.link("/password/reset"))
+        .context("no reset link in the mail")?;
+    b.goto(&link).await?;
+    b.fill("#new_password", "a brand new passphrase 7").await?;
+    b.click("#submit").await?;
+    b.wait_for("#password-reset").await?;
+
+    b.goto(&app.url("/login")).await?;
+    b.fill("#email", &email).await?;
+    b.fill("#password", "a brand new passphrase 7").await?;
+    b.click("#submit").await?;
+    b.wait_for_url("the account page", |u| u.ends_with("/account"))
+        .await?;
+    ensure!(b.text_of("#signed-in-as").await?.contains(&email));
     b.close().await
 }

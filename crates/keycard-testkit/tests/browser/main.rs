@@ -21,7 +21,10 @@ use apps::{
 };
 use chrome::Chrome;
 use keycard_testkit::{Backend, PASSWORD, TestApp, unique_email};
-use mail::the_mailed_link_confirms_the_address_in_the_browser;
+use mail::{
+    a_forgotten_password_is_reset_from_the_mail_in_the_browser,
+    the_mailed_link_confirms_the_address_in_the_browser,
+};
 use std::future::Future;
 
 macro_rules! browser_tests {
@@ -55,6 +58,7 @@ browser_tests!(
     a_device_is_allowed_from_the_device_page,
     the_account_page_takes_an_apps_access_back_and_an_app_signs_out,
     the_mailed_link_confirms_the_address_in_the_browser,
+    a_forgotten_password_is_reset_from_the_mail_in_the_browser,
 );
 
 /// Keycard in-process with the provider double, and a browser; both end with the test.
