@@ -853,7 +853,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     (
         "link_token_ip_limit",
-        "tokens of mailed links (password reset) tried per network, e.g. 30/10m (default) or off",
+        "tokens of mailed links (password reset, email verification) tried per network, e.g. 30/10m (default) or off",
     ),
     (
         "login_free_failures",

@@ -104,6 +104,12 @@ impl Verification<'_> {
         if !token.starts_with(VERIFICATION_PREFIX) || token.len() > 100 {
             return Err(Error::InvalidVerification);
         }
+        let kc = self.kc;
+        if let crate::throttle::Gate::Closed(r) =
+            kc.throttle().begin_link_token(by.ip.as_deref()).await?
+        {
+            return Err(kc.refused(r, by).await);
+        }
         // To its end even if the caller goes away: the commit and the cache's forgetting go
         // together.
         let (kc, token, by) = (self.kc.clone(), token.to_owned(), by.clone());

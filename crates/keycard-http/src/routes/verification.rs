@@ -41,6 +41,7 @@ pub(crate) fn mail_language(headers: &HeaderMap) -> &'static str {
     responses(
         (status = 200, description = "The address the link was mailed to is verified", body = EmailVerified),
         (status = 400, description = "The link was used, has expired, was for an address the account no longer has, or never existed (`invalid_verification_token`, one answer for all)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many links tried from this network (`rate_limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn verify_email(
     State(state): State<AppState>,

@@ -2,7 +2,7 @@
 //! answers alike for an address with an account and one without (and is limited alike); the
 //! link sets a new password once, ends every session, proves the address, lets a locked-out
 //! owner back in, and is followed by a notice; the hosted pages do the same; an operator can
-//! force a reset.
+//! force a reset; a password change is followed by the same notice.
 
 use crate::mail::token_of;
 use crate::{event_kinds, me_status};
@@ -39,6 +39,8 @@ mail_tests!(
     a_locked_out_owner_gets_back_in_through_a_reset_link,
     the_pages_ask_for_a_link_and_set_the_password,
     an_operator_forces_a_reset,
+    a_password_change_mails_a_notice,
+    tokens_of_mailed_links_are_limited_per_network,
 );
 
 const NEW_PASSWORD: &str = "a brand new passphrase 7";
@@ -393,5 +395,69 @@ async fn an_operator_forces_a_reset(app: TestApp, mail: MailCatcher) -> Result<(
     app.bearer_post(&unknown, &admin, &json!({}))
         .await?
         .expect_problem(404, "not_found")?;
+    Ok(())
+}
+
+async fn a_password_change_mails_a_notice(app: TestApp, mail: MailCatcher) -> Result<()> {
+    let email = unique_email();
+    let tokens = app.register(&email, PASSWORD).await?;
+    app.bearer_post(
+        "/v1/me/password",
+        &tokens.access_token,
+        &json!({ "current_password": PASSWORD, "new_password": NEW_PASSWORD }),
+    )
+    .await?
+    .expect_status(200)?;
+    let got = mail.wait_for(&email, 2).await?;
+    let notice = got
+        .iter()
+        .find(|m| m.subject == "Your password was changed")
+        .with_context(|| format!("no notice among {got:?}"))?;
+    ensure!(
+        notice
+            .text
+            .as_deref()
+            .is_some_and(|t| t.contains("just changed") && t.contains("/password/forgot")),
+        "{notice:?}"
+    );
+    Ok(())
+}
+
+async fn tokens_of_mailed_links_are_limited_per_network(
+    app: TestApp,
+    _mail: MailCatcher,
+) -> Result<()> {
+    let backend = app.backend();
+    drop(app);
+    let Some(app) = TestApp::builder(backend)
+        .setting("link_token_ip_limit", "3/10m")
+        .start()
+        .await?
+    else {
+        return Ok(());
+    };
+    let bogus = "kcpr_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    for _ in 0..3 {
+        app.post(
+            "/v1/auth/password/reset",
+            &json!({ "token": bogus, "new_password": NEW_PASSWORD }),
+        )
+        .await?
+        .expect_problem(400, "invalid_reset_token")?;
+    }
+    // Reset and verification links share the allowance.
+    let r = app
+        .post(
+            "/v1/auth/verify-email",
+            &json!({ "token": "kcev_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" }),
+        )
+        .await?;
+    r.expect_problem(429, "rate_limited")?;
+    ensure!(r.header("retry-after").is_some(), "{r}");
+    let page = app
+        .browser()?
+        .navigate(&app.url(&format!("/password/reset?token={bogus}")))
+        .await?;
+    ensure!(page.status.as_u16() == 429, "{page}");
     Ok(())
 }
