@@ -31,6 +31,17 @@ pub struct AppLine {
     pub granted: String,
 }
 
+/// One line of the account's recent activity.
+pub struct EventLine {
+    pub what: String,
+    pub when: String,
+    /// The device and network it came from, when known.
+    pub from: String,
+}
+
+/// How many events the account page lists.
+const EVENTS_SHOWN: u32 = 20;
+
 pub struct Linkable {
     pub id: String,
     pub label: String,
@@ -48,6 +59,7 @@ struct AccountPage<'a> {
     linkable: &'a [Linkable],
     sessions: &'a [SessionLine],
     apps: &'a [AppLine],
+    events: &'a [EventLine],
 }
 
 /// `GET /`: the account page (which sends a stranger to sign in).
@@ -103,6 +115,11 @@ pub async fn show(State(state): State<AppState>, ctx: PageCtx, jar: CookieJar) -
             granted: a.granted_at.format(&Rfc3339).unwrap_or_default(),
         })
         .collect();
+    let events = match state.keycard.recent_events(&who, EVENTS_SHOWN).await {
+        Ok(e) => e,
+        Err(e) => return error_page(&state, ctx, e),
+    };
+    let events = event_lines(&ctx, events);
     let providers = social.providers();
     let linked: Vec<String> = identities.iter().map(|i| i.provider.clone()).collect();
     // Shown by the provider's name ("GitHub"), not its id; one no longer enabled keeps its id.
@@ -140,9 +157,47 @@ pub async fn show(State(state): State<AppState>, ctx: PageCtx, jar: CookieJar) -
             linkable: &linkable,
             sessions: &sessions,
             apps: &apps,
+            events: &events,
         },
         &ctx.nonce,
     )
+}
+
+/// The events a person reads about their account, in their language (the kind itself when the
+/// catalogue has no words for it).
+fn event_lines(ctx: &PageCtx, events: Vec<keycard_core::audit::AuditEvent>) -> Vec<EventLine> {
+    use keycard_core::audit::AuditKind;
+    events
+        .into_iter()
+        .filter(|e| {
+            !matches!(
+                e.kind,
+                AuditKind::TokenRefreshed | AuditKind::PasswordRehashed
+            )
+        })
+        .map(|e| {
+            let key = format!("account.event.{}", e.kind.as_str());
+            let what = if ctx.m.has(&key) {
+                ctx.t(&key)
+            } else {
+                e.kind.as_str().to_owned()
+            };
+            let device = e
+                .user_agent
+                .is_some()
+                .then(|| keycard_core::sessions::device_label(e.user_agent.as_deref()));
+            let from = [device, e.ip]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" · ");
+            EventLine {
+                what,
+                when: e.at.format(&Rfc3339).unwrap_or_default(),
+                from,
+            }
+        })
+        .collect()
 }
 
 /// What the account page's forms check first: their token (bound to the session cookie) and

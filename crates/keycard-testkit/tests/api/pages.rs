@@ -162,6 +162,13 @@ async fn signing_up_on_the_page_opens_a_browser_session(app: TestApp) -> Result<
         account.text.contains(&email) && account.text.contains("Ada Lovelace"),
         "{account}"
     );
+    // Its own activity, in words: the sign-up and its sign-in.
+    ensure!(
+        account.text.contains("id=\"events\"")
+            && account.text.contains("Account created")
+            && account.text.contains("Signed in"),
+        "{account}"
+    );
     // The session is listed with the others, as a browser session.
     let token = browser.refresh().await?.expect_status(200)?.json()?["access_token"]
         .as_str()
