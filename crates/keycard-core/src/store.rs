@@ -114,14 +114,20 @@ pub trait AccountStore: Send + Sync {
     ) -> StoreResult<Option<User>>;
 
     /// Replaces the hash of an unchanged password (parameter upgrade at login).
+    /// Replaces the stored hash `old` by `hash` (the same password under new parameters), with
+    /// `audit`; nothing when the password changed meanwhile (a reset must not be undone by a
+    /// sign-in that checked the old password).
     async fn upgrade_password_hash(
         &self,
         id: UserId,
+        old: &str,
         hash: &str,
         audit: &AuditEvent,
     ) -> StoreResult<()>;
 
-    /// Sets a new password and revokes every active session except `keep`, atomically.
+    /// Sets a new password, revokes every active session except `keep` and spends the
+    /// account's open reset links, atomically. `None` (and nothing changed) when `keep` has
+    /// ended meanwhile: a session ended by a reset cannot change the password it replaced.
     async fn change_password(
         &self,
         id: UserId,
@@ -129,7 +135,7 @@ pub trait AccountStore: Send + Sync {
         keep: SessionId,
         now: OffsetDateTime,
         audit: &AuditEvent,
-    ) -> StoreResult<u64>;
+    ) -> StoreResult<Option<u64>>;
 }
 
 #[async_trait]

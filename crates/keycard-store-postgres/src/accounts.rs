@@ -109,19 +109,26 @@ impl AccountStore for PgStore {
     async fn upgrade_password_hash(
         &self,
         id: UserId,
+        old: &str,
         hash: &str,
         event: &AuditEvent,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "UPDATE password_credentials SET hash = $2, updated_at = $3 WHERE user_id = $1",
+        let upgraded = sqlx::query(
+            "UPDATE password_credentials SET hash = $2, updated_at = $3 \
+             WHERE user_id = $1 AND hash = $4",
         )
         .bind(id.0)
         .bind(hash)
         .bind(event.at)
+        .bind(old)
         .execute(&mut *tx)
         .await
-        .map_err(db_err)?;
+        .map_err(db_err)?
+        .rows_affected();
+        if upgraded == 0 {
+            return Ok(());
+        }
         audit::insert(&mut tx, event).await?;
         tx.commit().await.map_err(db_err)
     }
@@ -133,8 +140,17 @@ impl AccountStore for PgStore {
         keep: SessionId,
         now: OffsetDateTime,
         event: &AuditEvent,
-    ) -> StoreResult<u64> {
+    ) -> StoreResult<Option<u64>> {
         let mut tx = self.begin().await?;
+        let live =
+            sqlx::query("SELECT 1 FROM sessions WHERE id = $1 AND revoked_at IS NULL FOR UPDATE")
+                .bind(keep.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        if live.is_none() {
+            return Ok(None);
+        }
         sqlx::query(
             "INSERT INTO password_credentials (user_id, hash, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at",
@@ -160,9 +176,10 @@ impl AccountStore for PgStore {
         .await
         .map_err(db_err)?
         .rows_affected();
+        crate::resets::spend_open_links(&mut tx, id, now).await?;
         audit::insert(&mut tx, event).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(ended)
+        Ok(Some(ended))
     }
 }
 

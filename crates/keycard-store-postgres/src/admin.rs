@@ -42,6 +42,7 @@ impl AccountAdminStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
+        crate::resets::spend_open_links(&mut tx, id, now).await?;
         audit::insert(&mut tx, event).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Some(rows::user(&row)?))
@@ -90,6 +91,7 @@ impl AccountAdminStore for PgStore {
             .await
             .map_err(db_err)?;
         let ended = crate::resets::end_sessions(&mut tx, id, now).await?;
+        crate::resets::spend_open_links(&mut tx, id, now).await?;
         audit::insert(&mut tx, event).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Some(ended))

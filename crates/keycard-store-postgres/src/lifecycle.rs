@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use keycard_core::audit::AuditEvent;
 use keycard_core::ids::{MailId, UserId};
 use keycard_core::lifecycle::{
-    CompletedReset, LifecycleStore, NewPasswordReset, NewVerification, ResetLink, Verified,
+    CompletedReset, LifecycleStore, NewPasswordReset, NewVerification, ResetDone, ResetLink,
+    Verified,
 };
 use keycard_core::mail::{OutboxStore, PendingMail};
 use keycard_core::store::{StoreError, StoreResult};
@@ -168,7 +169,10 @@ impl LifecycleStore for PgStore {
         self.find_reset(token_hash, now).await
     }
 
-    async fn complete_password_reset(&self, r: &CompletedReset<'_>) -> StoreResult<Option<u64>> {
+    async fn complete_password_reset(
+        &self,
+        r: &CompletedReset<'_>,
+    ) -> StoreResult<Option<ResetDone>> {
         self.complete_reset(r).await
     }
 

@@ -6,7 +6,7 @@ use crate::rows::{text, uuid_col};
 use crate::{PgStore, audit, db_err};
 use keycard_core::audit::AuditEvent;
 use keycard_core::ids::UserId;
-use keycard_core::lifecycle::{CompletedReset, NewPasswordReset, ResetLink};
+use keycard_core::lifecycle::{CompletedReset, NewPasswordReset, ResetDone, ResetLink};
 use keycard_core::mail::PendingMail;
 use keycard_core::sessions::RevokeReason;
 use keycard_core::store::StoreResult;
@@ -48,7 +48,7 @@ impl PgStore {
         let row = sqlx::query(
             "SELECT r.user_id, r.email FROM password_resets r JOIN users u ON u.id = r.user_id \
              WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > $2 \
-               AND u.email = r.email",
+               AND u.email = r.email AND u.disabled_at IS NULL",
         )
         .bind(token_hash.0.as_slice())
         .bind(now)
@@ -64,7 +64,10 @@ impl PgStore {
         .transpose()
     }
 
-    pub(crate) async fn complete_reset(&self, r: &CompletedReset<'_>) -> StoreResult<Option<u64>> {
+    pub(crate) async fn complete_reset(
+        &self,
+        r: &CompletedReset<'_>,
+    ) -> StoreResult<Option<ResetDone>> {
         let mut tx = self.begin().await?;
         // Taken first, like disabling does: a session being opened (which holds the row `FOR
         // SHARE`, migration 0009) lands wholly before this and is ended here, or waits.
@@ -76,7 +79,8 @@ impl PgStore {
         let spent = sqlx::query(
             "UPDATE password_resets SET used_at = $2 \
              WHERE token_hash = $1 AND user_id = $3 AND used_at IS NULL AND expires_at > $2 \
-               AND email = (SELECT u.email FROM users u WHERE u.id = password_resets.user_id)",
+               AND email = (SELECT u.email FROM users u \
+                            WHERE u.id = password_resets.user_id AND u.disabled_at IS NULL)",
         )
         .bind(r.token_hash.0.as_slice())
         .bind(r.now)
@@ -89,14 +93,19 @@ impl PgStore {
             return Ok(None);
         }
         // The account's other links go too: the one that was used is the one that counts.
-        sqlx::query(
-            "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
+        spend_open_links(&mut tx, r.user_id, r.now).await?;
+        // Identities linked while the address was unproved were linked by whoever held the
+        // account then, perhaps someone who signed up with this address to wait for its owner:
+        // proving the address through a reset removes them with the sessions.
+        let unlinked = sqlx::query(
+            "DELETE FROM identities WHERE user_id = $1 \
+             AND EXISTS (SELECT 1 FROM users WHERE id = $1 AND email_verified = FALSE)",
         )
         .bind(r.user_id.0)
-        .bind(r.now)
         .execute(&mut *tx)
         .await
-        .map_err(db_err)?;
+        .map_err(db_err)?
+        .rows_affected();
         sqlx::query(
             "INSERT INTO password_credentials (user_id, hash, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at",
@@ -117,10 +126,16 @@ impl PgStore {
         .await
         .map_err(db_err)?;
         let ended = end_sessions(&mut tx, r.user_id, r.now).await?;
-        audit::insert(&mut tx, r.audit).await?;
+        let mut event = r.audit.clone();
+        event.detail["sessions_ended"] = ended.into();
+        event.detail["identities_removed"] = unlinked.into();
+        audit::insert(&mut tx, &event).await?;
         insert_mail(&mut tx, r.notice).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(Some(ended))
+        Ok(Some(ResetDone {
+            sessions_ended: ended,
+            identities_removed: unlinked,
+        }))
     }
 }
 
@@ -142,4 +157,20 @@ pub(crate) async fn end_sessions(
     .await
     .map_err(db_err)?
     .rows_affected())
+}
+
+/// Spends the account's reset links still open (a password change, a disabling, a forced reset
+/// or a reset make them moot).
+pub(crate) async fn spend_open_links(
+    conn: &mut PgConnection,
+    user: UserId,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL")
+        .bind(user.0)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
 }

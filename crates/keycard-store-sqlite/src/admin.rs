@@ -44,6 +44,7 @@ impl AccountAdminStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
+        crate::resets::spend_open_links(&mut tx, id, now).await?;
         audit::insert(&mut tx, event).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Some(rows::user(&row)?))
@@ -92,6 +93,7 @@ impl AccountAdminStore for SqliteStore {
             .await
             .map_err(db_err)?;
         let ended = crate::resets::end_sessions(&mut tx, id, now).await?;
+        crate::resets::spend_open_links(&mut tx, id, now).await?;
         audit::insert(&mut tx, event).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Some(ended))

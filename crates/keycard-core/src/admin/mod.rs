@@ -167,9 +167,22 @@ impl AccountAdmin<'_> {
             })
             .await?
             .ok_or(Error::NotFound)?;
-        kc.password_reset()
-            .mail_link(&user, by, crate::lifecycle::AskedBy::Operator { admin })
-            .await?;
+        // In the person's language, not the operator's: Keycard does not know it, so English.
+        let mut to_person = by.clone();
+        to_person.locale = None;
+        // The password is gone and the sessions ended whatever happens to the mail: that is
+        // logged rather than answered as a failure of what did happen.
+        if let Err(e) = kc
+            .password_reset()
+            .mail_link(
+                &user,
+                &to_person,
+                crate::lifecycle::AskedBy::Operator { admin },
+            )
+            .await
+        {
+            tracing::error!(error = %e, user.id = %id, "a forced reset could not queue its link");
+        }
         Ok(ended)
     }
 

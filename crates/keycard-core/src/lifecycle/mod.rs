@@ -9,6 +9,7 @@ mod verification;
 pub(crate) use reset::AskedBy;
 pub use reset::{PasswordReset, RESET_PREFIX};
 pub use store::{
-    CompletedReset, LifecycleStore, NewPasswordReset, NewVerification, ResetLink, Verified,
+    CompletedReset, LifecycleStore, NewPasswordReset, NewVerification, ResetDone, ResetLink,
+    Verified,
 };
 pub use verification::{VERIFICATION_PREFIX, Verification};

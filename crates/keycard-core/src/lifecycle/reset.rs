@@ -7,6 +7,9 @@
 //! app's grant, proves the address (the link was read there), clears the sign-in failures that
 //! may have locked the account (a lock must never keep the owner out for good), and mails the
 //! address a notice. An account with no password (made through a provider) gets one this way.
+//! When the address was unproved until then, the provider identities linked to the account are
+//! removed too: whoever linked them had not shown they own the address (someone may have signed
+//! up with it, linked their own provider account, and waited for the owner to take it over).
 
 use super::store::{CompletedReset, NewPasswordReset};
 use crate::accounts::{Email, User};
@@ -193,7 +196,7 @@ impl PasswordReset<'_> {
         let ev = kc.audit_event(AuditKind::PasswordReset, Some(user.id), None, by);
         let notice = kc.password_notice(&email, "reset", by)?;
         let user_id = user.id;
-        let ended = kc
+        let done = kc
             .ending_sessions(user_id, move |store| async move {
                 store
                     .complete_password_reset(&CompletedReset {
@@ -215,6 +218,6 @@ impl PasswordReset<'_> {
             tracing::warn!(error = %e, "could not clear sign-in failures after a password reset");
         }
         metrics::counter!("keycard_password_resets_total").increment(1);
-        Ok(ended)
+        Ok(done.sessions_ended)
     }
 }

@@ -58,6 +58,14 @@ pub struct CompletedReset<'a> {
     pub notice: &'a PendingMail,
 }
 
+/// What a reset ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResetDone {
+    pub sessions_ended: u64,
+    /// Provider identities removed because they were linked while the address was unproved.
+    pub identities_removed: u64,
+}
+
 #[async_trait]
 pub trait LifecycleStore: Send + Sync {
     /// Stores the link and queues the mail that carries it, in one transaction.
@@ -83,11 +91,16 @@ pub trait LifecycleStore: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<Option<ResetLink>>;
 
-    /// Spends the link if it still holds, and then, in the same transaction: spends the
-    /// account's other reset links, sets the password, marks the address verified, ends every
-    /// active session (returning how many), writes the audit event and queues the notice.
-    /// `None` when the link no longer holds (spent by a concurrent reset).
-    async fn complete_password_reset(&self, r: &CompletedReset<'_>) -> StoreResult<Option<u64>>;
+    /// Spends the link if it still holds (and its account is not disabled), and then, in the
+    /// same transaction: spends the account's other reset links, removes the provider
+    /// identities linked while the address was unproved, sets the password, marks the address
+    /// verified, ends every session not ended yet, writes the audit event (with what ended) and
+    /// queues the notice. `None` when the link no longer holds (spent by a concurrent reset,
+    /// or the account was disabled meanwhile).
+    async fn complete_password_reset(
+        &self,
+        r: &CompletedReset<'_>,
+    ) -> StoreResult<Option<ResetDone>>;
 
     /// When the account's newest link was made (for the resend pause).
     async fn last_verification_at(&self, user: UserId) -> StoreResult<Option<OffsetDateTime>>;

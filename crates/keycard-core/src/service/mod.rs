@@ -550,7 +550,8 @@ impl Keycard {
             .ending_sessions(user, move |store| async move {
                 store.change_password(user, &hash, keep, now, &ev).await
             })
-            .await?;
+            .await?
+            .ok_or(Error::Unauthenticated(AuthFailure::SessionEnded))?;
         if let Some(email) = &who.user.email {
             if let Err(e) = self.throttle.forget_failures(email).await {
                 tracing::warn!(error = %e, "could not clear sign-in failures after a password change");

@@ -285,9 +285,11 @@ impl Keycard {
             self.store.record_audit(&ev).await?;
             return Err(Error::AccountDisabled);
         }
-        if let Some(h) = rehash {
+        if let (Some(h), Some(old)) = (rehash, stored) {
             let ev = self.audit(AuditKind::PasswordRehashed, Some(user.id), None, client);
-            self.store.upgrade_password_hash(user.id, &h, &ev).await?;
+            self.store
+                .upgrade_password_hash(user.id, old, &h, &ev)
+                .await?;
         }
         let opened = self.opening(user.id, kind, client)?;
         let ev = self.audit(

@@ -168,10 +168,11 @@ impl AccountStore for FailFast {
     async fn upgrade_password_hash(
         &self,
         id: UserId,
+        old: &str,
         hash: &str,
         audit: &AuditEvent,
     ) -> StoreResult<()> {
-        self.guard(self.inner.upgrade_password_hash(id, hash, audit))
+        self.guard(self.inner.upgrade_password_hash(id, old, hash, audit))
             .await
     }
 
@@ -182,7 +183,7 @@ impl AccountStore for FailFast {
         keep: SessionId,
         now: OffsetDateTime,
         audit: &AuditEvent,
-    ) -> StoreResult<u64> {
+    ) -> StoreResult<Option<u64>> {
         self.guard(self.inner.change_password(id, hash, keep, now, audit))
             .await
     }
@@ -563,7 +564,7 @@ impl crate::lifecycle::LifecycleStore for FailFast {
     async fn complete_password_reset(
         &self,
         r: &crate::lifecycle::CompletedReset<'_>,
-    ) -> StoreResult<Option<u64>> {
+    ) -> StoreResult<Option<crate::lifecycle::ResetDone>> {
         self.guard(self.inner.complete_password_reset(r)).await
     }
 
@@ -832,6 +833,7 @@ mod tests {
             &self,
             _: UserId,
             _: &str,
+            _: &str,
             _: &AuditEvent,
         ) -> StoreResult<()> {
             unreached!()
@@ -843,7 +845,7 @@ mod tests {
             _: SessionId,
             _: OffsetDateTime,
             _: &AuditEvent,
-        ) -> StoreResult<u64> {
+        ) -> StoreResult<Option<u64>> {
             unreached!()
         }
     }
@@ -1237,7 +1239,7 @@ mod tests {
         async fn complete_password_reset(
             &self,
             _: &crate::lifecycle::CompletedReset<'_>,
-        ) -> StoreResult<Option<u64>> {
+        ) -> StoreResult<Option<crate::lifecycle::ResetDone>> {
             unreached!()
         }
         async fn consume_verification(

@@ -52,7 +52,8 @@ pub struct ThrottlePolicy {
     pub device_code_per_ip: Option<Rate>,
     /// Password-reset links asked for, per network…
     pub forgot_per_ip: Option<Rate>,
-    /// …and per address (whether or not it has an account), over an hour and over a day.
+    /// …per address and network (whether or not the address has an account) over an hour, and
+    /// per address over a day.
     pub forgot_per_email: Option<Rate>,
     pub forgot_per_email_daily: Option<Rate>,
     /// Tokens of mailed links (reset, verification) presented, per network.
@@ -398,13 +399,26 @@ impl Throttle {
                 return Ok(self.refuse(Limit::ForgotPerIp, &key, now, wait));
             }
         }
+        // The hourly allowance is per address *and network*, so nobody can spend an owner's
+        // allowance from elsewhere; the daily cap is the address's alone, so no inbox can be
+        // filled from many networks either (the price: a flood from many networks can hold an
+        // owner's links back for a day — the sign-in itself is never blocked by it).
+        let (network, _) = keys::networks(ip);
         let per_email = [
-            ("forgot-email", self.policy.forgot_per_email),
-            ("forgot-email-day", self.policy.forgot_per_email_daily),
+            (
+                "forgot-email",
+                format!("{}|{network}", email.as_str()),
+                self.policy.forgot_per_email,
+            ),
+            (
+                "forgot-email-day",
+                email.as_str().to_owned(),
+                self.policy.forgot_per_email_daily,
+            ),
         ];
-        for (scope, rate) in per_email {
+        for (scope, subject, rate) in per_email {
             let Some(rate) = rate else { continue };
-            let key = self.keys.key(scope, email.as_str());
+            let key = self.keys.key(scope, &subject);
             if let Some(wait) = self.take(&key, &rate, now).await? {
                 return Ok(self.refuse(Limit::ForgotPerEmail, &key, now, wait));
             }

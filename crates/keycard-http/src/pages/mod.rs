@@ -181,6 +181,17 @@ pub fn render_with(
     resp
 }
 
+/// For a page whose address carries a secret (a mailed link's token): what it loads (styles,
+/// the logo) tells only the origin it came from, never the token, to whatever logs requests on
+/// the way; its form's `Origin` header stays, for the origin check.
+pub(crate) fn origin_only_referrer(mut resp: Response) -> Response {
+    resp.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin"),
+    );
+    resp
+}
+
 /// The person signed in in this browser, if any (an ended or unknown session is nobody).
 pub async fn signed_in(
     state: &AppState,

@@ -161,7 +161,7 @@ pub async fn show(
     match state.keycard.password_reset().holds(&token, &client).await {
         Ok(email) => {
             let csrf = state.keycard.browser().form_token(&token, RESET);
-            reset_page(&ctx, &csrf, &token, &email, None)
+            super::origin_only_referrer(reset_page(&ctx, &csrf, &token, &email, None))
         }
         Err(e) => error_page(&state, ctx, e),
     }

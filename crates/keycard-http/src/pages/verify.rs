@@ -59,7 +59,7 @@ pub async fn show(
         return error_page(&state, ctx, Error::InvalidVerification);
     };
     let csrf = state.keycard.browser().form_token(&token, PURPOSE);
-    no_store(render(
+    super::origin_only_referrer(no_store(render(
         StatusCode::OK,
         &ConfirmPage {
             ctx: &ctx,
@@ -67,7 +67,7 @@ pub async fn show(
             token: &token,
         },
         &ctx.nonce,
-    ))
+    )))
 }
 
 /// `POST /verify-email`.

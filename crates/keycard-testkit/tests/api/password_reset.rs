@@ -41,6 +41,7 @@ mail_tests!(
     an_operator_forces_a_reset,
     a_password_change_mails_a_notice,
     tokens_of_mailed_links_are_limited_per_network,
+    a_disabled_account_gets_no_link_and_its_open_links_die,
 );
 
 const NEW_PASSWORD: &str = "a brand new passphrase 7";
@@ -459,5 +460,39 @@ async fn tokens_of_mailed_links_are_limited_per_network(
         .navigate(&app.url(&format!("/password/reset?token={bogus}")))
         .await?;
     ensure!(page.status.as_u16() == 429, "{page}");
+    Ok(())
+}
+
+/// An operator's disabling stands: no link is mailed around it, and one mailed before it no
+/// longer works, not even once the account is enabled again.
+async fn a_disabled_account_gets_no_link_and_its_open_links_die(
+    app: TestApp,
+    mail: MailCatcher,
+) -> Result<()> {
+    let admin = crate::oidc::admin_token(&app).await?;
+    let email = unique_email();
+    app.register(&email, PASSWORD).await?;
+    forgot(&app, &email).await?.expect_status(202)?;
+    let token = reset_token(&mail, &email, 2).await?;
+    let found = crate::oidc::admin_find(&app, &admin, &email).await?;
+    let id = found["id"].as_str().context("id")?;
+    crate::oidc::admin_set_enabled(&app, &admin, id, false, None).await?;
+
+    let reset = json!({ "token": token, "new_password": NEW_PASSWORD });
+    app.post("/v1/auth/password/reset", &reset)
+        .await?
+        .expect_problem(400, "invalid_reset_token")?;
+    forgot(&app, &email).await?.expect_status(202)?;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    ensure!(
+        mail.messages_to(&email).await?.len() == 2,
+        "a link went out"
+    );
+
+    crate::oidc::admin_set_enabled(&app, &admin, id, true, None).await?;
+    app.post("/v1/auth/password/reset", &reset)
+        .await?
+        .expect_problem(400, "invalid_reset_token")?;
+    app.login(&email, PASSWORD).await?;
     Ok(())
 }

@@ -69,6 +69,7 @@ social_tests!(
     a_disabled_account_cannot_sign_in_through_a_provider,
     a_verified_password_account_is_never_linked_automatically,
     an_address_the_provider_did_not_verify_is_mailed_a_link,
+    a_reset_removes_identities_linked_before_the_address_was_proved,
 );
 
 /// A test user of the double no other test uses: `ada+TAG` is `ada+TAG@example.com`.
@@ -1472,5 +1473,59 @@ async fn an_address_the_provider_did_not_verify_is_mailed_a_link(app: TestApp) -
     sign_in(&app, &app.browser()?, "google", &ada).await?;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     ensure!(mail.messages_to(&email_of(&ada)).await?.is_empty());
+    Ok(())
+}
+
+/// The other half of pre-account hijacking: someone signs up with another person's address,
+/// links a provider account of their own, and waits. When the address's owner takes the account
+/// over through a reset link, the identity its maker linked goes with the maker's sessions.
+async fn a_reset_removes_identities_linked_before_the_address_was_proved(
+    app: TestApp,
+) -> Result<()> {
+    drop(app);
+    let mail = keycard_testkit::MailCatcher::get()?;
+    let Some(smtp) = mail.smtp_url.clone() else {
+        println!("{}", keycard_testkit::NEEDS_IN_PROCESS);
+        return Ok(());
+    };
+    let Some(app) = TestApp::builder(keycard_testkit::Backend::Sqlite)
+        .mock_idp()
+        .setting("smtp_url", &smtp)
+        .start()
+        .await?
+    else {
+        return Ok(());
+    };
+    let email = email_of(&person("ada"));
+    let maker = app.browser()?;
+    crate::oidc::signed_up_as(&app, &maker, "Not Ada", &email).await?;
+    let mallory = person("grace");
+    let back = link(&app, &maker, "oidc", &mallory).await?;
+    ensure!(back.status.as_u16() == 303, "{back}");
+
+    app.post("/v1/auth/password/forgot", &json!({ "email": email }))
+        .await?
+        .expect_status(202)?;
+    let got = mail.wait_for(&email, 2).await?;
+    let link = got
+        .iter()
+        .find_map(|m| m.link("/password/reset"))
+        .with_context(|| format!("no reset link among {got:?}"))?;
+    let token = crate::mail::token_of(&link)?;
+    app.post(
+        "/v1/auth/password/reset",
+        &json!({ "token": token, "new_password": "the owner's own passphrase" }),
+    )
+    .await?
+    .expect_status(200)?;
+
+    let owner = app.login(&email, "the owner's own passphrase").await?;
+    let left = identities(&app, &owner.access_token).await?;
+    ensure!(left.is_empty(), "the maker's identity stayed: {left:?}");
+    // Signing in with it no longer reaches the owner's account.
+    let elsewhere = app.browser()?;
+    sign_in(&app, &elsewhere, "oidc", &mallory).await?;
+    let theirs = me(&app, &elsewhere).await?;
+    ensure!(theirs["email"] != email.as_str(), "{theirs}");
     Ok(())
 }

@@ -88,12 +88,18 @@ pub(crate) use crate::pages::submit;
 
 /// Signs up a new person on the page in `browser`; returns the email.
 pub async fn signed_up(app: &TestApp, browser: &Browser, name: &str) -> Result<String> {
+    let email = unique_email();
+    signed_up_as(app, browser, name, &email).await?;
+    Ok(email)
+}
+
+/// Signs up `email` on the page in `browser`.
+pub async fn signed_up_as(app: &TestApp, browser: &Browser, name: &str, email: &str) -> Result<()> {
     let page = browser
         .navigate(&app.url("/register?return_to=/account"))
         .await?
         .expect_status(200)?;
     let csrf = field_value(&page.text, "csrf").context("csrf on /register")?;
-    let email = unique_email();
     let reply = submit(
         app,
         browser,
@@ -102,13 +108,13 @@ pub async fn signed_up(app: &TestApp, browser: &Browser, name: &str) -> Result<S
             ("csrf", &csrf),
             ("return_to", "/account"),
             ("name", name),
-            ("email", &email),
+            ("email", email),
             ("password", PASSWORD),
         ],
     )
     .await?;
     ensure!(reply.status.as_u16() == 303, "sign-up: {reply}");
-    Ok(email)
+    Ok(())
 }
 
 /// Follows an authorization request that leads to the sign-in page, signs in there as
