@@ -34,6 +34,7 @@ mod grants;
 mod oauth;
 mod oidc;
 mod pkce;
+pub mod pwned;
 mod signing;
 pub mod users;
 mod web;
@@ -150,5 +151,6 @@ pub fn router(config: Config) -> Result<Router> {
         .merge(github::routes())
         .merge(x::routes())
         .merge(apple::routes())
+        .merge(pwned::routes())
         .with_state(idp))
 }

@@ -72,6 +72,7 @@ impl MockIdp {
             ("oidc_client_secret", IDP_CLIENT_SECRET.to_owned()),
             ("oidc_issuer", format!("{}/oidc", self.url)),
             ("oidc_name", "Test OpenID".to_owned()),
+            ("pwned_url", format!("{}/pwned", self.url)),
             ("native_redirect_uris", NATIVE_REDIRECT_URI.to_owned()),
             ("facebook_client_id", IDP_CLIENT_ID.to_owned()),
             ("facebook_client_secret", IDP_CLIENT_SECRET.to_owned()),

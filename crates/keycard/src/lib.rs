@@ -11,6 +11,7 @@ pub mod clients;
 mod oauth_settings;
 mod oidc_providers;
 mod providers;
+mod pwned;
 mod settings;
 
 pub use settings::{ConfigErrors, Environment, KEYS, LogFormat, Settings, all_keys};
@@ -166,6 +167,10 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Arc<Keycard>> {
         .context("loading signing keys")?
         .with_providers(providers::enabled(settings)?)
         .with_logout_channel(Arc::new(backchannel::HttpLogoutChannel::new()?));
+    let keycard = match &settings.pwned_url {
+        Some(url) => keycard.with_breach_screen(pwned::screen(url)?),
+        None => keycard,
+    };
     Ok(Arc::new(keycard))
 }
 

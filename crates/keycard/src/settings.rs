@@ -105,6 +105,8 @@ pub struct Settings {
     pub email_verification_resend_pause: Duration,
     /// How long a password-reset link holds.
     pub password_reset_ttl: Duration,
+    /// A Pwned-Passwords-compatible range API that screens new passwords (off without it).
+    pub pwned_url: Option<String>,
     /// Native apps' redirect URIs for social sign-in through the system browser.
     pub native_redirect_uris: Vec<String>,
     /// Sign in with Google (enabled by its client id and secret).
@@ -190,6 +192,7 @@ impl Settings {
             email_verification_ttl: Duration::from_secs(24 * 3600),
             email_verification_resend_pause: Duration::from_secs(60),
             password_reset_ttl: Duration::from_secs(30 * 60),
+            pwned_url: None,
             native_redirect_uris: Vec::new(),
             google_client_id: None,
             google_client_secret: None,
@@ -364,6 +367,7 @@ impl Settings {
             "forgot_email_daily_limit" => self.forgot_email_daily_limit = parse_rate(v)?,
             "link_token_ip_limit" => self.link_token_ip_limit = parse_rate(v)?,
             "password_reset_ttl" => self.password_reset_ttl = parse_duration(v)?,
+            "pwned_url" => self.pwned_url = non_empty(v),
             "login_free_failures" => self.login_free_failures = parse_num(v)?,
             "login_backoff" => self.login_backoff = parse_duration(v)?,
             "login_lockout" => self.login_lockout = parse_duration(v)?,
@@ -587,6 +591,14 @@ impl Settings {
             || self.email_verification_resend_pause > Duration::from_secs(3600)
         {
             e.push("email_verification_resend_pause (KEYCARD_EMAIL_VERIFICATION_RESEND_PAUSE): between 1s and 1h".into());
+        }
+        if let Some(u) = &self.pwned_url
+            && !(u.starts_with("https://") || (!prod && u.starts_with("http://")))
+        {
+            e.push(
+                "pwned_url (KEYCARD_PWNED_URL): an https:// URL (http:// in development only), e.g. https://api.pwnedpasswords.com"
+                    .into(),
+            );
         }
         if self.password_reset_ttl < Duration::from_secs(300)
             || self.password_reset_ttl > Duration::from_secs(86_400)
@@ -935,6 +947,10 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "password_reset_ttl",
         "a password-reset link holds this long, e.g. 30m (default, 5m to 24h)",
+    ),
+    (
+        "pwned_url",
+        "screens new passwords against a Pwned-Passwords-compatible range API (k-anonymity: 5 hex digits of the SHA-1 leave Keycard), e.g. https://api.pwnedpasswords.com; off by default, and a failure or a 2 s timeout never blocks",
     ),
     (
         "google_client_id",

@@ -191,6 +191,7 @@ impl PasswordReset<'_> {
             .policy()
             .password
             .check(new_password, Some(&email), "new_password")?;
+        kc.screen_password(&password, "new_password").await?;
         let password_hash = kc.password_hasher().hash(&password).await?;
         let now = kc.now();
         let ev = kc.audit_event(AuditKind::PasswordReset, Some(user.id), None, by);

@@ -65,6 +65,8 @@ pub struct Keycard {
     forms: crate::browser::FormTokens,
     client_secrets: crate::oidc::ClientSecrets,
     logouts: Option<Arc<dyn crate::oidc::LogoutChannel>>,
+    /// Screens new passwords against a breach corpus, when configured.
+    breaches: Option<crate::passwords::BreachScreen>,
     /// Seals what waits in the mail outbox.
     mail_key: SecretKey,
     /// Wakes the mail delivery task when a message is queued.
@@ -146,6 +148,7 @@ impl Keycard {
             sessions,
             providers: crate::social::Providers::default(),
             logouts: None,
+            breaches: None,
 
             _notices: notices,
         };
@@ -177,6 +180,32 @@ impl Keycard {
     pub fn with_logout_channel(mut self, channel: Arc<dyn crate::oidc::LogoutChannel>) -> Self {
         self.logouts = Some(channel);
         self
+    }
+
+    /// Screens every new password (sign-up, change, reset) against a breach corpus.
+    pub fn with_breach_screen(mut self, screen: crate::passwords::BreachScreen) -> Self {
+        self.breaches = Some(screen);
+        self
+    }
+
+    /// Refuses a new password the breach corpus lists (`field` names it in the error). Without
+    /// a screen, or without an answer in time, the password passes.
+    pub(crate) async fn screen_password(
+        &self,
+        password: &crate::passwords::Password,
+        field: &'static str,
+    ) -> Result<()> {
+        let Some(screen) = &self.breaches else {
+            return Ok(());
+        };
+        if screen.is_breached(password.as_bytes()).await == Some(true) {
+            return Err(Error::invalid(
+                field,
+                "password_breached",
+                "this password appears in known data breaches; choose another",
+            ));
+        }
+        Ok(())
     }
 
     pub(crate) fn logout_channel(&self) -> Option<&Arc<dyn crate::oidc::LogoutChannel>> {
@@ -538,6 +567,7 @@ impl Keycard {
             .policy
             .password
             .check(new, user.email.as_ref(), "new_password")?;
+        self.screen_password(&password, "new_password").await?;
         let hash = self.hasher.hash(&password).await?;
         let ev = self.audit(
             AuditKind::PasswordChanged,

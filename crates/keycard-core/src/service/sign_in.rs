@@ -109,6 +109,7 @@ impl Keycard {
         {
             return Err(self.refused(r, client).await);
         }
+        self.screen_password(&password, "password").await?;
         let hash = self.hasher.hash(&password).await?;
         let now = self.now();
         let user = User {

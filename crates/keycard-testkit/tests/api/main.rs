@@ -43,6 +43,7 @@ macro_rules! backend_tests {
 }
 
 mod auth;
+mod breached;
 mod clients;
 mod contract;
 mod cookies;
