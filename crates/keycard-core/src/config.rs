@@ -45,6 +45,19 @@ pub struct Policy {
     pub email_verification_resend_pause: Duration,
     /// How long a password-reset link holds.
     pub password_reset_ttl: Duration,
+    /// Whether sign-up says that an address is taken.
+    pub signup_disclosure: SignupDisclosure,
+}
+
+/// What sign-up tells about an address that already has an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignupDisclosure {
+    /// 409 `email_taken`, and a new account is signed in at once (conversion first).
+    #[default]
+    Open,
+    /// The same answer for a new and a taken address: a new account is created unverified and
+    /// signs in once its address is proved; the owner of a taken one is mailed instead.
+    Hidden,
 }
 
 impl Policy {
@@ -70,6 +83,7 @@ impl Policy {
             email_verification_ttl: Duration::hours(24),
             email_verification_resend_pause: Duration::seconds(60),
             password_reset_ttl: Duration::minutes(30),
+            signup_disclosure: SignupDisclosure::Open,
         }
     }
 }

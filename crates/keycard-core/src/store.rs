@@ -113,7 +113,6 @@ pub trait AccountStore: Send + Sync {
         audit: &AuditEvent,
     ) -> StoreResult<Option<User>>;
 
-    /// Replaces the hash of an unchanged password (parameter upgrade at login).
     /// Replaces the stored hash `old` by `hash` (the same password under new parameters), with
     /// `audit`; nothing when the password changed meanwhile (a reset must not be undone by a
     /// sign-in that checked the old password).

@@ -45,6 +45,8 @@ fn words_for(kind: MailKind, locale: &str) -> (&'static str, &'static Words) {
         MailKind::PasswordReset => &words::RESET_EN,
         MailKind::PasswordChanged if es => &words::CHANGED_ES,
         MailKind::PasswordChanged => &words::CHANGED_EN,
+        MailKind::SignupAttempt if es => &words::ATTEMPT_ES,
+        MailKind::SignupAttempt => &words::ATTEMPT_EN,
     };
     (if es { "es" } else { "en" }, w)
 }

@@ -105,3 +105,27 @@ pub(crate) fn changed_what(lang: &str, reason: &str) -> &'static str {
         }
     }
 }
+
+pub(crate) const ATTEMPT_EN: Words = Words {
+    subject: "Someone tried to sign up with your address",
+    greeting: "Hello,",
+    greeting_named: "Hello {name},",
+    paragraphs: &[
+        "Someone, perhaps you, tried to create an account with this email address. It has one already, so nothing was created.",
+        "If it was you, sign in with the link below. Forgot your password? Choose a new one at {forgot}",
+    ],
+    button: "Sign in",
+    footer: &["If it was not you, you can ignore this message: your account is unchanged."],
+};
+
+pub(crate) const ATTEMPT_ES: Words = Words {
+    subject: "Alguien intentó registrarse con tu dirección",
+    greeting: "Hola:",
+    greeting_named: "Hola, {name}:",
+    paragraphs: &[
+        "Alguien, quizá tú, ha intentado crear una cuenta con esta dirección de correo. Ya tiene una, así que no se ha creado nada.",
+        "Si has sido tú, inicia sesión con el enlace de abajo. ¿Has olvidado tu contraseña? Elige una nueva en {forgot}",
+    ],
+    button: "Iniciar sesión",
+    footer: &["Si no has sido tú, puedes ignorar este mensaje: tu cuenta no ha cambiado."],
+};

@@ -30,6 +30,22 @@ pub(crate) async fn insert_mail(conn: &mut PgConnection, m: &PendingMail) -> Sto
     Ok(())
 }
 
+async fn insert_verification(conn: &mut PgConnection, v: &NewVerification) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO email_verifications (token_hash, user_id, email, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(v.token_hash.0.as_slice())
+    .bind(v.user_id.0)
+    .bind(&v.email)
+    .bind(v.created_at)
+    .bind(v.expires_at)
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
 #[async_trait]
 impl OutboxStore for PgStore {
     async fn queue_mail(&self, mail: &PendingMail) -> StoreResult<()> {
@@ -137,6 +153,34 @@ impl OutboxStore for PgStore {
 
 #[async_trait]
 impl LifecycleStore for PgStore {
+    async fn create_unverified_account(
+        &self,
+        user: &keycard_core::accounts::User,
+        password_hash: &str,
+        link: &NewVerification,
+        mail: &PendingMail,
+        events: &[AuditEvent],
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        crate::accounts::insert_user(&mut tx, user).await?;
+        sqlx::query(
+            "INSERT INTO password_credentials (user_id, hash, updated_at) VALUES ($1, $2, $3)",
+        )
+        .bind(user.id.0)
+        .bind(password_hash)
+        .bind(user.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        insert_verification(&mut tx, link).await?;
+        insert_mail(&mut tx, mail).await?;
+        for event in events {
+            audit::insert(&mut tx, event).await?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    }
+
     async fn prune_links(&self, before: OffsetDateTime) -> StoreResult<u64> {
         let mut gone = 0;
         for table in ["email_verifications", "password_resets"] {
@@ -182,18 +226,7 @@ impl LifecycleStore for PgStore {
         mail: &PendingMail,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO email_verifications (token_hash, user_id, email, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(v.token_hash.0.as_slice())
-        .bind(v.user_id.0)
-        .bind(&v.email)
-        .bind(v.created_at)
-        .bind(v.expires_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        insert_verification(&mut tx, v).await?;
         insert_mail(&mut tx, mail).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(())

@@ -107,6 +107,8 @@ pub struct Settings {
     pub password_reset_ttl: Duration,
     /// A Pwned-Passwords-compatible range API that screens new passwords (off without it).
     pub pwned_url: Option<String>,
+    /// Whether sign-up says that an address is taken (`open`) or not (`hidden`).
+    pub signup_disclosure: keycard_core::config::SignupDisclosure,
     /// Native apps' redirect URIs for social sign-in through the system browser.
     pub native_redirect_uris: Vec<String>,
     /// Sign in with Google (enabled by its client id and secret).
@@ -193,6 +195,7 @@ impl Settings {
             email_verification_resend_pause: Duration::from_secs(60),
             password_reset_ttl: Duration::from_secs(30 * 60),
             pwned_url: None,
+            signup_disclosure: keycard_core::config::SignupDisclosure::Open,
             native_redirect_uris: Vec::new(),
             google_client_id: None,
             google_client_secret: None,
@@ -368,6 +371,13 @@ impl Settings {
             "link_token_ip_limit" => self.link_token_ip_limit = parse_rate(v)?,
             "password_reset_ttl" => self.password_reset_ttl = parse_duration(v)?,
             "pwned_url" => self.pwned_url = non_empty(v),
+            "signup_disclosure" => {
+                self.signup_disclosure = match v.to_ascii_lowercase().as_str() {
+                    "open" => keycard_core::config::SignupDisclosure::Open,
+                    "hidden" => keycard_core::config::SignupDisclosure::Hidden,
+                    _ => return Err(format!("`{v}` is neither open nor hidden")),
+                }
+            }
             "login_free_failures" => self.login_free_failures = parse_num(v)?,
             "login_backoff" => self.login_backoff = parse_duration(v)?,
             "login_lockout" => self.login_lockout = parse_duration(v)?,
@@ -947,6 +957,10 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "password_reset_ttl",
         "a password-reset link holds this long, e.g. 30m (default, 5m to 24h)",
+    ),
+    (
+        "signup_disclosure",
+        "open (default): sign-up answers 409 for a taken address and signs a new account in at once; hidden: the same 202 for every address, a new account signs in once its address is proved, the owner of a taken one is mailed",
     ),
     (
         "pwned_url",

@@ -2,10 +2,12 @@
 //! back in without the password (reset links). Each flow writes its token and the mail that
 //! carries it in one transaction (see [`crate::mail`]).
 
+mod hidden_signup;
 mod reset;
 mod store;
 mod verification;
 
+pub use hidden_signup::HiddenSignUp;
 pub(crate) use reset::AskedBy;
 pub use reset::{PasswordReset, RESET_PREFIX};
 pub use store::{

@@ -72,6 +72,18 @@ pub trait LifecycleStore: Send + Sync {
     async fn create_verification(&self, v: &NewVerification, mail: &PendingMail)
     -> StoreResult<()>;
 
+    /// Creates an account with a password and no session (hidden sign-up: it signs in once its
+    /// address is proved), with its verification link and the mail that carries it and
+    /// `audit`, in one transaction. `EmailTaken` when the address is registered.
+    async fn create_unverified_account(
+        &self,
+        user: &crate::accounts::User,
+        password_hash: &str,
+        link: &NewVerification,
+        mail: &PendingMail,
+        audit: &[AuditEvent],
+    ) -> StoreResult<()>;
+
     /// Deletes verification and reset links that expired before `before`; returns how many.
     async fn prune_links(&self, before: OffsetDateTime) -> StoreResult<u64>;
 

@@ -40,12 +40,26 @@ impl Verification<'_> {
         let Some(email) = user.email.as_ref().filter(|_| !user.email_verified) else {
             return Ok(false);
         };
+        let (v, pending) = self.link(user.id, email, locale)?;
+        self.kc.store().create_verification(&v, &pending).await?;
+        self.kc.mail_queued();
+        Ok(true)
+    }
+
+    /// A new link for `email` of `user`, and the mail that carries it (sealed), to store
+    /// together.
+    pub(crate) fn link(
+        &self,
+        user: crate::ids::UserId,
+        email: &crate::accounts::Email,
+        locale: &str,
+    ) -> Result<(NewVerification, crate::mail::PendingMail)> {
         let kc = self.kc;
         let token = random_secret(VERIFICATION_PREFIX)?;
         let now = kc.now();
         let v = NewVerification {
             token_hash: TokenHash::of(&token),
-            user_id: user.id,
+            user_id: user,
             email: email.as_str().to_owned(),
             created_at: now,
             expires_at: now + kc.policy().email_verification_ttl,
@@ -62,10 +76,7 @@ impl Verification<'_> {
             (kc.policy().email_verification_ttl.whole_hours()).into(),
         );
         let mail = Mail::new(MailKind::VerifyEmail, email.clone(), locale, fields, now);
-        let pending = kc.seal_mail(&mail)?;
-        kc.store().create_verification(&v, &pending).await?;
-        kc.mail_queued();
-        Ok(true)
+        Ok((v, kc.seal_mail(&mail)?))
     }
 
     /// Sends a new link to the signed-in person, at most once a minute.

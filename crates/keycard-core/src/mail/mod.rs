@@ -24,13 +24,16 @@ pub enum MailKind {
     PasswordReset,
     /// A notice that the password was changed or reset, with the way back if it was not them.
     PasswordChanged,
+    /// Someone tried to sign up with an address that has an account (hidden sign-up mode).
+    SignupAttempt,
 }
 
 impl MailKind {
-    pub const ALL: [Self; 3] = [
+    pub const ALL: [Self; 4] = [
         Self::VerifyEmail,
         Self::PasswordReset,
         Self::PasswordChanged,
+        Self::SignupAttempt,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +41,7 @@ impl MailKind {
             Self::VerifyEmail => "verify_email",
             Self::PasswordReset => "password_reset",
             Self::PasswordChanged => "password_changed",
+            Self::SignupAttempt => "signup_attempt",
         }
     }
 

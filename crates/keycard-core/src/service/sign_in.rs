@@ -273,7 +273,7 @@ impl Keycard {
         let (user, rehash) = match (user, verdict) {
             (Some(u), Verification::Valid { rehash }) => (u.clone(), rehash),
             (u, _) => {
-                self.record_failure(u.map(|u| u.id), attempt, client)
+                self.record_failure(u.map(|u| u.id), attempt, client, "invalid_credentials")
                     .await?;
                 return Ok(None);
             }
@@ -285,6 +285,16 @@ impl Keycard {
             ev.detail = serde_json::json!({ "reason": "account_disabled" });
             self.store.record_audit(&ev).await?;
             return Err(Error::AccountDisabled);
+        }
+        if self.policy.signup_disclosure == crate::config::SignupDisclosure::Hidden
+            && user.email.is_some()
+            && !user.email_verified
+        {
+            // Hidden sign-up: the answer of a wrong password, so that signing up and then
+            // signing in cannot tell whether the address was free (see `lifecycle::hidden_signup`).
+            self.record_failure(Some(user.id), attempt, client, "email_unverified")
+                .await?;
+            return Ok(None);
         }
         if let (Some(h), Some(old)) = (rehash, stored) {
             let ev = self.audit(AuditKind::PasswordRehashed, Some(user.id), None, client);
@@ -328,10 +338,11 @@ impl Keycard {
         user: Option<UserId>,
         attempt: &LoginAttempt,
         client: &ClientInfo,
+        reason: &str,
     ) -> Result<()> {
         let mut ev = self.audit(AuditKind::LoginFailed, user, None, client);
         ev.detail = serde_json::json!({
-            "reason": "invalid_credentials",
+            "reason": reason,
             "consecutive_failures": attempt.failures(),
         });
         self.store.record_audit(&ev).await?;

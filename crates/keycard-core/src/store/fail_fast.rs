@@ -543,6 +543,21 @@ impl crate::lifecycle::LifecycleStore for FailFast {
         self.guard(self.inner.prune_links(before)).await
     }
 
+    async fn create_unverified_account(
+        &self,
+        user: &User,
+        hash: &str,
+        link: &crate::lifecycle::NewVerification,
+        mail: &crate::mail::PendingMail,
+        audit: &[AuditEvent],
+    ) -> StoreResult<()> {
+        self.guard(
+            self.inner
+                .create_unverified_account(user, hash, link, mail, audit),
+        )
+        .await
+    }
+
     async fn create_password_reset(
         &self,
         r: &crate::lifecycle::NewPasswordReset,
@@ -1219,6 +1234,16 @@ mod tests {
             unreached!()
         }
         async fn prune_links(&self, _: OffsetDateTime) -> StoreResult<u64> {
+            unreached!()
+        }
+        async fn create_unverified_account(
+            &self,
+            _: &User,
+            _: &str,
+            _: &crate::lifecycle::NewVerification,
+            _: &crate::mail::PendingMail,
+            _: &[AuditEvent],
+        ) -> StoreResult<()> {
             unreached!()
         }
         async fn create_password_reset(

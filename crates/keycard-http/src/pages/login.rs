@@ -297,6 +297,12 @@ pub async fn submit_login(
         Ok(s) => signed_in_response(&state, jar, s, &return_to),
         Err(e) => {
             let message = match &e {
+                Error::InvalidCredentials
+                    if state.keycard.policy().signup_disclosure
+                        == keycard_core::config::SignupDisclosure::Hidden =>
+                {
+                    (StatusCode::UNAUTHORIZED, ctx.t("login.failed_hidden"))
+                }
                 Error::InvalidCredentials => (StatusCode::UNAUTHORIZED, ctx.t("login.failed")),
                 Error::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, ctx.t("login.locked")),
                 Error::AccountDisabled => (StatusCode::FORBIDDEN, ctx.t("login.disabled")),
@@ -375,13 +381,36 @@ pub async fn submit_register(
     // The mail goes out in the language of the page the person signed up on.
     let mut client = client;
     client.locale = Some(ctx.m.lang.to_owned());
-    match state
-        .keycard
-        .browser()
-        .register(email, password, name, &client)
-        .await
-    {
-        Ok(s) => signed_in_response(&state, jar, s, &return_to),
+    let hidden =
+        state.keycard.policy().signup_disclosure == keycard_core::config::SignupDisclosure::Hidden;
+    let outcome = if hidden {
+        state
+            .keycard
+            .hidden_sign_up()
+            .register(email, password, name, &client)
+            .await
+            .map(|()| None)
+    } else {
+        state
+            .keycard
+            .browser()
+            .register(email, password, name, &client)
+            .await
+            .map(Some)
+    };
+    match outcome {
+        Ok(Some(s)) => signed_in_response(&state, jar, s, &return_to),
+        // The same page for a new address and a taken one: the inbox says which it was.
+        Ok(None) => super::verify::notice_linking(
+            &ctx,
+            StatusCode::ACCEPTED,
+            "signup-sent",
+            (
+                ctx.t("register.sent_heading"),
+                ctx.t1("register.sent_text", "email", email.trim()),
+            ),
+            ("/login", ctx.t("forgot.back")),
+        ),
         Err(e) => {
             let message = match &e {
                 Error::Invalid { code, .. } => (

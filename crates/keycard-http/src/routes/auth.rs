@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
+use keycard_core::config::SignupDisclosure;
 use keycard_core::error::AuthFailure;
 use keycard_core::service::SignedIn;
 use keycard_core::social::Identity;
@@ -96,11 +97,20 @@ pub(crate) fn optional_json<T: DeserializeOwned + Default>(body: &Bytes) -> ApiR
     crate::extract::body_object(value)
 }
 
+/// The answer of a sign-up in hidden mode, the same for every address.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SignupAccepted {
+    /// Always true: check the inbox (a verification link for a new account, a note for the
+    /// owner of an existing one).
+    pub accepted: bool,
+}
+
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth",
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Account created and signed in", body = TokenResponse),
-        (status = 409, description = "Email already registered", body = Problem, content_type = "application/problem+json"),
+        (status = 202, description = "With `KEYCARD_SIGNUP_DISCLOSURE=hidden`, for a new address and a taken one alike: a new account is created unverified and mailed its verification link (it signs in once its address is proved); the owner of a taken address is mailed that someone tried", body = SignupAccepted),
+        (status = 409, description = "Email already registered (not with `KEYCARD_SIGNUP_DISCLOSURE=hidden`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Email or password rejected by policy", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many sign-ups from this network (`rate_limited`) or for this address; see Retry-After. Checked before any password is hashed", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Password hashing saturated; see Retry-After", body = Problem, content_type = "application/problem+json"),
@@ -111,6 +121,15 @@ pub async fn register(
     jar: CookieJar,
     AppJson(req): AppJson<RegisterRequest>,
 ) -> ApiResult<Response> {
+    if state.keycard.policy().signup_disclosure == SignupDisclosure::Hidden {
+        state
+            .keycard
+            .hidden_sign_up()
+            .register(&req.email, &req.password, req.name.as_deref(), &client)
+            .await?;
+        let body = axum::Json(SignupAccepted { accepted: true });
+        return Ok((StatusCode::ACCEPTED, body).into_response());
+    }
     let s = state
         .keycard
         .register(&req.email, &req.password, req.name.as_deref(), &client)
