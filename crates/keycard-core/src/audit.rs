@@ -55,6 +55,12 @@ pub enum AuditKind {
     PasswordReset,
     /// An operator forced a reset: the password signs in no more and every session ended.
     PasswordRevoked,
+    /// A new address was asked for; its confirmation link was mailed to it.
+    EmailChangeRequested,
+    /// The new address was confirmed and is now the account's (the old one was told).
+    EmailChanged,
+    /// The old address took the account back: every session ended.
+    EmailChangeUndone,
 }
 
 impl AuditKind {
@@ -92,6 +98,9 @@ impl AuditKind {
             Self::PasswordResetRequested => "password_reset_requested",
             Self::PasswordReset => "password_reset",
             Self::PasswordRevoked => "password_revoked",
+            Self::EmailChangeRequested => "email_change_requested",
+            Self::EmailChanged => "email_changed",
+            Self::EmailChangeUndone => "email_change_undone",
         }
     }
 
@@ -129,6 +138,9 @@ impl AuditKind {
             Self::PasswordResetRequested,
             Self::PasswordReset,
             Self::PasswordRevoked,
+            Self::EmailChangeRequested,
+            Self::EmailChanged,
+            Self::EmailChangeUndone,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

@@ -47,6 +47,8 @@ pub struct Policy {
     pub password_reset_ttl: Duration,
     /// Whether sign-up says that an address is taken.
     pub signup_disclosure: SignupDisclosure,
+    /// How recent a sign-in must be for a sensitive change (the address) without the password.
+    pub recent_sign_in: Duration,
 }
 
 /// What sign-up tells about an address that already has an account.
@@ -84,6 +86,7 @@ impl Policy {
             email_verification_resend_pause: Duration::seconds(60),
             password_reset_ttl: Duration::minutes(30),
             signup_disclosure: SignupDisclosure::Open,
+            recent_sign_in: Duration::minutes(10),
         }
     }
 }

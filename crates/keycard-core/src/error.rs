@@ -60,6 +60,14 @@ pub enum Error {
     /// longer has: one answer for all.
     #[error("this password reset link is not valid (used, expired, or replaced)")]
     InvalidResetToken,
+    /// An email-change link (to confirm or to undo) that is spent, expired, unknown, or
+    /// overtaken by another change: one answer for all.
+    #[error("this email change link is not valid (used, expired, or overtaken)")]
+    InvalidEmailChange,
+    /// The operation needs a recent sign-in (or the current password) and this session's is
+    /// older.
+    #[error("confirm with your current password, or sign in again")]
+    ReauthenticationRequired,
     #[error("the email address is already verified")]
     AlreadyVerified,
     /// Too many attempts from this network or on this account: refused before any password
@@ -112,6 +120,8 @@ impl Error {
             Self::AccountDisabled => "account_disabled",
             Self::InvalidVerification => "invalid_verification_token",
             Self::InvalidResetToken => "invalid_reset_token",
+            Self::InvalidEmailChange => "invalid_email_change_token",
+            Self::ReauthenticationRequired => "reauthentication_required",
             Self::AlreadyVerified => "already_verified",
             Self::Throttled { limit, .. } => limit.code(),
             Self::Social(f) => f.code(),

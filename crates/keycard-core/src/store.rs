@@ -247,6 +247,7 @@ pub trait Store:
     + crate::devices::DeviceStore
     + crate::admin::AccountAdminStore
     + crate::mail::OutboxStore
+    + crate::lifecycle::EmailChangeStore
     + crate::lifecycle::LifecycleStore
 {
     /// Cheap round trip for readiness checks.

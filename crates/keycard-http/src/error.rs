@@ -137,6 +137,8 @@ impl ApiError {
                     Error::AccountDisabled => (S::FORBIDDEN, "Account disabled"),
                     Error::InvalidVerification => (S::BAD_REQUEST, "Invalid verification link"),
                     Error::InvalidResetToken => (S::BAD_REQUEST, "Invalid password reset link"),
+                    Error::InvalidEmailChange => (S::BAD_REQUEST, "Invalid email change link"),
+                    Error::ReauthenticationRequired => (S::FORBIDDEN, "Recent sign-in required"),
                     Error::AlreadyVerified => (S::CONFLICT, "Already verified"),
                     Error::Throttled { .. } => (S::TOO_MANY_REQUESTS, "Too many attempts"),
                     Error::Social(f) => social_parts(f),

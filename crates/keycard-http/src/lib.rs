@@ -50,7 +50,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 fn api_routes() -> OpenApiRouter<AppState> {
     use routes::{
-        admin, apps, auth, identities, me, ops, password, sessions, social, verification,
+        admin, apps, auth, email_change, identities, me, ops, password, sessions, social,
+        verification,
     };
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(auth::register))
@@ -62,6 +63,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(verification::resend))
         .routes(routes!(password::forgot))
         .routes(routes!(password::reset))
+        .routes(routes!(email_change::request_change))
+        .routes(routes!(email_change::confirm))
+        .routes(routes!(email_change::undo))
         .routes(routes!(social::list_providers))
         .routes(routes!(social::start))
         .routes(routes!(social::callback, social::callback_post))

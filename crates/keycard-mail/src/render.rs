@@ -47,6 +47,10 @@ fn words_for(kind: MailKind, locale: &str) -> (&'static str, &'static Words) {
         MailKind::PasswordChanged => &words::CHANGED_EN,
         MailKind::SignupAttempt if es => &words::ATTEMPT_ES,
         MailKind::SignupAttempt => &words::ATTEMPT_EN,
+        MailKind::ConfirmEmailChange if es => &words::CONFIRM_CHANGE_ES,
+        MailKind::ConfirmEmailChange => &words::CONFIRM_CHANGE_EN,
+        MailKind::EmailChanged if es => &words::CHANGED_EMAIL_ES,
+        MailKind::EmailChanged => &words::CHANGED_EMAIL_EN,
     };
     (if es { "es" } else { "en" }, w)
 }

@@ -129,3 +129,55 @@ pub(crate) const ATTEMPT_ES: Words = Words {
     button: "Iniciar sesión",
     footer: &["Si no has sido tú, puedes ignorar este mensaje: tu cuenta no ha cambiado."],
 };
+
+pub(crate) const CONFIRM_CHANGE_EN: Words = Words {
+    subject: "Confirm your new email address",
+    greeting: "Hello,",
+    greeting_named: "Hello {name},",
+    paragraphs: &[
+        "Someone, hopefully you, asked to make this address the email address of their account. Open the link below to confirm it: until then the account keeps its old address.",
+    ],
+    button: "Confirm my new address",
+    footer: &[
+        "The link works once and expires in {expires_hours} hours.",
+        "If you did not ask for this, ignore this message: nothing changes.",
+    ],
+};
+
+pub(crate) const CONFIRM_CHANGE_ES: Words = Words {
+    subject: "Confirma tu nueva dirección de correo",
+    greeting: "Hola:",
+    greeting_named: "Hola, {name}:",
+    paragraphs: &[
+        "Alguien, esperamos que tú, ha pedido usar esta dirección como correo de su cuenta. Abre el enlace de abajo para confirmarlo: hasta entonces la cuenta conserva su dirección anterior.",
+    ],
+    button: "Confirmar mi nueva dirección",
+    footer: &[
+        "El enlace sirve una sola vez y caduca en {expires_hours} horas.",
+        "Si no lo has pedido tú, ignora este mensaje: no cambia nada.",
+    ],
+};
+
+pub(crate) const CHANGED_EMAIL_EN: Words = Words {
+    subject: "Your account's email address was changed",
+    greeting: "Hello,",
+    greeting_named: "Hello {name},",
+    paragraphs: &[
+        "The email address of your account was just changed to {new_email}. Mail about the account now goes there.",
+        "If this was not you, undo it with the link below: it gives your account this address back and signs out every session. Then choose a new password.",
+    ],
+    button: "Undo the change",
+    footer: &["The link works once and expires in {expires_days} days."],
+};
+
+pub(crate) const CHANGED_EMAIL_ES: Words = Words {
+    subject: "La dirección de correo de tu cuenta ha cambiado",
+    greeting: "Hola:",
+    greeting_named: "Hola, {name}:",
+    paragraphs: &[
+        "La dirección de correo de tu cuenta acaba de cambiar a {new_email}. Los mensajes sobre la cuenta llegan ahora allí.",
+        "Si no has sido tú, deshaz el cambio con el enlace de abajo: tu cuenta recupera esta dirección y se cierran todas sus sesiones. Después elige una contraseña nueva.",
+    ],
+    button: "Deshacer el cambio",
+    footer: &["El enlace sirve una sola vez y caduca en {expires_days} días."],
+};

@@ -142,6 +142,12 @@ impl AccountStore for PgStore {
         event: &AuditEvent,
     ) -> StoreResult<Option<u64>> {
         let mut tx = self.begin().await?;
+        // The user row first, as a reset and a disabling take it: the same order, no deadlock.
+        sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         let live =
             sqlx::query("SELECT 1 FROM sessions WHERE id = $1 AND revoked_at IS NULL FOR UPDATE")
                 .bind(keep.0)

@@ -11,6 +11,7 @@ mod audit;
 mod browser;
 mod clients;
 mod devices;
+mod email_changes;
 mod grants;
 mod keys;
 mod lifecycle;

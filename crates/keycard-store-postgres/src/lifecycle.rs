@@ -164,7 +164,8 @@ impl LifecycleStore for PgStore {
         let mut tx = self.begin().await?;
         crate::accounts::insert_user(&mut tx, user).await?;
         sqlx::query(
-            "INSERT INTO password_credentials (user_id, hash, updated_at) VALUES ($1, $2, $3)",
+            "INSERT INTO password_credentials (user_id, hash, updated_at, verify_first) \
+             VALUES ($1, $2, $3, TRUE)",
         )
         .bind(user.id.0)
         .bind(password_hash)
@@ -179,6 +180,17 @@ impl LifecycleStore for PgStore {
         }
         tx.commit().await.map_err(db_err)?;
         Ok(())
+    }
+
+    async fn password_awaits_verification(&self, user: UserId) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT 1 FROM password_credentials WHERE user_id = $1 AND verify_first = TRUE",
+        )
+        .bind(user.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(row.is_some())
     }
 
     async fn prune_links(&self, before: OffsetDateTime) -> StoreResult<u64> {

@@ -94,14 +94,16 @@ impl PgStore {
         }
         // The account's other links go too: the one that was used is the one that counts.
         spend_open_links(&mut tx, r.user_id, r.now).await?;
-        // Identities linked while the address was unproved were linked by whoever held the
-        // account then, perhaps someone who signed up with this address to wait for its owner:
-        // proving the address through a reset removes them with the sessions.
+        // Only the provider identities whose provider vouches for this very address stay: the
+        // others may have been linked by whoever held the account before its address's owner
+        // took it back (someone who signed up with the address and linked their own provider
+        // account, say). The owner links the others again.
         let unlinked = sqlx::query(
             "DELETE FROM identities WHERE user_id = $1 \
-             AND EXISTS (SELECT 1 FROM users WHERE id = $1 AND email_verified = FALSE)",
+             AND NOT (email_verified = TRUE AND email IS NOT NULL AND lower(email) = lower($2))",
         )
         .bind(r.user_id.0)
+        .bind(r.email)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?
@@ -125,7 +127,7 @@ impl PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        let ended = end_sessions(&mut tx, r.user_id, r.now).await?;
+        let ended = end_sessions(&mut tx, r.user_id, r.now, RevokeReason::PasswordReset).await?;
         let mut event = r.audit.clone();
         event.detail["sessions_ended"] = ended.into();
         event.detail["identities_removed"] = unlinked.into();
@@ -145,6 +147,7 @@ pub(crate) async fn end_sessions(
     conn: &mut PgConnection,
     user: UserId,
     now: OffsetDateTime,
+    reason: RevokeReason,
 ) -> StoreResult<u64> {
     Ok(sqlx::query(
         "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 \
@@ -152,7 +155,7 @@ pub(crate) async fn end_sessions(
     )
     .bind(user.0)
     .bind(now)
-    .bind(RevokeReason::PasswordReset.as_str())
+    .bind(reason.as_str())
     .execute(conn)
     .await
     .map_err(db_err)?

@@ -92,7 +92,8 @@ impl AccountAdminStore for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        let ended = crate::resets::end_sessions(&mut tx, id, now).await?;
+        let ended =
+            crate::resets::end_sessions(&mut tx, id, now, RevokeReason::PasswordReset).await?;
         crate::resets::spend_open_links(&mut tx, id, now).await?;
         audit::insert(&mut tx, event).await?;
         tx.commit().await.map_err(db_err)?;

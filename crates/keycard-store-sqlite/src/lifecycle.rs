@@ -164,7 +164,8 @@ impl LifecycleStore for SqliteStore {
         let mut tx = self.begin().await?;
         crate::accounts::insert_user(&mut tx, user).await?;
         sqlx::query(
-            "INSERT INTO password_credentials (user_id, hash, updated_at) VALUES ($1, $2, $3)",
+            "INSERT INTO password_credentials (user_id, hash, updated_at, verify_first) \
+             VALUES ($1, $2, $3, 1)",
         )
         .bind(user.id.to_string())
         .bind(password_hash)
@@ -179,6 +180,17 @@ impl LifecycleStore for SqliteStore {
         }
         tx.commit().await.map_err(db_err)?;
         Ok(())
+    }
+
+    async fn password_awaits_verification(&self, user: UserId) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT 1 FROM password_credentials WHERE user_id = $1 AND verify_first = 1",
+        )
+        .bind(user.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(row.is_some())
     }
 
     async fn prune_links(&self, before: OffsetDateTime) -> StoreResult<u64> {

@@ -89,14 +89,16 @@ impl SqliteStore {
         }
         // The account's other links go too: the one that was used is the one that counts.
         spend_open_links(&mut tx, r.user_id, r.now).await?;
-        // Identities linked while the address was unproved were linked by whoever held the
-        // account then, perhaps someone who signed up with this address to wait for its owner:
-        // proving the address through a reset removes them with the sessions.
+        // Only the provider identities whose provider vouches for this very address stay: the
+        // others may have been linked by whoever held the account before its address's owner
+        // took it back (someone who signed up with the address and linked their own provider
+        // account, say). The owner links the others again.
         let unlinked = sqlx::query(
             "DELETE FROM identities WHERE user_id = $1 \
-             AND EXISTS (SELECT 1 FROM users WHERE id = $1 AND email_verified = 0)",
+             AND NOT (email_verified = 1 AND email IS NOT NULL AND lower(email) = lower($2))",
         )
         .bind(r.user_id.to_string())
+        .bind(r.email)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?
@@ -120,7 +122,7 @@ impl SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        let ended = end_sessions(&mut tx, r.user_id, r.now).await?;
+        let ended = end_sessions(&mut tx, r.user_id, r.now, RevokeReason::PasswordReset).await?;
         let mut event = r.audit.clone();
         event.detail["sessions_ended"] = ended.into();
         event.detail["identities_removed"] = unlinked.into();
@@ -140,6 +142,7 @@ pub(crate) async fn end_sessions(
     conn: &mut SqliteConnection,
     user: UserId,
     now: OffsetDateTime,
+    reason: RevokeReason,
 ) -> StoreResult<u64> {
     Ok(sqlx::query(
         "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 \
@@ -147,7 +150,7 @@ pub(crate) async fn end_sessions(
     )
     .bind(user.to_string())
     .bind(ts(now))
-    .bind(RevokeReason::PasswordReset.as_str())
+    .bind(reason.as_str())
     .execute(conn)
     .await
     .map_err(db_err)?

@@ -148,6 +148,7 @@ fn policy(settings: &Settings) -> Policy {
     p.email_verification_resend_pause = secs(settings.email_verification_resend_pause);
     p.password_reset_ttl = secs(settings.password_reset_ttl);
     p.signup_disclosure = settings.signup_disclosure;
+    p.recent_sign_in = secs(settings.recent_sign_in);
     p.hash = HashParams {
         memory_kib: settings.argon2_memory_kib,
         iterations: settings.argon2_iterations,

@@ -107,6 +107,8 @@ pub struct Settings {
     pub password_reset_ttl: Duration,
     /// A Pwned-Passwords-compatible range API that screens new passwords (off without it).
     pub pwned_url: Option<String>,
+    /// How recent a sign-in must be to change the account's address without the password.
+    pub recent_sign_in: Duration,
     /// Whether sign-up says that an address is taken (`open`) or not (`hidden`).
     pub signup_disclosure: keycard_core::config::SignupDisclosure,
     /// Native apps' redirect URIs for social sign-in through the system browser.
@@ -196,6 +198,7 @@ impl Settings {
             password_reset_ttl: Duration::from_secs(30 * 60),
             pwned_url: None,
             signup_disclosure: keycard_core::config::SignupDisclosure::Open,
+            recent_sign_in: Duration::from_secs(600),
             native_redirect_uris: Vec::new(),
             google_client_id: None,
             google_client_secret: None,
@@ -371,6 +374,7 @@ impl Settings {
             "link_token_ip_limit" => self.link_token_ip_limit = parse_rate(v)?,
             "password_reset_ttl" => self.password_reset_ttl = parse_duration(v)?,
             "pwned_url" => self.pwned_url = non_empty(v),
+            "recent_sign_in" => self.recent_sign_in = parse_duration(v)?,
             "signup_disclosure" => {
                 self.signup_disclosure = match v.to_ascii_lowercase().as_str() {
                     "open" => keycard_core::config::SignupDisclosure::Open,
@@ -609,6 +613,11 @@ impl Settings {
                 "pwned_url (KEYCARD_PWNED_URL): an https:// URL (http:// in development only), e.g. https://api.pwnedpasswords.com"
                     .into(),
             );
+        }
+        if self.recent_sign_in < Duration::from_secs(1)
+            || self.recent_sign_in > Duration::from_secs(3600)
+        {
+            e.push("recent_sign_in (KEYCARD_RECENT_SIGN_IN): between 1s and 1h".into());
         }
         if self.password_reset_ttl < Duration::from_secs(300)
             || self.password_reset_ttl > Duration::from_secs(86_400)
@@ -957,6 +966,10 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "password_reset_ttl",
         "a password-reset link holds this long, e.g. 30m (default, 5m to 24h)",
+    ),
+    (
+        "recent_sign_in",
+        "a sign-in this recent may change the account's email address without the current password, e.g. 10m (default, 1s to 1h)",
     ),
     (
         "signup_disclosure",

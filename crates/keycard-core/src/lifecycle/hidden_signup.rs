@@ -93,16 +93,44 @@ impl HiddenSignUp<'_> {
                 metrics::counter!("keycard_registrations_total").increment(1);
             }
             Err(StoreError::EmailTaken) => {
-                let mut fields = serde_json::Map::new();
-                let issuer = &kc.policy().issuer;
-                fields.insert("link".into(), format!("{issuer}/login").into());
-                fields.insert("forgot".into(), format!("{issuer}/password/forgot").into());
-                let notice = Mail::new(MailKind::SignupAttempt, email, locale, fields, now);
-                kc.store().queue_mail(&kc.seal_mail(&notice)?).await?;
+                // After the answer, as for a new address the mail is written with the account:
+                // what the owner is told costs the caller no time.
+                let (kc, locale) = (kc.clone(), locale.to_owned());
+                tokio::spawn(async move {
+                    if let Err(e) = kc.hidden_sign_up().tell_owner(email, &locale).await {
+                        tracing::error!(error = %e, "could not tell an address's owner of a sign-up attempt");
+                    }
+                });
                 metrics::counter!("keycard_signups_of_taken_addresses_total").increment(1);
+                return Ok(());
             }
             Err(e) => return Err(Error::from(e)),
         }
+        kc.mail_queued();
+        Ok(())
+    }
+
+    /// Mails the owner of a taken address: a new verification link if their own hidden-mode
+    /// account still waits for it (they signed up twice), otherwise that someone tried, with
+    /// the ways in. Nothing for a disabled account.
+    async fn tell_owner(&self, email: Email, locale: &str) -> Result<()> {
+        let kc = self.kc;
+        let Some((owner, _)) = kc.store().find_login(&email).await? else {
+            return Ok(());
+        };
+        if owner.disabled_at.is_some() {
+            return Ok(());
+        }
+        if !owner.email_verified && kc.store().password_awaits_verification(owner.id).await? {
+            kc.verification().send(&owner, locale).await?;
+            return Ok(());
+        }
+        let mut fields = serde_json::Map::new();
+        let issuer = &kc.policy().issuer;
+        fields.insert("link".into(), format!("{issuer}/login").into());
+        fields.insert("forgot".into(), format!("{issuer}/password/forgot").into());
+        let notice = Mail::new(MailKind::SignupAttempt, email, locale, fields, kc.now());
+        kc.store().queue_mail(&kc.seal_mail(&notice)?).await?;
         kc.mail_queued();
         Ok(())
     }

@@ -7,9 +7,10 @@
 //! app's grant, proves the address (the link was read there), clears the sign-in failures that
 //! may have locked the account (a lock must never keep the owner out for good), and mails the
 //! address a notice. An account with no password (made through a provider) gets one this way.
-//! When the address was unproved until then, the provider identities linked to the account are
-//! removed too: whoever linked them had not shown they own the address (someone may have signed
-//! up with it, linked their own provider account, and waited for the owner to take it over).
+//! The provider identities whose provider does not vouch for the account's address are removed
+//! too: whoever linked them need not have been the address's owner (someone may have signed up
+//! with it, linked their own provider account, and waited for the owner to confirm the address
+//! unsuspecting); the owner links the others again.
 
 use super::store::{CompletedReset, NewPasswordReset};
 use crate::accounts::{Email, User};

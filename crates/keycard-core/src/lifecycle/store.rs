@@ -62,7 +62,7 @@ pub struct CompletedReset<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResetDone {
     pub sessions_ended: u64,
-    /// Provider identities removed because they were linked while the address was unproved.
+    /// Provider identities removed: those whose provider does not vouch for the address.
     pub identities_removed: u64,
 }
 
@@ -83,6 +83,10 @@ pub trait LifecycleStore: Send + Sync {
         mail: &PendingMail,
         audit: &[AuditEvent],
     ) -> StoreResult<()>;
+
+    /// Whether the account's password signs in only once its address is proved (set by a
+    /// hidden-mode sign-up).
+    async fn password_awaits_verification(&self, user: UserId) -> StoreResult<bool>;
 
     /// Deletes verification and reset links that expired before `before`; returns how many.
     async fn prune_links(&self, before: OffsetDateTime) -> StoreResult<u64>;
@@ -105,7 +109,7 @@ pub trait LifecycleStore: Send + Sync {
 
     /// Spends the link if it still holds (and its account is not disabled), and then, in the
     /// same transaction: spends the account's other reset links, removes the provider
-    /// identities linked while the address was unproved, sets the password, marks the address
+    /// identities whose provider does not vouch for the address, sets the password, marks the address
     /// verified, ends every session not ended yet, writes the audit event (with what ended) and
     /// queues the notice. `None` when the link no longer holds (spent by a concurrent reset,
     /// or the account was disabled meanwhile).
@@ -126,4 +130,91 @@ pub trait LifecycleStore: Send + Sync {
         now: OffsetDateTime,
         audit: &AuditEvent,
     ) -> StoreResult<Option<Verified>>;
+}
+
+/// A change of address about to be mailed to the new address: only the link's hash is stored.
+#[derive(Debug, Clone)]
+pub struct NewEmailChange {
+    pub token_hash: TokenHash,
+    pub user_id: UserId,
+    /// The address it replaces (`None` for an account without one): the change holds only while
+    /// it is still the account's.
+    pub old_email: Option<String>,
+    pub new_email: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// A change whose link holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingChange {
+    pub user_id: UserId,
+    pub old_email: Option<String>,
+    pub new_email: String,
+}
+
+/// The undo link a confirmed change gets (mailed to the old address).
+#[derive(Debug, Clone)]
+pub struct UndoLink {
+    pub token_hash: TokenHash,
+    pub expires_at: OffsetDateTime,
+}
+
+#[async_trait]
+pub trait EmailChangeStore: Send + Sync {
+    /// When the account's newest change was asked for (for the pause between two).
+    async fn last_email_change_at(&self, user: UserId) -> StoreResult<Option<OffsetDateTime>>;
+
+    /// Stores the change, queues the mail to the new address and writes `audit`, in one
+    /// transaction.
+    async fn create_email_change(
+        &self,
+        c: &NewEmailChange,
+        mail: &PendingMail,
+        audit: &AuditEvent,
+    ) -> StoreResult<()>;
+
+    /// The change behind `token_hash` if its link holds at `now` (unspent, unexpired, and the
+    /// account's address still the one it replaces).
+    async fn find_email_change(
+        &self,
+        token_hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<PendingChange>>;
+
+    /// Spends the link if it still holds and makes the new address the account's, verified,
+    /// with `undo` stored, the account's open reset links spent, `notice` queued (to the old
+    /// address) and `audit` written, in one transaction. Returns the new address; `None` when
+    /// the link no longer holds; `EmailTaken` when another account took the address meanwhile.
+    async fn confirm_email_change(
+        &self,
+        token_hash: &TokenHash,
+        now: OffsetDateTime,
+        undo: &UndoLink,
+        notice: Option<&PendingMail>,
+        audit: &AuditEvent,
+    ) -> StoreResult<Option<String>>;
+
+    /// The account an undo link is for, if it holds at `now` (unspent, unexpired, and the
+    /// account's address still the one the change made).
+    async fn find_email_undo(
+        &self,
+        undo_hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<UserId>>;
+
+    /// Spends the undo link if it still holds: the old address is the account's again
+    /// (verified: the link was read there), every session not ended yet ends, the account's
+    /// open reset links are spent, and `audit` is written, in one transaction. Returns how many
+    /// sessions ended; `None` when the link no longer holds; `EmailTaken` when another account
+    /// took the old address meanwhile.
+    async fn undo_email_change(
+        &self,
+        undo_hash: &TokenHash,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> StoreResult<Option<u64>>;
+
+    /// Deletes changes whose links (and undo links) expired before `before`.
+    async fn prune_email_changes(&self, before: OffsetDateTime) -> StoreResult<u64>;
 }

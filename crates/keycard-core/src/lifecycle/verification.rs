@@ -140,6 +140,17 @@ impl Verification<'_> {
             .await?
             .ok_or(Error::InvalidVerification)?;
         kc.session_cache().forget_user(verified.user_id);
+        // Attempts made before the address was proved (a hidden-mode account's password is
+        // refused until then) no longer count against it.
+        if let Err(e) = kc
+            .throttle()
+            .forget_failures(&crate::accounts::Email::from_trusted(
+                verified.email.clone(),
+            ))
+            .await
+        {
+            tracing::warn!(error = %e, "could not clear sign-in failures after a verification");
+        }
         metrics::counter!("keycard_emails_verified_total").increment(1);
         Ok(verified.user_id)
     }

@@ -78,7 +78,11 @@ impl Keycard {
             .store()
             .prune_links(now - time::Duration::days(1))
             .await?;
-        Ok(mail + links)
+        let changes = self
+            .store()
+            .prune_email_changes(now - time::Duration::days(1))
+            .await?;
+        Ok(mail + links + changes)
     }
 
     /// Sends what is due, one batch; returns what happened. Call it in a loop (the server's

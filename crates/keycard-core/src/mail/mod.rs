@@ -26,14 +26,20 @@ pub enum MailKind {
     PasswordChanged,
     /// Someone tried to sign up with an address that has an account (hidden sign-up mode).
     SignupAttempt,
+    /// The link that makes a new address the account's, mailed to the new address.
+    ConfirmEmailChange,
+    /// To the old address: the account's address changed, with the link that undoes it.
+    EmailChanged,
 }
 
 impl MailKind {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 6] = [
         Self::VerifyEmail,
         Self::PasswordReset,
         Self::PasswordChanged,
         Self::SignupAttempt,
+        Self::ConfirmEmailChange,
+        Self::EmailChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +48,8 @@ impl MailKind {
             Self::PasswordReset => "password_reset",
             Self::PasswordChanged => "password_changed",
             Self::SignupAttempt => "signup_attempt",
+            Self::ConfirmEmailChange => "confirm_email_change",
+            Self::EmailChanged => "email_changed",
         }
     }
 

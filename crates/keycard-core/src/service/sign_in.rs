@@ -286,12 +286,10 @@ impl Keycard {
             self.store.record_audit(&ev).await?;
             return Err(Error::AccountDisabled);
         }
-        if self.policy.signup_disclosure == crate::config::SignupDisclosure::Hidden
-            && user.email.is_some()
-            && !user.email_verified
-        {
-            // Hidden sign-up: the answer of a wrong password, so that signing up and then
-            // signing in cannot tell whether the address was free (see `lifecycle::hidden_signup`).
+        if !user.email_verified && self.store.password_awaits_verification(user.id).await? {
+            // A hidden-mode sign-up: the answer of a wrong password until the address is
+            // proved, so that signing up and then signing in cannot tell whether the address
+            // was free (see `lifecycle::hidden_signup`).
             self.record_failure(Some(user.id), attempt, client, "email_unverified")
                 .await?;
             return Ok(None);

@@ -59,6 +59,8 @@ pub enum RevokeReason {
     AccountDisabled,
     /// The password was set through a reset link (or an operator forced a reset).
     PasswordReset,
+    /// The old address undid a change of the account's address.
+    EmailChangeUndone,
 }
 
 impl RevokeReason {
@@ -73,6 +75,7 @@ impl RevokeReason {
             Self::RevokedByClient => "revoked_by_client",
             Self::AccountDisabled => "account_disabled",
             Self::PasswordReset => "password_reset",
+            Self::EmailChangeUndone => "email_change_undone",
         }
     }
 }

@@ -543,6 +543,11 @@ impl crate::lifecycle::LifecycleStore for FailFast {
         self.guard(self.inner.prune_links(before)).await
     }
 
+    async fn password_awaits_verification(&self, user: UserId) -> StoreResult<bool> {
+        self.guard(self.inner.password_awaits_verification(user))
+            .await
+    }
+
     async fn create_unverified_account(
         &self,
         user: &User,
@@ -591,6 +596,64 @@ impl crate::lifecycle::LifecycleStore for FailFast {
     ) -> StoreResult<Option<crate::lifecycle::Verified>> {
         self.guard(self.inner.consume_verification(h, now, ev))
             .await
+    }
+}
+
+#[async_trait]
+impl crate::lifecycle::EmailChangeStore for FailFast {
+    async fn last_email_change_at(&self, user: UserId) -> StoreResult<Option<OffsetDateTime>> {
+        self.guard(self.inner.last_email_change_at(user)).await
+    }
+
+    async fn create_email_change(
+        &self,
+        c: &crate::lifecycle::NewEmailChange,
+        mail: &crate::mail::PendingMail,
+        ev: &AuditEvent,
+    ) -> StoreResult<()> {
+        self.guard(self.inner.create_email_change(c, mail, ev))
+            .await
+    }
+
+    async fn find_email_change(
+        &self,
+        h: &TokenHash,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<crate::lifecycle::PendingChange>> {
+        self.guard(self.inner.find_email_change(h, now)).await
+    }
+
+    async fn confirm_email_change(
+        &self,
+        h: &TokenHash,
+        now: OffsetDateTime,
+        undo: &crate::lifecycle::UndoLink,
+        notice: Option<&crate::mail::PendingMail>,
+        ev: &AuditEvent,
+    ) -> StoreResult<Option<String>> {
+        self.guard(self.inner.confirm_email_change(h, now, undo, notice, ev))
+            .await
+    }
+
+    async fn find_email_undo(
+        &self,
+        h: &TokenHash,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<UserId>> {
+        self.guard(self.inner.find_email_undo(h, now)).await
+    }
+
+    async fn undo_email_change(
+        &self,
+        h: &TokenHash,
+        now: OffsetDateTime,
+        ev: &AuditEvent,
+    ) -> StoreResult<Option<u64>> {
+        self.guard(self.inner.undo_email_change(h, now, ev)).await
+    }
+
+    async fn prune_email_changes(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        self.guard(self.inner.prune_email_changes(before)).await
     }
 }
 
@@ -1236,6 +1299,9 @@ mod tests {
         async fn prune_links(&self, _: OffsetDateTime) -> StoreResult<u64> {
             unreached!()
         }
+        async fn password_awaits_verification(&self, _: UserId) -> StoreResult<bool> {
+            unreached!()
+        }
         async fn create_unverified_account(
             &self,
             _: &User,
@@ -1273,6 +1339,56 @@ mod tests {
             _: OffsetDateTime,
             _: &AuditEvent,
         ) -> StoreResult<Option<crate::lifecycle::Verified>> {
+            unreached!()
+        }
+    }
+
+    #[async_trait]
+    impl crate::lifecycle::EmailChangeStore for Switch {
+        async fn last_email_change_at(&self, _: UserId) -> StoreResult<Option<OffsetDateTime>> {
+            unreached!()
+        }
+        async fn create_email_change(
+            &self,
+            _: &crate::lifecycle::NewEmailChange,
+            _: &crate::mail::PendingMail,
+            _: &AuditEvent,
+        ) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn find_email_change(
+            &self,
+            _: &TokenHash,
+            _: OffsetDateTime,
+        ) -> StoreResult<Option<crate::lifecycle::PendingChange>> {
+            unreached!()
+        }
+        async fn confirm_email_change(
+            &self,
+            _: &TokenHash,
+            _: OffsetDateTime,
+            _: &crate::lifecycle::UndoLink,
+            _: Option<&crate::mail::PendingMail>,
+            _: &AuditEvent,
+        ) -> StoreResult<Option<String>> {
+            unreached!()
+        }
+        async fn find_email_undo(
+            &self,
+            _: &TokenHash,
+            _: OffsetDateTime,
+        ) -> StoreResult<Option<UserId>> {
+            unreached!()
+        }
+        async fn undo_email_change(
+            &self,
+            _: &TokenHash,
+            _: OffsetDateTime,
+            _: &AuditEvent,
+        ) -> StoreResult<Option<u64>> {
+            unreached!()
+        }
+        async fn prune_email_changes(&self, _: OffsetDateTime) -> StoreResult<u64> {
             unreached!()
         }
     }

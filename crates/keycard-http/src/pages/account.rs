@@ -202,19 +202,19 @@ fn event_lines(ctx: &PageCtx, events: Vec<keycard_core::audit::AuditEvent>) -> V
 
 /// What the account page's forms check first: their token (bound to the session cookie) and
 /// origin, then that the browser is still signed in. The answer to give instead as `Err`.
-async fn account_form(
+pub(super) async fn account_form(
     state: &AppState,
     headers: &HeaderMap,
     jar: &CookieJar,
     form: Result<Form<SignInForm>, FormRejection>,
-) -> Result<(PageCtx, Principal), Box<Response>> {
+) -> Result<(PageCtx, Principal, SignInForm), Box<Response>> {
     let session = jar
         .get(SESSION_COOKIE)
         .map(|c| c.value().to_owned())
         .unwrap_or_default();
-    let (ctx, _form, _) = checked_form(state, headers, jar, form, "account", Some(&session))?;
+    let (ctx, form, _) = checked_form(state, headers, jar, form, "account", Some(&session))?;
     match signed_in(state, jar).await {
-        Ok(Some(who)) => Ok((ctx, who)),
+        Ok(Some(who)) => Ok((ctx, who, form)),
         Ok(None) => Err(Box::new(
             Redirect::to("/login?return_to=%2Faccount").into_response(),
         )),
@@ -231,7 +231,7 @@ pub async fn link(
     jar: CookieJar,
     form: Result<Form<SignInForm>, FormRejection>,
 ) -> Response {
-    let (ctx, who) = match account_form(&state, &headers, &jar, form).await {
+    let (ctx, who, _) = match account_form(&state, &headers, &jar, form).await {
         Ok(checked) => checked,
         Err(answer) => return *answer,
     };
@@ -270,7 +270,7 @@ pub async fn unlink(
     jar: CookieJar,
     form: Result<Form<SignInForm>, FormRejection>,
 ) -> Response {
-    let (ctx, who) = match account_form(&state, &headers, &jar, form).await {
+    let (ctx, who, _) = match account_form(&state, &headers, &jar, form).await {
         Ok(checked) => checked,
         Err(answer) => return *answer,
     };
@@ -298,7 +298,7 @@ pub async fn end_session(
     jar: CookieJar,
     form: Result<Form<SignInForm>, FormRejection>,
 ) -> Response {
-    let (ctx, who) = match account_form(&state, &headers, &jar, form).await {
+    let (ctx, who, _) = match account_form(&state, &headers, &jar, form).await {
         Ok(checked) => checked,
         Err(answer) => return *answer,
     };
@@ -320,7 +320,7 @@ pub async fn withdraw_app(
     jar: CookieJar,
     form: Result<Form<SignInForm>, FormRejection>,
 ) -> Response {
-    let (ctx, who) = match account_form(&state, &headers, &jar, form).await {
+    let (ctx, who, _) = match account_form(&state, &headers, &jar, form).await {
         Ok(checked) => checked,
         Err(answer) => return *answer,
     };
@@ -338,7 +338,7 @@ pub async fn end_all(
     jar: CookieJar,
     form: Result<Form<SignInForm>, FormRejection>,
 ) -> Response {
-    let (ctx, who) = match account_form(&state, &headers, &jar, form).await {
+    let (ctx, who, _) = match account_form(&state, &headers, &jar, form).await {
         Ok(checked) => checked,
         Err(answer) => return *answer,
     };
@@ -355,7 +355,7 @@ pub async fn resend_verification(
     jar: CookieJar,
     form: Result<Form<SignInForm>, FormRejection>,
 ) -> Response {
-    let (ctx, who) = match account_form(&state, &headers, &jar, form).await {
+    let (ctx, who, _) = match account_form(&state, &headers, &jar, form).await {
         Ok(checked) => checked,
         Err(answer) => return *answer,
     };

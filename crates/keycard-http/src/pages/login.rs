@@ -70,7 +70,7 @@ pub struct SignInForm {
     lang: Option<String>,
     return_to: Option<String>,
     pub(super) email: Option<String>,
-    password: Option<String>,
+    pub(super) password: Option<String>,
     name: Option<String>,
 }
 
@@ -409,7 +409,10 @@ pub async fn submit_register(
                 ctx.t("register.sent_heading"),
                 ctx.t1("register.sent_text", "email", email.trim()),
             ),
-            ("/login", ctx.t("forgot.back")),
+            (
+                &format!("/login?return_to={}", encode(&return_to)),
+                ctx.t("forgot.back"),
+            ),
         ),
         Err(e) => {
             let message = match &e {

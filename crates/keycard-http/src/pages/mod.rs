@@ -6,6 +6,7 @@
 mod account;
 mod assets;
 pub(crate) mod device;
+pub(crate) mod email_change;
 mod error;
 mod forms;
 pub mod i18n;
@@ -69,6 +70,15 @@ pub fn routes() -> Router<AppState> {
             get(reset::show_forgot).post(reset::submit_forgot),
         )
         .route("/password/reset", get(reset::show).post(reset::submit))
+        .route("/account/email", axum::routing::post(email_change::request))
+        .route(
+            "/email/confirm",
+            get(email_change::show_confirm).post(email_change::submit_confirm),
+        )
+        .route(
+            "/email/undo",
+            get(email_change::show_undo).post(email_change::submit_undo),
+        )
         .route("/device/decide", axum::routing::post(device::decide))
         .route("/assets/keycard.css", get(assets::css))
         .route("/assets/logo", get(assets::logo))

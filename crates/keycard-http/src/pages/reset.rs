@@ -163,7 +163,8 @@ pub async fn show(
             let csrf = state.keycard.browser().form_token(&token, RESET);
             super::origin_only_referrer(reset_page(&ctx, &csrf, &token, &email, None))
         }
-        Err(e) => error_page(&state, ctx, e),
+        // Still at the link's address (a 429 comes while the token may hold).
+        Err(e) => super::origin_only_referrer(error_page(&state, ctx, e)),
     }
 }
 

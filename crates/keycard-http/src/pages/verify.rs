@@ -56,7 +56,7 @@ pub async fn show(
     Query(q): Query<TokenQuery>,
 ) -> Response {
     let Some(token) = q.token.filter(|t| !t.is_empty() && t.len() <= 100) else {
-        return error_page(&state, ctx, Error::InvalidVerification);
+        return super::origin_only_referrer(error_page(&state, ctx, Error::InvalidVerification));
     };
     let csrf = state.keycard.browser().form_token(&token, PURPOSE);
     super::origin_only_referrer(no_store(render(

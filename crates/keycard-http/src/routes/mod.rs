@@ -1,6 +1,7 @@
 pub mod admin;
 pub mod apps;
 pub mod auth;
+pub mod email_change;
 pub mod identities;
 pub mod me;
 pub mod ops;

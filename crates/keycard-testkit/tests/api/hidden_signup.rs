@@ -32,6 +32,7 @@ macro_rules! hidden_tests {
 hidden_tests!(
     sign_up_answers_alike_for_a_new_and_a_taken_address,
     the_page_answers_alike_too,
+    signing_up_again_before_confirming_mails_a_new_link,
 );
 
 /// Keycard in hidden mode, delivering to the catcher; `None` against `KEYCARD_URL`.
@@ -171,6 +172,71 @@ async fn the_page_answers_alike_too(app: TestApp, mail: MailCatcher) -> Result<(
         pages[1]
     );
     mail.wait_for(&owner, 2).await?;
+    Ok(())
+}
+
+async fn signing_up_again_before_confirming_mails_a_new_link(
+    app: TestApp,
+    mail: MailCatcher,
+) -> Result<()> {
+    let Some(app) = hidden(app, &mail).await? else {
+        return Ok(());
+    };
+    let email = unique_email();
+    for _ in 0..2 {
+        app.register_raw(&email, PASSWORD)
+            .await?
+            .expect_status(202)?;
+    }
+    let got = mail.wait_for(&email, 2).await?;
+    ensure!(
+        got.iter()
+            .all(|m| m.subject == "Confirm your email address"),
+        "{got:?}"
+    );
+    verify(&app, &mail, &email, 2).await?;
+    app.login(&email, PASSWORD).await?;
+    Ok(())
+}
+
+/// Accounts made before the switch to hidden mode, unconfirmed, still sign in: only a password
+/// set by a hidden-mode sign-up waits for the address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_from_before_the_switch_still_sign_in() {
+    if let Err(e) = from_before_the_switch().await {
+        panic!("{e:#}");
+    }
+}
+
+async fn from_before_the_switch() -> Result<()> {
+    let key = keycard_testkit::random_secret_key();
+    let dir =
+        std::env::temp_dir().join(format!("keycard-hidden-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    let db = format!("sqlite://{}?mode=rwc", dir.join("keycard.db").display());
+    let start = |mode: &'static str| {
+        let (db, key) = (db.clone(), key.clone());
+        async move {
+            TestApp::builder(keycard_testkit::Backend::Sqlite)
+                .database_url(db)
+                .setting("secret_key", &key)
+                .setting("signup_disclosure", mode)
+                .start()
+                .await
+        }
+    };
+    let Some(open) = start("open").await? else {
+        return Ok(());
+    };
+    let email = unique_email();
+    open.register(&email, PASSWORD).await?;
+    drop(open);
+    let Some(hidden) = start("hidden").await? else {
+        return Ok(());
+    };
+    hidden.login(&email, PASSWORD).await?;
+    drop(hidden);
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 

@@ -47,6 +47,7 @@ mod breached;
 mod clients;
 mod contract;
 mod cookies;
+mod email_change;
 mod hidden_signup;
 mod instances;
 mod keys;

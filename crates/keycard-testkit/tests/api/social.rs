@@ -69,7 +69,7 @@ social_tests!(
     a_disabled_account_cannot_sign_in_through_a_provider,
     a_verified_password_account_is_never_linked_automatically,
     an_address_the_provider_did_not_verify_is_mailed_a_link,
-    a_reset_removes_identities_linked_before_the_address_was_proved,
+    a_reset_removes_identities_their_provider_does_not_vouch_for,
 );
 
 /// A test user of the double no other test uses: `ada+TAG` is `ada+TAG@example.com`.
@@ -1478,10 +1478,9 @@ async fn an_address_the_provider_did_not_verify_is_mailed_a_link(app: TestApp) -
 
 /// The other half of pre-account hijacking: someone signs up with another person's address,
 /// links a provider account of their own, and waits. When the address's owner takes the account
-/// over through a reset link, the identity its maker linked goes with the maker's sessions.
-async fn a_reset_removes_identities_linked_before_the_address_was_proved(
-    app: TestApp,
-) -> Result<()> {
+/// over through a reset link — even after confirming the address unsuspecting — the identity
+/// its maker linked goes with the maker's sessions.
+async fn a_reset_removes_identities_their_provider_does_not_vouch_for(app: TestApp) -> Result<()> {
     drop(app);
     let mail = keycard_testkit::MailCatcher::get()?;
     let Some(smtp) = mail.smtp_url.clone() else {
@@ -1502,6 +1501,16 @@ async fn a_reset_removes_identities_linked_before_the_address_was_proved(
     let mallory = person("grace");
     let back = link(&app, &maker, "oidc", &mallory).await?;
     ensure!(back.status.as_u16() == 303, "{back}");
+    // The owner, unsuspecting, confirms the address first: the reset must still see through it.
+    let verify = mail.wait_for(&email, 1).await?[0]
+        .link("/verify-email")
+        .context("no verification link")?;
+    app.post(
+        "/v1/auth/verify-email",
+        &json!({ "token": crate::mail::token_of(&verify)? }),
+    )
+    .await?
+    .expect_status(200)?;
 
     app.post("/v1/auth/password/forgot", &json!({ "email": email }))
         .await?

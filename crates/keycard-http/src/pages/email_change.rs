@@ -1,0 +1,252 @@
+//! Changing the account's address on the pages: the account page's form, and the pages the two
+//! mailed links open (`/email/confirm` at the new address, `/email/undo` at the old one), each
+//! asking for one press so that a mail scanner opening the link spends nothing.
+
+use super::account::account_form;
+use super::login::{SignInForm, error_page};
+use super::verify::notice_linking;
+use super::{PageCtx, i18n::Messages, origin_only_referrer, render, same_origin};
+use crate::error::ApiError;
+use crate::extract::Client;
+use crate::oauth::no_store;
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use axum_extra::extract::CookieJar;
+use keycard_core::Error;
+use keycard_core::lifecycle::{CHANGE_PREFIX, UNDO_PREFIX};
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "link_confirm.html")]
+struct ConfirmPage<'a> {
+    ctx: &'a PageCtx,
+    heading: String,
+    text: String,
+    action: &'a str,
+    submit: String,
+    csrf: &'a str,
+    token: &'a str,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenForm {
+    csrf: Option<String>,
+    lang: Option<String>,
+    token: Option<String>,
+}
+
+/// `POST /account/email`: the form on the account page (`email`: the new address,
+/// `password`: the current one).
+pub async fn request(
+    State(state): State<AppState>,
+    Client(mut client): Client,
+    headers: HeaderMap,
+    jar: CookieJar,
+    form: Result<Form<SignInForm>, FormRejection>,
+) -> Response {
+    let (ctx, who, form) = match account_form(&state, &headers, &jar, form).await {
+        Ok(checked) => checked,
+        Err(answer) => return *answer,
+    };
+    client.locale = Some(ctx.m.lang.to_owned());
+    let new_email = form.email.as_deref().unwrap_or_default().trim().to_owned();
+    let password = form.password.as_deref().filter(|p| !p.is_empty());
+    let change = state.keycard.email_change();
+    let back = ("/account", ctx.t("verify.to_account"));
+    match change.request(&who, &new_email, password, &client).await {
+        Ok(()) => notice_linking(
+            &ctx,
+            StatusCode::ACCEPTED,
+            "email-change-sent",
+            (
+                ctx.t("verify.sent_heading"),
+                ctx.t1("email_change.sent_text", "email", &new_email),
+            ),
+            back,
+        ),
+        Err(e @ (Error::Invalid { .. } | Error::EmailTaken | Error::ReauthenticationRequired)) => {
+            let (status, text) = match &e {
+                Error::Invalid { code, .. } => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ctx.t(&format!("field.{code}")),
+                ),
+                Error::EmailTaken => (StatusCode::CONFLICT, ctx.t("email_change.taken")),
+                _ => (StatusCode::FORBIDDEN, ctx.t("email_change.password_needed")),
+            };
+            notice_linking(
+                &ctx,
+                status,
+                "email-change-refused",
+                (ctx.t("email_change.heading"), text),
+                back,
+            )
+        }
+        Err(e) => error_page(&state, ctx, e),
+    }
+}
+
+/// The page a link opens: one button that posts its token back.
+async fn link_page(
+    state: &AppState,
+    ctx: PageCtx,
+    token: Option<String>,
+    prefix: &str,
+    purpose: &'static str,
+) -> Response {
+    let Some(token) = token.filter(|t| t.starts_with(prefix) && t.len() <= 100) else {
+        return origin_only_referrer(error_page(state, ctx, Error::InvalidEmailChange));
+    };
+    let csrf = state.keycard.browser().form_token(&token, purpose);
+    let (heading, text, submit) = match purpose {
+        CONFIRM => (
+            ctx.t("email_change.confirm_heading"),
+            ctx.t("email_change.confirm_text"),
+            ctx.t("email_change.confirm_submit"),
+        ),
+        _ => (
+            ctx.t("email_change.undo_heading"),
+            ctx.t("email_change.undo_text"),
+            ctx.t("email_change.undo_submit"),
+        ),
+    };
+    let action = if purpose == CONFIRM {
+        "/email/confirm"
+    } else {
+        "/email/undo"
+    };
+    origin_only_referrer(no_store(render(
+        StatusCode::OK,
+        &ConfirmPage {
+            ctx: &ctx,
+            heading,
+            text,
+            action,
+            submit,
+            csrf: &csrf,
+            token: &token,
+        },
+        &ctx.nonce,
+    )))
+}
+
+const CONFIRM: &str = "email-confirm";
+const UNDO: &str = "email-undo";
+
+/// `GET /email/confirm?token=…`.
+pub async fn show_confirm(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    link_page(&state, ctx, q.token, CHANGE_PREFIX, CONFIRM).await
+}
+
+/// `GET /email/undo?token=…`.
+pub async fn show_undo(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    link_page(&state, ctx, q.token, UNDO_PREFIX, UNDO).await
+}
+
+/// The form a link page posts, checked: its language, and its token when the form is genuine.
+fn checked(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: Result<Form<TokenForm>, FormRejection>,
+    purpose: &str,
+) -> Result<(PageCtx, String), Box<Response>> {
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let form = match form {
+        Ok(Form(f)) => f,
+        Err(e) => {
+            let ctx = PageCtx::new(Messages::negotiate(None, accept), state);
+            return Err(Box::new(error_page(
+                state,
+                ctx,
+                ApiError::Malformed(e.body_text()),
+            )));
+        }
+    };
+    let ctx = PageCtx::new(Messages::negotiate(form.lang.as_deref(), accept), state);
+    let token = form.token.unwrap_or_default();
+    let csrf = form.csrf.unwrap_or_default();
+    if !same_origin(headers, &state.config)
+        || !state
+            .keycard
+            .browser()
+            .form_token_holds(&token, purpose, &csrf)
+    {
+        return Err(Box::new(error_page(
+            state,
+            ctx,
+            ApiError::CsrfRejected("email change form"),
+        )));
+    }
+    Ok((ctx, token))
+}
+
+/// `POST /email/confirm`.
+pub async fn submit_confirm(
+    State(state): State<AppState>,
+    Client(mut client): Client,
+    headers: HeaderMap,
+    form: Result<Form<TokenForm>, FormRejection>,
+) -> Response {
+    let (ctx, token) = match checked(&state, &headers, form, CONFIRM) {
+        Ok(c) => c,
+        Err(page) => return *page,
+    };
+    client.locale = Some(ctx.m.lang.to_owned());
+    match state.keycard.email_change().confirm(&token, &client).await {
+        Ok(email) => notice_linking(
+            &ctx,
+            StatusCode::OK,
+            "email-changed",
+            (
+                ctx.t("email_change.done_heading"),
+                ctx.t1("email_change.done_text", "email", &email),
+            ),
+            ("/account", ctx.t("verify.to_account")),
+        ),
+        Err(e) => error_page(&state, ctx, e),
+    }
+}
+
+/// `POST /email/undo`.
+pub async fn submit_undo(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    form: Result<Form<TokenForm>, FormRejection>,
+) -> Response {
+    let (ctx, token) = match checked(&state, &headers, form, UNDO) {
+        Ok(c) => c,
+        Err(page) => return *page,
+    };
+    match state.keycard.email_change().undo(&token, &client).await {
+        Ok(_) => notice_linking(
+            &ctx,
+            StatusCode::OK,
+            "email-change-undone",
+            (
+                ctx.t("email_change.undone_heading"),
+                ctx.t("email_change.undone_text"),
+            ),
+            ("/password/forgot", ctx.t("email_change.choose_password")),
+        ),
+        Err(e) => error_page(&state, ctx, e),
+    }
+}
