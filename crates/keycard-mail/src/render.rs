@@ -55,23 +55,35 @@ fn words_for(kind: MailKind, locale: &str) -> (&'static str, &'static Words) {
     (if es { "es" } else { "en" }, w)
 }
 
-/// Fills `{field}` placeholders from the message's fields (strings and numbers).
-fn fill(template: &str, mail: &Mail, extra: &[(&str, &str)]) -> String {
-    let mut out = template.to_owned();
-    for (k, v) in extra {
-        out = out.replace(&format!("{{{k}}}"), v);
+/// Fills `{field}` placeholders from `extra` and the message's fields (strings and numbers), in
+/// one pass over the template: what a field brings (an address with a brace in it, say) is never
+/// read as a placeholder. `Err` names a placeholder no field fills.
+fn fill(template: &str, mail: &Mail, extra: &[(&str, &str)]) -> Result<String, String> {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let close = after
+            .find('}')
+            .ok_or_else(|| format!("an unclosed placeholder in the {} mail", mail.kind.as_str()))?;
+        let name = &after[..close];
+        let value = extra
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+            .or_else(|| {
+                let v = mail.fields.get(name)?;
+                v.as_str()
+                    .map(str::to_owned)
+                    .or_else(|| v.as_i64().map(|n| n.to_string()))
+            })
+            .ok_or_else(|| format!("the {} mail has no {name}", mail.kind.as_str()))?;
+        out.push_str(&value);
+        rest = &after[close + 1..];
     }
-    for (k, v) in &mail.fields {
-        let Some(value) = v
-            .as_str()
-            .map(str::to_owned)
-            .or_else(|| v.as_i64().map(|n| n.to_string()))
-        else {
-            continue;
-        };
-        out = out.replace(&format!("{{{k}}}"), &value);
-    }
-    out
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// The message in its language. `Err` when a field the message needs is missing: it cannot be
@@ -87,17 +99,19 @@ pub fn render(mail: &Mail) -> Result<Rendered, String> {
     };
     let extra = [("what", what)];
     let greeting = match mail.field("name") {
-        Some(_) => fill(w.greeting_named, mail, &[]),
+        Some(_) => fill(w.greeting_named, mail, &[])?,
         None => w.greeting.to_owned(),
     };
-    let paragraphs: Vec<String> = w.paragraphs.iter().map(|p| fill(p, mail, &extra)).collect();
-    let footer: Vec<String> = w.footer.iter().map(|l| fill(l, mail, &extra)).collect();
-    if let Some(unfilled) = paragraphs.iter().chain(&footer).find(|l| l.contains('{')) {
-        return Err(format!(
-            "a field of the {} mail is missing: {unfilled}",
-            mail.kind.as_str()
-        ));
-    }
+    let paragraphs = w
+        .paragraphs
+        .iter()
+        .map(|p| fill(p, mail, &extra))
+        .collect::<Result<Vec<_>, _>>()?;
+    let footer = w
+        .footer
+        .iter()
+        .map(|l| fill(l, mail, &extra))
+        .collect::<Result<Vec<_>, _>>()?;
     let text = Text {
         greeting: &greeting,
         paragraphs: &paragraphs,
@@ -248,6 +262,24 @@ mod tests {
             "{}",
             changed.text
         );
+    }
+
+    #[test]
+    fn a_brace_in_a_field_is_text_not_a_placeholder() {
+        let r = render(&of(
+            MailKind::EmailChanged,
+            "en",
+            &[
+                (
+                    "link",
+                    "https://id.example.com/email/undo?token=kceu_x".into(),
+                ),
+                ("new_email", "a{b}@evil.test".into()),
+                ("expires_days", 7.into()),
+            ],
+        ))
+        .unwrap();
+        assert!(r.text.contains("a{b}@evil.test"), "{}", r.text);
     }
 
     #[test]

@@ -29,7 +29,7 @@ impl EmailChangeStore for PgStore {
     async fn create_email_change(
         &self,
         c: &NewEmailChange,
-        mail: &PendingMail,
+        mail: Option<&PendingMail>,
         event: &AuditEvent,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
@@ -47,7 +47,9 @@ impl EmailChangeStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        insert_mail(&mut tx, mail).await?;
+        if let Some(m) = mail {
+            insert_mail(&mut tx, m).await?;
+        }
         audit::insert(&mut tx, event).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(())
@@ -97,11 +99,26 @@ impl EmailChangeStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
+        // The new address may be held by another account's undo link (its old address, kept
+        // for it while the link holds).
+        let reserved = sqlx::query(
+            "SELECT 1 FROM email_changes c JOIN email_changes o ON o.old_email = c.new_email \
+             WHERE c.token_hash = $1 AND o.user_id <> c.user_id AND o.undo_hash IS NOT NULL \
+               AND o.undone_at IS NULL AND o.undo_expires_at > $2",
+        )
+        .bind(token_hash.0.as_slice())
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if reserved.is_some() {
+            return Err(keycard_core::store::StoreError::EmailTaken);
+        }
         let row = sqlx::query(
             "UPDATE email_changes SET used_at = $2, undo_hash = $3, undo_expires_at = $4 \
              WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
-               AND (SELECT u.email FROM users u \
-                    WHERE u.id = email_changes.user_id AND u.disabled_at IS NULL) IS NOT DISTINCT FROM old_email \
+               AND EXISTS (SELECT 1 FROM users u WHERE u.id = email_changes.user_id \
+                           AND u.disabled_at IS NULL AND u.email IS NOT DISTINCT FROM email_changes.old_email) \
              RETURNING user_id, new_email",
         )
         .bind(token_hash.0.as_slice())
@@ -149,7 +166,7 @@ impl EmailChangeStore for PgStore {
         let row = sqlx::query(
             "SELECT c.user_id FROM email_changes c JOIN users u ON u.id = c.user_id \
              WHERE c.undo_hash = $1 AND c.undone_at IS NULL AND c.undo_expires_at > $2 \
-               AND c.old_email IS NOT NULL AND u.email = c.new_email",
+               AND c.old_email IS NOT NULL AND u.disabled_at IS NULL",
         )
         .bind(undo_hash.0.as_slice())
         .bind(now)
@@ -180,8 +197,9 @@ impl EmailChangeStore for PgStore {
             "UPDATE email_changes SET undone_at = $2 \
              WHERE undo_hash = $1 AND undone_at IS NULL AND undo_expires_at > $2 \
                AND old_email IS NOT NULL \
-               AND (SELECT u.email FROM users u WHERE u.id = email_changes.user_id) = new_email \
-             RETURNING user_id, old_email",
+               AND EXISTS (SELECT 1 FROM users u \
+                           WHERE u.id = email_changes.user_id AND u.disabled_at IS NULL) \
+             RETURNING user_id, old_email, created_at",
         )
         .bind(undo_hash.0.as_slice())
         .bind(now)
@@ -193,6 +211,19 @@ impl EmailChangeStore for PgStore {
         };
         let user = UserId(uuid_col(&row, "user_id")?);
         let old_email = text(&row, "old_email")?;
+        let changed_at = crate::rows::time_col(&row, "created_at")?;
+        // The undo links of later changes go with it: this one restores the address they
+        // replaced in their turn.
+        sqlx::query(
+            "UPDATE email_changes SET undone_at = $2 \
+             WHERE user_id = $1 AND undo_hash IS NOT NULL AND undone_at IS NULL AND created_at > $3",
+        )
+        .bind(user.0)
+        .bind(now)
+        .bind(changed_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
         sqlx::query(
             "UPDATE users SET email = $2, email_verified = true, updated_at = $3 WHERE id = $1",
         )
@@ -209,11 +240,29 @@ impl EmailChangeStore for PgStore {
             .await
             .map_err(db_err)?;
         crate::resets::spend_open_links(&mut tx, user, now).await?;
+        // Whoever changed the address may have had the password and linked a provider of
+        // their own: both go; the owner sets a password through a reset.
+        sqlx::query("DELETE FROM password_credentials WHERE user_id = $1")
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let unlinked = sqlx::query(
+            "DELETE FROM identities WHERE user_id = $1 \
+             AND NOT (email_verified = TRUE AND email IS NOT NULL AND lower(email) = lower($2))",
+        )
+        .bind(user.0)
+        .bind(&old_email)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
         let ended =
             crate::resets::end_sessions(&mut tx, user, now, RevokeReason::EmailChangeUndone)
                 .await?;
         let mut event = event.clone();
         event.detail["sessions_ended"] = ended.into();
+        event.detail["identities_removed"] = unlinked.into();
         audit::insert(&mut tx, &event).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Some(ended))

@@ -182,6 +182,21 @@ impl AccountStore for SqliteStore {
 
 /// The user row of a new account (an `EmailTaken` when the address is registered).
 pub(crate) async fn insert_user(conn: &mut SqliteConnection, user: &User) -> StoreResult<()> {
+    // An address another account may still take back through its undo link is kept for it.
+    if let Some(email) = &user.email {
+        let reserved = sqlx::query(
+            "SELECT 1 FROM email_changes WHERE old_email = $1 AND undo_hash IS NOT NULL \
+             AND undone_at IS NULL AND undo_expires_at > $2 LIMIT 1",
+        )
+        .bind(email.as_str())
+        .bind(ts(user.created_at))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        if reserved.is_some() {
+            return Err(keycard_core::store::StoreError::EmailTaken);
+        }
+    }
     sqlx::query(
         "INSERT INTO users (id, email, email_verified, name, picture_url, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",

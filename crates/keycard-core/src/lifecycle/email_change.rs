@@ -3,8 +3,10 @@
 //! account's address, and with it its password resets). The new address gets a link (single
 //! use, hashed, 24 hours by default) and becomes the account's only when it is followed, proved
 //! by it; the old address is then told, with a link that undoes the change for 7 days:
-//! following it restores the old address and ends every session, since whoever changed it may
-//! have been someone else.
+//! following it restores the old address — whatever happened to the account's address since —
+//! ends every session, and removes the password and the provider identities that do not vouch
+//! for the old address: whoever changed it may have had all of them. The old address stays
+//! reserved to the account while its undo link holds.
 
 use super::store::{NewEmailChange, UndoLink};
 use crate::accounts::Email;
@@ -71,11 +73,9 @@ impl EmailChange<'_> {
                 });
             }
         }
-        if kc.store().find_login(&new).await?.is_some() {
-            return match kc.policy().signup_disclosure {
-                SignupDisclosure::Open => Err(Error::EmailTaken),
-                SignupDisclosure::Hidden => Ok(()),
-            };
+        let taken = kc.store().find_login(&new).await?.is_some();
+        if taken && kc.policy().signup_disclosure == SignupDisclosure::Open {
+            return Err(Error::EmailTaken);
         }
         let token = random_secret(CHANGE_PREFIX)?;
         let ttl = kc.policy().email_verification_ttl;
@@ -102,8 +102,15 @@ impl EmailChange<'_> {
             by,
         );
         ev.detail = serde_json::json!({ "new_email": change.new_email });
+        // A taken address (hidden mode) is recorded like any other, so that the pause and the
+        // answer are the same, but mailed nothing; its link could never be followed anyway.
+        let sealed = if taken {
+            None
+        } else {
+            Some(kc.seal_mail(&mail)?)
+        };
         kc.store()
-            .create_email_change(&change, &kc.seal_mail(&mail)?, &ev)
+            .create_email_change(&change, sealed.as_ref(), &ev)
             .await?;
         kc.mail_queued();
         Ok(())

@@ -110,19 +110,16 @@ impl HiddenSignUp<'_> {
         Ok(())
     }
 
-    /// Mails the owner of a taken address: a new verification link if their own hidden-mode
-    /// account still waits for it (they signed up twice), otherwise that someone tried, with
-    /// the ways in. Nothing for a disabled account.
+    /// Mails the owner of a taken address that someone tried, with the ways in (sign in, or
+    /// reset). Never a new verification link for the account already there, even unconfirmed:
+    /// its password may be a stranger's, waiting for the owner to confirm it; a reset sets the
+    /// owner's own. Nothing for a disabled account.
     async fn tell_owner(&self, email: Email, locale: &str) -> Result<()> {
         let kc = self.kc;
         let Some((owner, _)) = kc.store().find_login(&email).await? else {
             return Ok(());
         };
         if owner.disabled_at.is_some() {
-            return Ok(());
-        }
-        if !owner.email_verified && kc.store().password_awaits_verification(owner.id).await? {
-            kc.verification().send(&owner, locale).await?;
             return Ok(());
         }
         let mut fields = serde_json::Map::new();

@@ -165,12 +165,12 @@ pub trait EmailChangeStore: Send + Sync {
     /// When the account's newest change was asked for (for the pause between two).
     async fn last_email_change_at(&self, user: UserId) -> StoreResult<Option<OffsetDateTime>>;
 
-    /// Stores the change, queues the mail to the new address and writes `audit`, in one
-    /// transaction.
+    /// Stores the change, queues the mail to the new address (none for an address that is
+    /// taken) and writes `audit`, in one transaction.
     async fn create_email_change(
         &self,
         c: &NewEmailChange,
-        mail: &PendingMail,
+        mail: Option<&PendingMail>,
         audit: &AuditEvent,
     ) -> StoreResult<()>;
 
@@ -185,7 +185,8 @@ pub trait EmailChangeStore: Send + Sync {
     /// Spends the link if it still holds and makes the new address the account's, verified,
     /// with `undo` stored, the account's open reset links spent, `notice` queued (to the old
     /// address) and `audit` written, in one transaction. Returns the new address; `None` when
-    /// the link no longer holds; `EmailTaken` when another account took the address meanwhile.
+    /// the link no longer holds or the account is disabled; `EmailTaken` when another account
+    /// has the address, or holds it reserved by an undo link of its own.
     async fn confirm_email_change(
         &self,
         token_hash: &TokenHash,
@@ -195,19 +196,20 @@ pub trait EmailChangeStore: Send + Sync {
         audit: &AuditEvent,
     ) -> StoreResult<Option<String>>;
 
-    /// The account an undo link is for, if it holds at `now` (unspent, unexpired, and the
-    /// account's address still the one the change made).
+    /// The account an undo link is for, if it holds at `now` (unspent, unexpired, the account
+    /// not disabled).
     async fn find_email_undo(
         &self,
         undo_hash: &TokenHash,
         now: OffsetDateTime,
     ) -> StoreResult<Option<UserId>>;
 
-    /// Spends the undo link if it still holds: the old address is the account's again
-    /// (verified: the link was read there), every session not ended yet ends, the account's
-    /// open reset links are spent, and `audit` is written, in one transaction. Returns how many
-    /// sessions ended; `None` when the link no longer holds; `EmailTaken` when another account
-    /// took the old address meanwhile.
+    /// Spends the undo link if it still holds, with the undo links of later changes: the old
+    /// address is the account's again (verified: the link was read there) whatever it is now,
+    /// the password and the provider identities that do not vouch for the old address are
+    /// removed, every session not ended yet ends, pending changes and reset links are spent,
+    /// and `audit` is written, in one transaction. Returns how many sessions ended; `None` when
+    /// the link no longer holds; `EmailTaken` when another account has the old address.
     async fn undo_email_change(
         &self,
         undo_hash: &TokenHash,

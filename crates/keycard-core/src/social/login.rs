@@ -505,9 +505,23 @@ impl SocialLogin<'_> {
             // with a password: whoever chose that password may not be the address's owner (an
             // account made with someone else's address, then verified by its unsuspecting owner,
             // would take them in, password and sessions of its maker included). Its owner signs
-            // in and links the provider from the account page instead.
+            // in and links the provider from the account page instead. And only into an account
+            // one of whose own providers vouches for this address: an address that came from an
+            // email change was proved by a press of a button its owner may not have understood,
+            // and the account's identities are its maker's.
             match store.find_login(email).await? {
-                Some((user, None)) if user.email_verified && identity.email_verified => Some(user),
+                Some((user, None)) if user.email_verified && identity.email_verified => {
+                    let vouched = store.list_identities(user.id).await?.iter().any(|i| {
+                        i.email_verified
+                            && i.email
+                                .as_deref()
+                                .is_some_and(|e| e.eq_ignore_ascii_case(email.as_str()))
+                    });
+                    if !vouched {
+                        return Err(Error::Social(SocialFailure::AccountExists));
+                    }
+                    Some(user)
+                }
                 Some(_) => return Err(Error::Social(SocialFailure::AccountExists)),
                 None => None,
             }

@@ -608,7 +608,7 @@ impl crate::lifecycle::EmailChangeStore for FailFast {
     async fn create_email_change(
         &self,
         c: &crate::lifecycle::NewEmailChange,
-        mail: &crate::mail::PendingMail,
+        mail: Option<&crate::mail::PendingMail>,
         ev: &AuditEvent,
     ) -> StoreResult<()> {
         self.guard(self.inner.create_email_change(c, mail, ev))
@@ -1351,7 +1351,7 @@ mod tests {
         async fn create_email_change(
             &self,
             _: &crate::lifecycle::NewEmailChange,
-            _: &crate::mail::PendingMail,
+            _: Option<&crate::mail::PendingMail>,
             _: &AuditEvent,
         ) -> StoreResult<()> {
             unreached!()

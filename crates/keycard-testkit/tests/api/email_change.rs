@@ -33,6 +33,7 @@ change_tests!(
     the_new_address_confirms_and_the_old_one_can_undo,
     asking_needs_a_recent_sign_in_or_the_password,
     the_pages_change_and_undo_the_address,
+    the_undo_holds_after_further_changes,
 );
 
 /// The token of the link to `path` in the newest mail to `email` with `subject`.
@@ -125,7 +126,12 @@ async fn the_new_address_confirms_and_the_old_one_can_undo(
         .expect_status(200)?;
     ensure!(r.json()?["sessions_ended"].as_u64() >= Some(2), "{r}");
     ensure!(me_status(&app, &tokens.access_token).await? == 401);
-    let back = app.login(&old, PASSWORD).await?;
+    // The password went with the sessions (whoever changed the address may know it): the
+    // owner sets one through a reset.
+    app.login_raw(&old, PASSWORD)
+        .await?
+        .expect_problem(401, "invalid_credentials")?;
+    let back = reset_and_sign_in(&app, &mail, &old, 3).await?;
     let was = me(&app, &back.access_token).await?;
     ensure!(
         was["email"] == old.as_str() && was["email_verified"] == true,
@@ -142,6 +148,93 @@ async fn the_new_address_confirms_and_the_old_one_can_undo(
     ] {
         ensure!(kinds.iter().any(|k| k == kind), "no {kind} in {kinds:?}");
     }
+    Ok(())
+}
+
+const NEW_PASSWORD: &str = "the owner's own passphrase";
+
+/// Sets `NEW_PASSWORD` through a reset link (the `n`-th mail to `email`) and signs in with it.
+async fn reset_and_sign_in(
+    app: &TestApp,
+    mail: &MailCatcher,
+    email: &str,
+    n: usize,
+) -> Result<keycard_testkit::TokenResponse> {
+    app.post("/v1/auth/password/forgot", &json!({ "email": email }))
+        .await?
+        .expect_status(202)?;
+    let token = link_token(mail, email, n, "Reset your password", "/password/reset").await?;
+    app.post(
+        "/v1/auth/password/reset",
+        &json!({ "token": token, "new_password": NEW_PASSWORD }),
+    )
+    .await?
+    .expect_status(200)?;
+    app.login(email, NEW_PASSWORD).await
+}
+
+/// Someone with the session and the password changes the address twice and tries to register
+/// the old one for themselves: the old address's undo link still gives it back, from wherever
+/// the address went, and the old address was kept for it meanwhile.
+async fn the_undo_holds_after_further_changes(app: TestApp, mail: MailCatcher) -> Result<()> {
+    let backend = app.backend();
+    drop(app);
+    let Some(smtp) = mail.smtp_url.clone() else {
+        println!("{}", keycard_testkit::NEEDS_IN_PROCESS);
+        return Ok(());
+    };
+    let Some(app) = TestApp::builder(backend)
+        .setting("smtp_url", &smtp)
+        .setting("email_verification_resend_pause", "1s")
+        .start()
+        .await?
+    else {
+        return Ok(());
+    };
+    let old = unique_email();
+    let tokens = app.register(&old, PASSWORD).await?;
+    for _ in 0..2 {
+        let next = unique_email();
+        app.bearer_post(
+            "/v1/me/email",
+            &tokens.access_token,
+            &json!({ "new_email": next }),
+        )
+        .await?
+        .expect_status(202)?;
+        let confirm = link_token(
+            &mail,
+            &next,
+            1,
+            "Confirm your new email address",
+            "/email/confirm",
+        )
+        .await?;
+        app.post(
+            "/v1/auth/email-change/confirm",
+            &json!({ "token": confirm }),
+        )
+        .await?
+        .expect_status(200)?;
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+    let undo = link_token(
+        &mail,
+        &old,
+        2,
+        "Your account's email address was changed",
+        "/email/undo",
+    )
+    .await?;
+    // The old address is kept for the account while its undo link holds.
+    app.register_raw(&old, "someone else's passphrase")
+        .await?
+        .expect_problem(409, "email_taken")?;
+    app.post("/v1/auth/email-change/undo", &json!({ "token": undo }))
+        .await?
+        .expect_status(200)?;
+    let back = reset_and_sign_in(&app, &mail, &old, 3).await?;
+    ensure!(me(&app, &back.access_token).await?["email"] == old.as_str());
     Ok(())
 }
 
@@ -265,9 +358,12 @@ async fn the_pages_change_and_undo_the_address(app: TestApp, mail: MailCatcher) 
         back.status.as_u16() == 200 && back.text.contains("Your address is back"),
         "{back}"
     );
-    // Every session ended, this browser's too.
+    // Every session ended, this browser's too, and the password went with them.
     let account = browser.navigate(&app.url("/account")).await?;
     ensure!(account.status.as_u16() == 303, "{account}");
-    app.login(&old, PASSWORD).await?;
+    ensure!(
+        back.text.contains("href=\"/password/forgot\""),
+        "no way to a new password: {back}"
+    );
     Ok(())
 }

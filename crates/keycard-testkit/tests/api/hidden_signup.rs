@@ -32,7 +32,7 @@ macro_rules! hidden_tests {
 hidden_tests!(
     sign_up_answers_alike_for_a_new_and_a_taken_address,
     the_page_answers_alike_too,
-    signing_up_again_before_confirming_mails_a_new_link,
+    signing_up_again_before_confirming_mails_the_note_and_a_reset_gets_in,
 );
 
 /// Keycard in hidden mode, delivering to the catcher; `None` against `KEYCARD_URL`.
@@ -175,7 +175,10 @@ async fn the_page_answers_alike_too(app: TestApp, mail: MailCatcher) -> Result<(
     Ok(())
 }
 
-async fn signing_up_again_before_confirming_mails_a_new_link(
+/// The first sign-up with an address may have been a stranger's, waiting for the owner to
+/// confirm it: a second one never mails a new link for that account, only the note, and the
+/// owner gets in with a password of their own through a reset.
+async fn signing_up_again_before_confirming_mails_the_note_and_a_reset_gets_in(
     app: TestApp,
     mail: MailCatcher,
 ) -> Result<()> {
@@ -183,19 +186,37 @@ async fn signing_up_again_before_confirming_mails_a_new_link(
         return Ok(());
     };
     let email = unique_email();
-    for _ in 0..2 {
-        app.register_raw(&email, PASSWORD)
-            .await?
-            .expect_status(202)?;
-    }
+    app.register_raw(&email, "a stranger's passphrase")
+        .await?
+        .expect_status(202)?;
+    app.register_raw(&email, PASSWORD)
+        .await?
+        .expect_status(202)?;
     let got = mail.wait_for(&email, 2).await?;
+    let subjects: Vec<&str> = got.iter().map(|m| m.subject.as_str()).collect();
     ensure!(
-        got.iter()
-            .all(|m| m.subject == "Confirm your email address"),
+        subjects.contains(&"Confirm your email address")
+            && subjects.contains(&"Someone tried to sign up with your address"),
         "{got:?}"
     );
-    verify(&app, &mail, &email, 2).await?;
+    app.post("/v1/auth/password/forgot", &json!({ "email": email }))
+        .await?
+        .expect_status(202)?;
+    let got = mail.wait_for(&email, 3).await?;
+    let link = got
+        .iter()
+        .find_map(|m| m.link("/password/reset"))
+        .context("no reset link")?;
+    app.post(
+        "/v1/auth/password/reset",
+        &json!({ "token": token_of(&link)?, "new_password": PASSWORD }),
+    )
+    .await?
+    .expect_status(200)?;
     app.login(&email, PASSWORD).await?;
+    app.login_raw(&email, "a stranger's passphrase")
+        .await?
+        .expect_problem(401, "invalid_credentials")?;
     Ok(())
 }
 
