@@ -23,6 +23,7 @@ pub mod social;
 pub mod store;
 pub mod throttle;
 pub mod tokens;
+pub mod webhooks;
 
 pub use config::Policy;
 pub use error::{Error, Result};

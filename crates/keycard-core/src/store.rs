@@ -248,6 +248,7 @@ pub trait Store:
     + crate::admin::AccountAdminStore
     + crate::mail::OutboxStore
     + crate::lifecycle::EmailChangeStore
+    + crate::webhooks::WebhookStore
     + crate::lifecycle::LifecycleStore
 {
     /// Cheap round trip for readiness checks.

@@ -21,6 +21,7 @@ mod rows;
 mod sessions;
 mod social;
 mod throttle;
+mod webhooks;
 
 use async_trait::async_trait;
 use keycard_core::store::{ChangeNotice, Store, StoreError, StoreResult};

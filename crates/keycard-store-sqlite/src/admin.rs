@@ -9,7 +9,7 @@ use keycard_core::sessions::RevokeReason;
 use keycard_core::store::StoreResult;
 use time::OffsetDateTime;
 
-const AUDIT_COLS: &str = "id, at, kind, user_id, session_id, ip, user_agent, detail";
+use crate::rows::AUDIT_COLS;
 
 #[async_trait]
 impl AccountAdminStore for SqliteStore {

@@ -113,6 +113,8 @@ pub(crate) fn session(row: &SqliteRow) -> StoreResult<Session> {
     })
 }
 
+pub(crate) const AUDIT_COLS: &str = "id, at, kind, user_id, session_id, ip, user_agent, detail";
+
 pub(crate) fn audit(row: &SqliteRow) -> StoreResult<AuditEvent> {
     let kind = text(row, "kind")?;
     let detail = text(row, "detail")?;

@@ -13,6 +13,7 @@ mod oidc_providers;
 mod providers;
 mod pwned;
 mod settings;
+mod webhooks;
 
 pub use settings::{ConfigErrors, Environment, KEYS, LogFormat, Settings, all_keys};
 
@@ -238,6 +239,18 @@ pub async fn serve(
         keycard.clone(),
         mail_sender(&settings)?,
     ));
+    // The database queues events for webhooks only while this says so.
+    keycard
+        .enable_webhooks(settings.webhook_url.is_some())
+        .await
+        .context("setting up webhooks")?;
+    let _webhooks = match (&settings.webhook_url, &settings.webhook_secret) {
+        (Some(url), Some(secret)) => Some(AbortOnDropHandle::new(webhooks::spawn(
+            keycard.clone(),
+            Arc::new(webhooks::HttpWebhooks::new(url, secret)?),
+        ))),
+        _ => None,
+    };
     // Aborted however serving ends, also when this future is dropped (an embedding test).
     let _background = AbortOnDropHandle::new(tokio::spawn(maintenance(
         keycard.clone(),
@@ -297,6 +310,10 @@ async fn maintenance(
                     tracing::debug!(rows = n, "pruned old mail and expired verification links")
                 }
                 Err(e) => tracing::warn!(error = %e, "pruning mail failed"),
+            }
+            match keycard.prune_webhooks().await {
+                Ok(n) => tracing::debug!(rows = n, "pruned finished webhook deliveries"),
+                Err(e) => tracing::warn!(error = %e, "pruning webhook deliveries failed"),
             }
             match keycard.provider().prune_codes().await {
                 Ok(n) => tracing::debug!(rows = n, "pruned old authorization codes"),

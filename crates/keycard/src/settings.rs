@@ -107,6 +107,9 @@ pub struct Settings {
     pub password_reset_ttl: Duration,
     /// A Pwned-Passwords-compatible range API that screens new passwords (off without it).
     pub pwned_url: Option<String>,
+    /// Where audit events are posted (off without it), and the secret that signs them.
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<String>,
     /// How recent a sign-in must be to change the account's address without the password.
     pub recent_sign_in: Duration,
     /// Whether sign-up says that an address is taken (`open`) or not (`hidden`).
@@ -199,6 +202,8 @@ impl Settings {
             pwned_url: None,
             signup_disclosure: keycard_core::config::SignupDisclosure::Open,
             recent_sign_in: Duration::from_secs(600),
+            webhook_url: None,
+            webhook_secret: None,
             native_redirect_uris: Vec::new(),
             google_client_id: None,
             google_client_secret: None,
@@ -375,6 +380,8 @@ impl Settings {
             "password_reset_ttl" => self.password_reset_ttl = parse_duration(v)?,
             "pwned_url" => self.pwned_url = non_empty(v),
             "recent_sign_in" => self.recent_sign_in = parse_duration(v)?,
+            "webhook_url" => self.webhook_url = non_empty(v),
+            "webhook_secret" => self.webhook_secret = non_empty(v),
             "signup_disclosure" => {
                 self.signup_disclosure = match v.to_ascii_lowercase().as_str() {
                     "open" => keycard_core::config::SignupDisclosure::Open,
@@ -613,6 +620,23 @@ impl Settings {
                 "pwned_url (KEYCARD_PWNED_URL): an https:// URL (http:// in development only), e.g. https://api.pwnedpasswords.com"
                     .into(),
             );
+        }
+        match (&self.webhook_url, &self.webhook_secret) {
+            (Some(u), _) if !(u.starts_with("https://") || (!prod && u.starts_with("http://"))) => {
+                e.push(
+                    "webhook_url (KEYCARD_WEBHOOK_URL): an https:// URL (http:// in development only)"
+                        .into(),
+                )
+            }
+            (Some(_), None) => e.push(
+                "webhook_secret (KEYCARD_WEBHOOK_SECRET): required with webhook_url, at least 32 random characters"
+                    .into(),
+            ),
+            (_, Some(s)) if s.chars().count() < 32 => e.push(
+                "webhook_secret (KEYCARD_WEBHOOK_SECRET): at least 32 random characters (openssl rand -base64 32)"
+                    .into(),
+            ),
+            _ => {}
         }
         if self.recent_sign_in < Duration::from_secs(1)
             || self.recent_sign_in > Duration::from_secs(3600)
@@ -966,6 +990,14 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "password_reset_ttl",
         "a password-reset link holds this long, e.g. 30m (default, 5m to 24h)",
+    ),
+    (
+        "webhook_url",
+        "posts every audit event there (JSON, signed), with retries; off by default; needs webhook_secret",
+    ),
+    (
+        "webhook_secret",
+        "the secret the Keycard-Signature header of each webhook is an HMAC-SHA256 under, at least 32 random characters",
     ),
     (
         "recent_sign_in",

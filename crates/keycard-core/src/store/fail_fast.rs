@@ -658,6 +658,58 @@ impl crate::lifecycle::EmailChangeStore for FailFast {
 }
 
 #[async_trait]
+impl crate::webhooks::WebhookStore for FailFast {
+    async fn set_webhooks_enabled(&self, enabled: bool) -> StoreResult<()> {
+        self.guard(self.inner.set_webhooks_enabled(enabled)).await
+    }
+
+    async fn claim_webhooks(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::webhooks::ClaimedEvent>> {
+        self.guard(self.inner.claim_webhooks(now, lease_until, limit))
+            .await
+    }
+
+    async fn webhook_sent(
+        &self,
+        id: crate::ids::AuditId,
+        attempt: u32,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.guard(self.inner.webhook_sent(id, attempt, now)).await
+    }
+
+    async fn webhook_retry(
+        &self,
+        id: crate::ids::AuditId,
+        attempt: u32,
+        next: OffsetDateTime,
+        error: &str,
+    ) -> StoreResult<()> {
+        self.guard(self.inner.webhook_retry(id, attempt, next, error))
+            .await
+    }
+
+    async fn webhook_failed(
+        &self,
+        id: crate::ids::AuditId,
+        attempt: u32,
+        now: OffsetDateTime,
+        error: &str,
+    ) -> StoreResult<()> {
+        self.guard(self.inner.webhook_failed(id, attempt, now, error))
+            .await
+    }
+
+    async fn prune_webhooks(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        self.guard(self.inner.prune_webhooks(before)).await
+    }
+}
+
+#[async_trait]
 impl crate::admin::AccountAdminStore for FailFast {
     async fn disable_user(
         &self,
@@ -1389,6 +1441,50 @@ mod tests {
             unreached!()
         }
         async fn prune_email_changes(&self, _: OffsetDateTime) -> StoreResult<u64> {
+            unreached!()
+        }
+    }
+
+    #[async_trait]
+    impl crate::webhooks::WebhookStore for Switch {
+        async fn set_webhooks_enabled(&self, _: bool) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn claim_webhooks(
+            &self,
+            _: OffsetDateTime,
+            _: OffsetDateTime,
+            _: u32,
+        ) -> StoreResult<Vec<crate::webhooks::ClaimedEvent>> {
+            unreached!()
+        }
+        async fn webhook_sent(
+            &self,
+            _: crate::ids::AuditId,
+            _: u32,
+            _: OffsetDateTime,
+        ) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn webhook_retry(
+            &self,
+            _: crate::ids::AuditId,
+            _: u32,
+            _: OffsetDateTime,
+            _: &str,
+        ) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn webhook_failed(
+            &self,
+            _: crate::ids::AuditId,
+            _: u32,
+            _: OffsetDateTime,
+            _: &str,
+        ) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn prune_webhooks(&self, _: OffsetDateTime) -> StoreResult<u64> {
             unreached!()
         }
     }

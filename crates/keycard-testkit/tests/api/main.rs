@@ -63,6 +63,7 @@ mod sessions;
 mod social;
 mod throttle;
 mod tokens;
+mod webhooks;
 
 /// Starts Keycard for one test. A backend that cannot start fails the test, never skips it.
 async fn run<F, Fut>(backend: Backend, test: F)

@@ -1,0 +1,27 @@
+-- Webhooks: with KEYCARD_WEBHOOK_URL set, every audit event is queued here by a trigger, in the
+-- transaction that records it, and delivered off the request path with retries (keycard-core's
+-- `webhooks`). Without it nothing is queued: webhook_config says which, set at start.
+CREATE TABLE webhook_config (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    enabled INTEGER NOT NULL
+) STRICT;
+INSERT INTO webhook_config (id, enabled) VALUES (1, 0);
+
+CREATE TABLE webhook_outbox (
+    event_id        TEXT PRIMARY KEY REFERENCES audit_events (id) ON DELETE CASCADE,
+    created_at      INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    sent_at         INTEGER,
+    failed_at       INTEGER,
+    last_error      TEXT
+) STRICT;
+CREATE INDEX webhook_outbox_due_idx ON webhook_outbox (next_attempt_at)
+    WHERE sent_at IS NULL AND failed_at IS NULL;
+
+CREATE TRIGGER audit_events_webhook AFTER INSERT ON audit_events
+WHEN (SELECT enabled FROM webhook_config WHERE id = 1) = 1
+BEGIN
+    INSERT INTO webhook_outbox (event_id, created_at, next_attempt_at)
+    VALUES (NEW.id, NEW.at, NEW.at);
+END;
