@@ -159,3 +159,21 @@ pub struct AuditEvent {
     pub user_agent: Option<String>,
     pub detail: serde_json::Value,
 }
+
+impl AuditEvent {
+    /// The event as a structured log line (target `keycard::audit`), in the span of the request
+    /// that caused it, so it carries that request's id. Written by the stores as the event is
+    /// recorded; the detail holds nothing secret by construction.
+    pub fn log(&self) {
+        tracing::info!(
+            target: "keycard::audit",
+            event_id = %self.id,
+            kind = self.kind.as_str(),
+            user_id = self.user_id.map(|u| u.to_string()).as_deref().unwrap_or("-"),
+            session_id = self.session_id.map(|s| s.to_string()).as_deref().unwrap_or("-"),
+            client_ip = self.ip.as_deref().unwrap_or("-"),
+            detail = %self.detail,
+            "security event"
+        );
+    }
+}

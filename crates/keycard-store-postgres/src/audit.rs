@@ -23,6 +23,7 @@ pub(crate) async fn insert(conn: &mut PgConnection, e: &AuditEvent) -> StoreResu
     .execute(conn)
     .await
     .map_err(db_err)?;
+    e.log();
     Ok(())
 }
 

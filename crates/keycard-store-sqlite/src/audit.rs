@@ -22,6 +22,7 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, e: &AuditEvent) -> Store
     .execute(conn)
     .await
     .map_err(db_err)?;
+    e.log();
     Ok(())
 }
 

@@ -329,11 +329,11 @@ impl Keycard {
     {
         let pending = write(self.store.clone());
         let sessions = self.sessions.clone();
-        let task = tokio::spawn(async move {
+        let task = tokio::spawn(tracing::Instrument::in_current_span(async move {
             let written = pending.await;
             sessions.forget_user(user);
             written
-        });
+        }));
         match task.await {
             Ok(written) => Ok(written?),
             Err(e) => {
@@ -706,7 +706,8 @@ where
     T: Send + 'static,
     Fut: Future<Output = Result<T>> + Send + 'static,
 {
-    tokio::spawn(use_case)
+    // In the caller's span, so what it logs carries the request's id.
+    tokio::spawn(tracing::Instrument::in_current_span(use_case))
         .await
         .map_err(|e| Error::Internal(format!("use-case task failed: {e}")))?
 }
