@@ -888,7 +888,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     (
         "social_ip_limit",
-        "social sign-ins started (and native login codes exchanged) per network, e.g. 120/1m (default) or off",
+        "social sign-ins started, their callbacks and native login codes exchanged, per network, e.g. 120/1m (default) or off",
     ),
     (
         "device_code_ip_limit",

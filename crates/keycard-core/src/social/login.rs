@@ -277,6 +277,9 @@ impl SocialLogin<'_> {
         flow_cookie: Option<&str>,
         client: &ClientInfo,
     ) -> Result<SocialSignedIn> {
+        // Callbacks count against the network's allowance as starts do: a flood of forged
+        // callbacks costs a flow lookup each (and, with a stolen state, a provider call).
+        self.admit(client).await?;
         let (kc, provider) = (self.kc.clone(), provider.to_owned());
         let (flow_cookie, client) = (flow_cookie.map(str::to_owned), client.clone());
         crate::service::detached(async move {

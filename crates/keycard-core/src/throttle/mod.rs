@@ -45,7 +45,8 @@ pub struct ThrottlePolicy {
     pub login_per_ip: Option<Rate>,
     pub register_per_ip: Option<Rate>,
     pub register_per_email: Option<Rate>,
-    /// Social sign-ins started (each stores a flow) and native login codes tried, per network.
+    /// Social sign-ins started (each stores a flow), their callbacks, and native login codes
+    /// tried, per network.
     pub social_per_ip: Option<Rate>,
     /// Device user codes tried on the `/device` page, per network (RFC 8628 §5.1: the codes
     /// are short enough to guess, so guessing must be slow).

@@ -1086,6 +1086,11 @@ async fn sign_ins_started_per_network_are_limited(app: TestApp) -> Result<()> {
             .unwrap_or_default()
             .starts_with("text/html")
     );
+    // Callbacks count too: forged ones from this network are refused before any lookup.
+    let forged = browser
+        .navigate(&app.url("/v1/auth/social/google/callback?state=forged&code=forged"))
+        .await?;
+    assert_eq!(forged.status.as_u16(), 429, "{forged}");
     // Another network is not held back.
     app.browser()?.social_start("google", None).await?;
     Ok(())

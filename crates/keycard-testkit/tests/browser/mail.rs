@@ -94,5 +94,15 @@ pub async fn a_forgotten_password_is_reset_from_the_mail_in_the_browser(
     b.wait_for_url("the account page", |u| u.ends_with("/account"))
         .await?;
     ensure!(b.text_of("#signed-in-as").await?.contains(&email));
+    // The whole story is in the account's activity.
+    let events = b.text_of("#events").await?;
+    for line in [
+        "Account created",
+        "Password reset link mailed",
+        "Password reset",
+        "Signed in",
+    ] {
+        ensure!(events.contains(line), "no {line:?} in {events}");
+    }
     b.close().await
 }
