@@ -163,7 +163,8 @@ pub struct AuditEvent {
 impl AuditEvent {
     /// The event as a structured log line (target `keycard::audit`), in the span of the request
     /// that caused it, so it carries that request's id. Written by the stores as the event is
-    /// recorded; the detail holds nothing secret by construction.
+    /// recorded, inside its transaction: should that transaction fail afterwards, its error is
+    /// logged too. The detail holds nothing secret by construction.
     pub fn log(&self) {
         tracing::info!(
             target: "keycard::audit",

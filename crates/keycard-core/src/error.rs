@@ -142,6 +142,9 @@ fn throttled_message(limit: crate::throttle::Limit) -> &'static str {
         Limit::LoginPerIp => "too many failed sign-ins from your network; wait before trying again",
         Limit::RegisterPerIp => "too many sign-ups from your network; wait before trying again",
         Limit::SocialPerIp => "too many sign-ins from your network; wait before trying again",
+        Limit::DeviceStartPerIp => {
+            "too many device sign-ins started from your network; wait before trying again"
+        }
         Limit::DeviceCodePerIp => {
             "too many device codes tried from your network; wait before trying again"
         }

@@ -19,6 +19,9 @@ CREATE TABLE webhook_outbox (
 );
 CREATE INDEX webhook_outbox_due_idx ON webhook_outbox (next_attempt_at)
     WHERE sent_at IS NULL AND failed_at IS NULL;
+-- For pruning what was delivered or given up.
+CREATE INDEX webhook_outbox_finished_idx ON webhook_outbox ((COALESCE(sent_at, failed_at)))
+    WHERE sent_at IS NOT NULL OR failed_at IS NOT NULL;
 
 CREATE FUNCTION queue_webhook() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

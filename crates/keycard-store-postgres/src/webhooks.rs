@@ -22,6 +22,17 @@ impl WebhookStore for PgStore {
         Ok(())
     }
 
+    async fn webhooks_enabled(&self) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT enabled FROM webhook_config WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        match row {
+            Some(r) => r.try_get::<bool, _>("enabled").map_err(db_err),
+            None => Ok(false),
+        }
+    }
+
     async fn claim_webhooks(
         &self,
         now: OffsetDateTime,
@@ -58,11 +69,23 @@ impl WebhookStore for PgStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?;
-            if let Some(row) = row {
-                out.push(ClaimedEvent {
-                    event: rows::audit(&row)?,
-                    attempts: n,
-                });
+            let Some(row) = row else { continue };
+            match rows::audit(&row) {
+                Ok(event) => out.push(ClaimedEvent { event, attempts: n }),
+                // A row this version cannot read (a kind from a newer one, say) is given up
+                // alone; the rest of the batch goes on.
+                Err(e) => {
+                    tracing::error!(event.id = %id, error = %e, "webhook given up: its audit event cannot be read");
+                    sqlx::query(
+                        "UPDATE webhook_outbox SET failed_at = $2, last_error = $3 WHERE event_id = $1",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .bind("the audit event cannot be read")
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                }
             }
         }
         Ok(out)
@@ -127,11 +150,12 @@ impl WebhookStore for PgStore {
     }
 
     async fn prune_webhooks(&self, before: OffsetDateTime) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM webhook_outbox WHERE sent_at < $1 OR failed_at < $1")
-            .bind(before)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let done =
+            sqlx::query("DELETE FROM webhook_outbox WHERE COALESCE(sent_at, failed_at) < $1")
+                .bind(before)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
         Ok(done.rows_affected())
     }
 }

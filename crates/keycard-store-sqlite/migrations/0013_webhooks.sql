@@ -18,6 +18,9 @@ CREATE TABLE webhook_outbox (
 ) STRICT;
 CREATE INDEX webhook_outbox_due_idx ON webhook_outbox (next_attempt_at)
     WHERE sent_at IS NULL AND failed_at IS NULL;
+-- For pruning what was delivered or given up.
+CREATE INDEX webhook_outbox_finished_idx ON webhook_outbox ((COALESCE(sent_at, failed_at)))
+    WHERE sent_at IS NOT NULL OR failed_at IS NOT NULL;
 
 CREATE TRIGGER audit_events_webhook AFTER INSERT ON audit_events
 WHEN (SELECT enabled FROM webhook_config WHERE id = 1) = 1

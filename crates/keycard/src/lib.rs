@@ -128,6 +128,7 @@ fn policy(settings: &Settings) -> Policy {
         register_per_email: settings.register_email_limit,
         social_per_ip: settings.social_ip_limit,
         device_code_per_ip: settings.device_code_ip_limit,
+        device_start_per_ip: settings.device_start_ip_limit,
         forgot_per_ip: settings.forgot_ip_limit,
         forgot_per_email: settings.forgot_email_limit,
         forgot_per_email_daily: settings.forgot_email_daily_limit,
@@ -223,6 +224,17 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let keycard = build(&settings).await?;
+    // Before anything this start records, so that it is queued too.
+    if settings.webhook_url.is_some() {
+        keycard
+            .enable_webhooks(true)
+            .await
+            .context("setting up webhooks")?;
+    } else if keycard.webhooks_enabled().await? {
+        tracing::warn!(
+            "webhooks are on in the database (another instance has KEYCARD_WEBHOOK_URL) but not here:              this instance queues events and does not post them; `keycard webhooks off` stops queueing"
+        );
+    }
     seed_clients(&keycard, &settings).await?;
     let metrics = keycard_http::metrics_handle();
     let config = HttpConfig {
@@ -239,11 +251,6 @@ pub async fn serve(
         keycard.clone(),
         mail_sender(&settings)?,
     ));
-    // The database queues events for webhooks only while this says so.
-    keycard
-        .enable_webhooks(settings.webhook_url.is_some())
-        .await
-        .context("setting up webhooks")?;
     let _webhooks = match (&settings.webhook_url, &settings.webhook_secret) {
         (Some(url), Some(secret)) => Some(AbortOnDropHandle::new(webhooks::spawn(
             keycard.clone(),

@@ -52,6 +52,18 @@ enum Command {
     },
     /// List every setting with its environment variable.
     Settings,
+    /// Webhooks: `off` stops queueing audit events for them (an instance with
+    /// KEYCARD_WEBHOOK_URL turns it on again when it starts).
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhooksCommand {
+    /// Stop queueing audit events for webhooks (after removing KEYCARD_WEBHOOK_URL everywhere).
+    Off,
 }
 
 #[derive(Subcommand)]
@@ -136,6 +148,14 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 "{}",
                 keycard::clients::run(&keycard, &settings, command).await?
             );
+            Ok(())
+        }
+        Command::Webhooks {
+            command: WebhooksCommand::Off,
+        } => {
+            let keycard = keycard::build(&settings).await?;
+            keycard.enable_webhooks(false).await?;
+            println!("audit events are no longer queued for webhooks");
             Ok(())
         }
         Command::Healthcheck { .. } | Command::Settings => Ok(()),

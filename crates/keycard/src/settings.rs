@@ -67,6 +67,7 @@ pub struct Settings {
     /// Social sign-ins started and native login codes exchanged, per client network.
     pub social_ip_limit: Option<Rate>,
     pub device_code_ip_limit: Option<Rate>,
+    pub device_start_ip_limit: Option<Rate>,
     /// Password-reset links asked for per network, and per address (hourly and daily).
     pub forgot_ip_limit: Option<Rate>,
     pub forgot_email_limit: Option<Rate>,
@@ -178,6 +179,7 @@ impl Settings {
             register_email_limit: Some(Rate::new(5, Duration::from_secs(3600))),
             social_ip_limit: Some(Rate::new(120, Duration::from_secs(60))),
             device_code_ip_limit: Some(Rate::new(20, Duration::from_secs(600))),
+            device_start_ip_limit: Some(Rate::new(30, Duration::from_secs(600))),
             forgot_ip_limit: Some(Rate::new(20, Duration::from_secs(600))),
             forgot_email_limit: Some(Rate::new(3, Duration::from_secs(3600))),
             forgot_email_daily_limit: Some(Rate::new(10, Duration::from_secs(86_400))),
@@ -373,6 +375,7 @@ impl Settings {
             "register_email_limit" => self.register_email_limit = parse_rate(v)?,
             "social_ip_limit" => self.social_ip_limit = parse_rate(v)?,
             "device_code_ip_limit" => self.device_code_ip_limit = parse_rate(v)?,
+            "device_start_ip_limit" => self.device_start_ip_limit = parse_rate(v)?,
             "forgot_ip_limit" => self.forgot_ip_limit = parse_rate(v)?,
             "forgot_email_limit" => self.forgot_email_limit = parse_rate(v)?,
             "forgot_email_daily_limit" => self.forgot_email_daily_limit = parse_rate(v)?,
@@ -893,6 +896,10 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "device_code_ip_limit",
         "device user codes tried on the /device page per network, e.g. 20/10m (default) or off",
+    ),
+    (
+        "device_start_ip_limit",
+        "device sign-ins started (RFC 8628 device authorization requests) per network, e.g. 30/10m (default) or off",
     ),
     (
         "forgot_ip_limit",

@@ -42,7 +42,7 @@ impl WebhookSender for HttpWebhooks {
             .body(d.body.clone())
             .send()
             .await
-            .map_err(|e| SendFailure::Transient(format!("posting: {e}")))?;
+            .map_err(|e| SendFailure::Transient(format!("posting: {}", e.without_url())))?;
         let status = response.status();
         if status.is_success() {
             Ok(())

@@ -79,6 +79,14 @@ impl Devices<'_> {
                 "a requested scope is not allowed for this application",
             ));
         }
+        if let Gate::Closed(r) = self
+            .kc
+            .throttle()
+            .begin_device_start(by.ip.as_deref())
+            .await?
+        {
+            return Err(self.kc.refused(r, by).await);
+        }
         let device_code = random_secret(DEVICE_CODE_PREFIX)?;
         let now = self.kc.now();
         let ttl = self.kc.policy().device_code_ttl;

@@ -96,11 +96,11 @@ impl HiddenSignUp<'_> {
                 // After the answer, as for a new address the mail is written with the account:
                 // what the owner is told costs the caller no time.
                 let (kc, locale) = (kc.clone(), locale.to_owned());
-                tokio::spawn(async move {
+                tokio::spawn(tracing::Instrument::in_current_span(async move {
                     if let Err(e) = kc.hidden_sign_up().tell_owner(email, &locale).await {
                         tracing::error!(error = %e, "could not tell an address's owner of a sign-up attempt");
                     }
-                });
+                }));
                 metrics::counter!("keycard_signups_of_taken_addresses_total").increment(1);
                 return Ok(());
             }

@@ -53,7 +53,7 @@ impl PasswordReset<'_> {
             return Err(kc.refused(r, by).await);
         }
         let (kc, by) = (kc.clone(), by.clone());
-        tokio::spawn(async move {
+        tokio::spawn(tracing::Instrument::in_current_span(async move {
             let Some(user) = (match kc.store().find_login(&email).await {
                 Ok(found) => found.map(|(u, _)| u),
                 Err(e) => {
@@ -71,7 +71,7 @@ impl PasswordReset<'_> {
             {
                 tracing::error!(error = %e, user.id = %user.id, "could not queue a password-reset mail");
             }
-        });
+        }));
         Ok(())
     }
 

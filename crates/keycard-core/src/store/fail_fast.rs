@@ -663,6 +663,10 @@ impl crate::webhooks::WebhookStore for FailFast {
         self.guard(self.inner.set_webhooks_enabled(enabled)).await
     }
 
+    async fn webhooks_enabled(&self) -> StoreResult<bool> {
+        self.guard(self.inner.webhooks_enabled()).await
+    }
+
     async fn claim_webhooks(
         &self,
         now: OffsetDateTime,
@@ -1448,6 +1452,9 @@ mod tests {
     #[async_trait]
     impl crate::webhooks::WebhookStore for Switch {
         async fn set_webhooks_enabled(&self, _: bool) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn webhooks_enabled(&self) -> StoreResult<bool> {
             unreached!()
         }
         async fn claim_webhooks(

@@ -51,6 +51,9 @@ pub struct ThrottlePolicy {
     /// Device user codes tried on the `/device` page, per network (RFC 8628 §5.1: the codes
     /// are short enough to guess, so guessing must be slow).
     pub device_code_per_ip: Option<Rate>,
+    /// Device sign-ins started (RFC 8628 device authorization requests), per network: each
+    /// stores a request and a live user code, and more live codes make a guess likelier to hit.
+    pub device_start_per_ip: Option<Rate>,
     /// Password-reset links asked for, per network…
     pub forgot_per_ip: Option<Rate>,
     /// …per address and network (whether or not the address has an account) over an hour, and
@@ -70,6 +73,7 @@ impl Default for ThrottlePolicy {
             register_per_email: Some(Rate::new(5, Duration::from_secs(3600))),
             social_per_ip: Some(Rate::new(120, Duration::from_secs(60))),
             device_code_per_ip: Some(Rate::new(20, Duration::from_secs(600))),
+            device_start_per_ip: Some(Rate::new(30, Duration::from_secs(600))),
             forgot_per_ip: Some(Rate::new(20, Duration::from_secs(600))),
             forgot_per_email: Some(Rate::new(3, Duration::from_secs(3600))),
             forgot_per_email_daily: Some(Rate::new(10, Duration::from_secs(86_400))),
@@ -88,6 +92,7 @@ pub enum Limit {
     RegisterPerEmail,
     SocialPerIp,
     DeviceCodePerIp,
+    DeviceStartPerIp,
     /// A new verification link asked for too soon after the last one.
     VerificationResend,
     ForgotPerIp,
@@ -114,6 +119,7 @@ impl Limit {
             Self::RegisterPerEmail => "register_per_email",
             Self::SocialPerIp => "social_per_ip",
             Self::DeviceCodePerIp => "device_code_per_ip",
+            Self::DeviceStartPerIp => "device_start_per_ip",
             Self::VerificationResend => "verification_resend",
             Self::ForgotPerIp => "forgot_per_ip",
             Self::ForgotPerEmail => "forgot_per_email",
@@ -227,6 +233,7 @@ impl Throttle {
             Limit::RegisterPerIp | Limit::RegisterPerEmail => "register",
             Limit::SocialPerIp => "social",
             Limit::DeviceCodePerIp => "device",
+            Limit::DeviceStartPerIp => "device_authorization",
             Limit::VerificationResend => "verification",
             Limit::ForgotPerIp | Limit::ForgotPerEmail => "password_forgot",
             Limit::LinkTokenPerIp => "link_token",
@@ -375,6 +382,19 @@ impl Throttle {
         for (key, rate) in self.network_buckets("social-ip", ip, self.policy.social_per_ip) {
             if let Some(wait) = self.take(&key, &rate, now).await? {
                 return Ok(self.refuse(Limit::SocialPerIp, &key, now, wait));
+            }
+        }
+        Ok(Gate::Open(()))
+    }
+
+    /// Lets a device start a sign-in (a device authorization request), or refuses it.
+    pub async fn begin_device_start(&self, ip: Option<&str>) -> Result<Gate<()>> {
+        let now = self.now_ms();
+        for (key, rate) in
+            self.network_buckets("device-start-ip", ip, self.policy.device_start_per_ip)
+        {
+            if let Some(wait) = self.take(&key, &rate, now).await? {
+                return Ok(self.refuse(Limit::DeviceStartPerIp, &key, now, wait));
             }
         }
         Ok(Gate::Open(()))

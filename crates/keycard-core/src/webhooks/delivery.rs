@@ -92,8 +92,15 @@ impl Keycard {
         Ok(self.store().prune_webhooks(before).await?)
     }
 
-    /// Tells the database whether to queue events for webhooks (at start).
+    /// Tells the database whether to queue events for webhooks. Every instance shares the
+    /// answer: an instance with a webhook URL turns it on at start; only an operator turns it
+    /// off (`keycard webhooks off`), so an instance started without the URL cannot silently
+    /// stop the others' deliveries.
     pub async fn enable_webhooks(&self, enabled: bool) -> Result<()> {
         Ok(self.store().set_webhooks_enabled(enabled).await?)
+    }
+
+    pub async fn webhooks_enabled(&self) -> Result<bool> {
+        Ok(self.store().webhooks_enabled().await?)
     }
 }

@@ -19,6 +19,8 @@ pub trait WebhookStore: Send + Sync {
     /// Whether new audit events are queued for delivery (the database's trigger reads this).
     async fn set_webhooks_enabled(&self, enabled: bool) -> StoreResult<()>;
 
+    async fn webhooks_enabled(&self) -> StoreResult<bool>;
+
     /// Takes up to `limit` events due at `now`, leased until `lease_until`, each attempt
     /// counted (as the mail outbox does).
     async fn claim_webhooks(

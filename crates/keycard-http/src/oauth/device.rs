@@ -18,6 +18,7 @@ use serde_json::json;
         (status = 200, description = "The codes (RFC 8628 §3.2); poll the token endpoint with grant_type urn:ietf:params:oauth:grant-type:device_code", body = super::docs::DeviceAnswer),
         (status = 400, description = "The app may not use the device grant, or a scope is not allowed (RFC 6749 §5.2)", body = super::docs::OAuthErrorBody),
         (status = 401, description = "Client authentication failed (`invalid_client`)", body = super::docs::OAuthErrorBody),
+        (status = 429, description = "Too many device sign-ins started from this network (`rate_limited`); see Retry-After", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn device_authorization(
     State(state): State<AppState>,

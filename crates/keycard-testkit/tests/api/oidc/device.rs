@@ -11,6 +11,7 @@ backend_tests!(
     the_device_page_needs_a_sign_in_and_codes_cannot_be_guessed_fast,
     an_approval_dies_with_the_sign_in_that_gave_it,
     a_device_code_expires,
+    device_sign_ins_started_per_network_are_limited,
 );
 
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -295,5 +296,29 @@ async fn a_device_code_expires(app: TestApp) -> Result<()> {
         .as_str()
         .context("complete")?;
     ensure!(phone.navigate(complete).await?.status.as_u16() == 422);
+    Ok(())
+}
+
+/// Each device sign-in keeps a live user code; a network that starts too many is refused, so
+/// live codes stay few and a guess stays unlikely to hit one.
+async fn device_sign_ins_started_per_network_are_limited(app: TestApp) -> Result<()> {
+    let Some(app) = app
+        .reconfigure()
+        .setting("device_start_ip_limit", "2/10m")
+        .start()
+        .await?
+    else {
+        return Ok(());
+    };
+    start(&app).await?;
+    start(&app).await?;
+    let r = keycard_testkit::send(
+        app.http()
+            .post(app.url("/oauth2/device_authorization"))
+            .form(&[("client_id", TV)]),
+    )
+    .await?;
+    r.expect_problem(429, "rate_limited")?;
+    ensure!(r.header("retry-after").is_some(), "{r:?}");
     Ok(())
 }
