@@ -90,7 +90,7 @@ impl EmailChange<'_> {
         let mut fields = serde_json::Map::new();
         fields.insert(
             "link".into(),
-            format!("{}/email/confirm?token={token}", kc.policy().issuer).into(),
+            format!("{}/verify-email?token={token}", kc.policy().issuer).into(),
         );
         fields.insert("expires_hours".into(), ttl.whole_hours().into());
         let locale = by.locale.as_deref().unwrap_or("en");

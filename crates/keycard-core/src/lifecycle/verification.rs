@@ -80,7 +80,7 @@ impl Verification<'_> {
     }
 
     /// Sends a new link to the signed-in person, at most once a minute.
-    pub async fn resend(&self, who: &Principal, locale: &str) -> Result<()> {
+    pub async fn resend(&self, who: &Principal, by: &ClientInfo) -> Result<()> {
         let user = &who.user;
         if user.email.is_none() {
             return Err(Error::invalid(
@@ -105,13 +105,35 @@ impl Verification<'_> {
                 });
             }
         }
+        // The allowance of mailed links per network and per address (shared with password
+        // resets): whoever registered accounts with other people's addresses cannot use them
+        // to fill those inboxes.
+        if let Some(email) = &user.email
+            && let crate::throttle::Gate::Closed(r) = self
+                .kc
+                .throttle()
+                .begin_forgot(email, by.ip.as_deref())
+                .await?
+        {
+            return Err(self.kc.refused(r, by).await);
+        }
+        let locale = by.locale.as_deref().unwrap_or("en");
         self.send(user, locale).await?;
         Ok(())
     }
 
     /// Follows a link: the address it was sent to is verified. A spent, expired, unknown or
-    /// outdated link is `InvalidVerification`, whichever it was.
-    pub async fn verify(&self, token: &str, by: &ClientInfo) -> Result<crate::ids::UserId> {
+    /// outdated link is `InvalidVerification`, whichever it was. The link that confirms a new
+    /// address (`kcec_…`, see `email_change`) is followed here too: it verifies that address by
+    /// making it the account's.
+    pub async fn verify(&self, token: &str, by: &ClientInfo) -> Result<()> {
+        if token.starts_with(super::CHANGE_PREFIX) {
+            return match self.kc.email_change().confirm(token, by).await {
+                Ok(_) => Ok(()),
+                Err(Error::InvalidEmailChange) => Err(Error::InvalidVerification),
+                Err(e) => Err(e),
+            };
+        }
         if !token.starts_with(VERIFICATION_PREFIX) || token.len() > 100 {
             return Err(Error::InvalidVerification);
         }
@@ -128,7 +150,7 @@ impl Verification<'_> {
             .await
     }
 
-    async fn verify_now(&self, token: &str, by: &ClientInfo) -> Result<crate::ids::UserId> {
+    async fn verify_now(&self, token: &str, by: &ClientInfo) -> Result<()> {
         let kc = self.kc;
         let ev = kc.audit_event(AuditKind::EmailVerified, None, None, by);
         let hash = TokenHash::of(token);
@@ -152,6 +174,6 @@ impl Verification<'_> {
             tracing::warn!(error = %e, "could not clear sign-in failures after a verification");
         }
         metrics::counter!("keycard_emails_verified_total").increment(1);
-        Ok(verified.user_id)
+        Ok(())
     }
 }

@@ -351,6 +351,7 @@ pub async fn end_all(
 /// `POST /account/verify-email`: a new verification link, at most once a minute.
 pub async fn resend_verification(
     State(state): State<AppState>,
+    Client(mut client): Client,
     headers: HeaderMap,
     jar: CookieJar,
     form: Result<Form<SignInForm>, FormRejection>,
@@ -365,7 +366,8 @@ pub async fn resend_verification(
         .as_ref()
         .map(|e| e.as_str().to_owned())
         .unwrap_or_default();
-    match state.keycard.verification().resend(&who, ctx.m.lang).await {
+    client.locale = Some(ctx.m.lang.to_owned());
+    match state.keycard.verification().resend(&who, &client).await {
         Ok(()) => super::verify::notice(
             &ctx,
             StatusCode::OK,

@@ -1,6 +1,6 @@
-//! Changing the account's address on the pages: the account page's form, and the pages the two
-//! mailed links open (`/email/confirm` at the new address, `/email/undo` at the old one), each
-//! asking for one press so that a mail scanner opening the link spends nothing.
+//! Changing the account's address on the pages: the account page's form, and the page the old
+//! address's undo link opens (`/email/undo`), which asks for one press so that a mail scanner
+//! opening the link spends nothing. The new address's link opens `/verify-email` (`verify`).
 
 use super::account::account_form;
 use super::login::{SignInForm, error_page};
@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum_extra::extract::CookieJar;
 use keycard_core::Error;
-use keycard_core::lifecycle::{CHANGE_PREFIX, UNDO_PREFIX};
+use keycard_core::lifecycle::UNDO_PREFIX;
 use serde::Deserialize;
 
 #[derive(Template)]
@@ -94,60 +94,27 @@ pub async fn request(
     }
 }
 
-/// The page a link opens: one button that posts its token back.
-async fn link_page(
-    state: &AppState,
-    ctx: PageCtx,
-    token: Option<String>,
-    prefix: &str,
-    purpose: &'static str,
-) -> Response {
-    let Some(token) = token.filter(|t| t.starts_with(prefix) && t.len() <= 100) else {
+const UNDO: &str = "email-undo";
+
+/// `GET /email/undo?token=…`: one button that posts the token back.
+async fn link_page(state: &AppState, ctx: PageCtx, token: Option<String>) -> Response {
+    let Some(token) = token.filter(|t| t.starts_with(UNDO_PREFIX) && t.len() <= 100) else {
         return origin_only_referrer(error_page(state, ctx, Error::InvalidEmailChange));
     };
-    let csrf = state.keycard.browser().form_token(&token, purpose);
-    let (heading, text, submit) = match purpose {
-        CONFIRM => (
-            ctx.t("email_change.confirm_heading"),
-            ctx.t("email_change.confirm_text"),
-            ctx.t("email_change.confirm_submit"),
-        ),
-        _ => (
-            ctx.t("email_change.undo_heading"),
-            ctx.t("email_change.undo_text"),
-            ctx.t("email_change.undo_submit"),
-        ),
-    };
-    let action = if purpose == CONFIRM {
-        "/email/confirm"
-    } else {
-        "/email/undo"
-    };
+    let csrf = state.keycard.browser().form_token(&token, UNDO);
     origin_only_referrer(no_store(render(
         StatusCode::OK,
         &ConfirmPage {
             ctx: &ctx,
-            heading,
-            text,
-            action,
-            submit,
+            heading: ctx.t("email_change.undo_heading"),
+            text: ctx.t("email_change.undo_text"),
+            action: "/email/undo",
+            submit: ctx.t("email_change.undo_submit"),
             csrf: &csrf,
             token: &token,
         },
         &ctx.nonce,
     )))
-}
-
-const CONFIRM: &str = "email-confirm";
-const UNDO: &str = "email-undo";
-
-/// `GET /email/confirm?token=…`.
-pub async fn show_confirm(
-    State(state): State<AppState>,
-    ctx: PageCtx,
-    Query(q): Query<TokenQuery>,
-) -> Response {
-    link_page(&state, ctx, q.token, CHANGE_PREFIX, CONFIRM).await
 }
 
 /// `GET /email/undo?token=…`.
@@ -156,7 +123,7 @@ pub async fn show_undo(
     ctx: PageCtx,
     Query(q): Query<TokenQuery>,
 ) -> Response {
-    link_page(&state, ctx, q.token, UNDO_PREFIX, UNDO).await
+    link_page(&state, ctx, q.token).await
 }
 
 /// The form a link page posts, checked: its language, and its token when the form is genuine.
@@ -196,33 +163,6 @@ fn checked(
         )));
     }
     Ok((ctx, token))
-}
-
-/// `POST /email/confirm`.
-pub async fn submit_confirm(
-    State(state): State<AppState>,
-    Client(mut client): Client,
-    headers: HeaderMap,
-    form: Result<Form<TokenForm>, FormRejection>,
-) -> Response {
-    let (ctx, token) = match checked(&state, &headers, form, CONFIRM) {
-        Ok(c) => c,
-        Err(page) => return *page,
-    };
-    client.locale = Some(ctx.m.lang.to_owned());
-    match state.keycard.email_change().confirm(&token, &client).await {
-        Ok(email) => notice_linking(
-            &ctx,
-            StatusCode::OK,
-            "email-changed",
-            (
-                ctx.t("email_change.done_heading"),
-                ctx.t1("email_change.done_text", "email", &email),
-            ),
-            ("/account", ctx.t("verify.to_account")),
-        ),
-        Err(e) => error_page(&state, ctx, e),
-    }
 }
 
 /// `POST /email/undo`.

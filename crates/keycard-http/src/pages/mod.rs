@@ -72,10 +72,6 @@ pub fn routes() -> Router<AppState> {
         .route("/password/reset", get(reset::show).post(reset::submit))
         .route("/account/email", axum::routing::post(email_change::request))
         .route(
-            "/email/confirm",
-            get(email_change::show_confirm).post(email_change::submit_confirm),
-        )
-        .route(
             "/email/undo",
             get(email_change::show_undo).post(email_change::submit_undo),
         )

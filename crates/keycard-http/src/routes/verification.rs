@@ -40,7 +40,7 @@ pub(crate) fn mail_language(headers: &HeaderMap) -> &'static str {
     request_body = VerifyEmailRequest,
     responses(
         (status = 200, description = "The address the link was mailed to is verified", body = EmailVerified),
-        (status = 400, description = "The link was used, has expired, was for an address the account no longer has, or never existed (`invalid_verification_token`, one answer for all)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "The link was used, has expired, was for an address the account no longer has, or never existed (`invalid_verification_token`, one answer for all). Also follows the link that confirms a new address (`kcec_…`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many links tried from this network (`rate_limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn verify_email(
@@ -64,17 +64,15 @@ pub async fn verify_email(
         (status = 202, description = "A new verification link is mailed to the account's address", body = VerificationSent),
         (status = 409, description = "The address is already verified (`already_verified`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The account has no address (`no_email`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "A link was mailed less than a minute ago (`rate_limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "A link was mailed less than a minute ago, or too many links were asked for from this network or for this address (`rate_limited`, the allowance password resets share); see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn resend(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
+    Client(mut client): Client,
     headers: HeaderMap,
 ) -> ApiResult<(StatusCode, Json<VerificationSent>)> {
-    state
-        .keycard
-        .verification()
-        .resend(&who, mail_language(&headers))
-        .await?;
+    client.locale = Some(mail_language(&headers).to_owned());
+    state.keycard.verification().resend(&who, &client).await?;
     Ok((StatusCode::ACCEPTED, Json(VerificationSent { sent: true })))
 }

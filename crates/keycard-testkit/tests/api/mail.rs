@@ -34,6 +34,7 @@ mail_tests!(
     the_link_opens_a_page_that_confirms_with_one_press,
     a_new_link_is_mailed_on_request_but_not_twice_a_minute,
     the_account_page_mails_a_new_link_on_request,
+    new_links_share_the_allowance_of_mailed_links,
 );
 
 pub(crate) fn token_of(link: &str) -> Result<String> {
@@ -336,5 +337,50 @@ async fn the_account_page_mails_a_new_link_on_request(
         .await?
         .expect_status(200)?;
     ensure!(!page.text.contains("resend-verification"), "{page}");
+    Ok(())
+}
+
+/// Asking for new verification links is held to the allowance of mailed links per address
+/// (here 2 a day), beyond its pause: accounts made with other people's addresses cannot be used
+/// to fill their inboxes.
+async fn new_links_share_the_allowance_of_mailed_links(
+    app: TestApp,
+    mail: MailCatcher,
+) -> Result<()> {
+    let backend = app.backend();
+    drop(app);
+    let Some(smtp) = mail.smtp_url.clone() else {
+        println!("{}", keycard_testkit::NEEDS_IN_PROCESS);
+        return Ok(());
+    };
+    let Some(app) = TestApp::builder(backend)
+        .setting("smtp_url", &smtp)
+        .setting("email_verification_resend_pause", "1s")
+        .setting("forgot_email_daily_limit", "2/1d")
+        .start()
+        .await?
+    else {
+        return Ok(());
+    };
+    let email = unique_email();
+    let tokens = app.register(&email, PASSWORD).await?;
+    for n in 1..=3 {
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let r = app
+            .bearer_post(
+                "/v1/auth/verify-email/resend",
+                &tokens.access_token,
+                &json!({}),
+            )
+            .await?;
+        if n <= 2 {
+            r.expect_status(202)?;
+        } else {
+            r.expect_problem(429, "rate_limited")?;
+        }
+    }
+    // The sign-up's link and two more, no third.
+    let got = mail.wait_for(&email, 3).await?;
+    ensure!(got.len() == 3, "{got:?}");
     Ok(())
 }
