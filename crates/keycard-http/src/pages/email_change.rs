@@ -4,16 +4,15 @@
 
 use super::account::account_form;
 use super::login::{SignInForm, error_page};
-use super::verify::notice_linking;
-use super::{PageCtx, i18n::Messages, origin_only_referrer, render, same_origin};
-use crate::error::ApiError;
+use super::verify::{LinkForm, link_form, notice_linking};
+use super::{PageCtx, origin_only_referrer, render};
 use crate::extract::Client;
 use crate::oauth::no_store;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum_extra::extract::CookieJar;
 use keycard_core::Error;
@@ -126,45 +125,6 @@ pub async fn show_undo(
     link_page(&state, ctx, q.token).await
 }
 
-/// The form a link page posts, checked: its language, and its token when the form is genuine.
-fn checked(
-    state: &AppState,
-    headers: &HeaderMap,
-    form: Result<Form<TokenForm>, FormRejection>,
-    purpose: &str,
-) -> Result<(PageCtx, String), Box<Response>> {
-    let accept = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
-    let form = match form {
-        Ok(Form(f)) => f,
-        Err(e) => {
-            let ctx = PageCtx::new(Messages::negotiate(None, accept), state);
-            return Err(Box::new(error_page(
-                state,
-                ctx,
-                ApiError::Malformed(e.body_text()),
-            )));
-        }
-    };
-    let ctx = PageCtx::new(Messages::negotiate(form.lang.as_deref(), accept), state);
-    let token = form.token.unwrap_or_default();
-    let csrf = form.csrf.unwrap_or_default();
-    if !same_origin(headers, &state.config)
-        || !state
-            .keycard
-            .browser()
-            .form_token_holds(&token, purpose, &csrf)
-    {
-        return Err(Box::new(error_page(
-            state,
-            ctx,
-            ApiError::CsrfRejected("email change form"),
-        )));
-    }
-    Ok((ctx, token))
-}
-
 /// `POST /email/undo`.
 pub async fn submit_undo(
     State(state): State<AppState>,
@@ -172,11 +132,16 @@ pub async fn submit_undo(
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Response {
-    let (ctx, token) = match checked(&state, &headers, form, UNDO) {
+    let (ctx, form) = match link_form(&state, &headers, form, UNDO) {
         Ok(c) => c,
         Err(page) => return *page,
     };
-    match state.keycard.email_change().undo(&token, &client).await {
+    match state
+        .keycard
+        .email_change()
+        .undo(form.token(), &client)
+        .await
+    {
         Ok(_) => notice_linking(
             &ctx,
             StatusCode::OK,
@@ -188,5 +153,17 @@ pub async fn submit_undo(
             ("/password/forgot", ctx.t("email_change.choose_password")),
         ),
         Err(e) => error_page(&state, ctx, e),
+    }
+}
+
+impl LinkForm for TokenForm {
+    fn lang(&self) -> Option<&str> {
+        self.lang.as_deref()
+    }
+    fn token(&self) -> &str {
+        self.token.as_deref().unwrap_or_default()
+    }
+    fn csrf(&self) -> &str {
+        self.csrf.as_deref().unwrap_or_default()
     }
 }

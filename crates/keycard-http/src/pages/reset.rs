@@ -2,16 +2,15 @@
 //! choose the new password). Opening the link spends nothing; the form's post does.
 
 use super::login::{SignInForm, checked_form, error_page, with_retry_after};
-use super::verify::notice_linking;
-use super::{PageCtx, binding, i18n::Messages, render, same_origin};
-use crate::error::ApiError;
+use super::verify::{LinkForm, link_form, notice_linking};
+use super::{PageCtx, binding, render};
 use crate::extract::Client;
 use crate::oauth::no_store;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use keycard_core::Error;
@@ -196,27 +195,11 @@ pub async fn submit(
     headers: HeaderMap,
     form: Result<Form<ResetForm>, FormRejection>,
 ) -> Response {
-    let accept = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
-    let form = match form {
-        Ok(Form(f)) => f,
-        Err(e) => {
-            let ctx = PageCtx::new(Messages::negotiate(None, accept), &state);
-            return error_page(&state, ctx, ApiError::Malformed(e.body_text()));
-        }
+    let (ctx, form) = match link_form(&state, &headers, form, RESET) {
+        Ok(checked) => checked,
+        Err(page) => return *page,
     };
-    let ctx = PageCtx::new(Messages::negotiate(form.lang.as_deref(), accept), &state);
-    let token = form.token.unwrap_or_default();
-    let csrf = form.csrf.unwrap_or_default();
-    if !same_origin(&headers, &state.config)
-        || !state
-            .keycard
-            .browser()
-            .form_token_holds(&token, RESET, &csrf)
-    {
-        return error_page(&state, ctx, ApiError::CsrfRejected("password reset form"));
-    }
+    let (token, csrf) = (form.token().to_owned(), form.csrf().to_owned());
     client.locale = Some(ctx.m.lang.to_owned());
     let password = form.new_password.unwrap_or_default();
     let reset = state.keycard.password_reset();
@@ -241,5 +224,17 @@ pub async fn submit(
             )
         }
         Err(e) => error_page(&state, ctx, e),
+    }
+}
+
+impl LinkForm for ResetForm {
+    fn lang(&self) -> Option<&str> {
+        self.lang.as_deref()
+    }
+    fn token(&self) -> &str {
+        self.token.as_deref().unwrap_or_default()
+    }
+    fn csrf(&self) -> &str {
+        self.csrf.as_deref().unwrap_or_default()
     }
 }

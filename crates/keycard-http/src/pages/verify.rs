@@ -77,28 +77,11 @@ pub async fn submit(
     headers: HeaderMap,
     form: Result<Form<VerifyForm>, FormRejection>,
 ) -> Response {
-    let accept = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
-    let form = match form {
-        Ok(Form(f)) => f,
-        Err(e) => {
-            let ctx = PageCtx::new(Messages::negotiate(None, accept), &state);
-            return error_page(&state, ctx, ApiError::Malformed(e.body_text()));
-        }
+    let (ctx, form) = match link_form(&state, &headers, form, PURPOSE) {
+        Ok(checked) => checked,
+        Err(page) => return *page,
     };
-    let ctx = PageCtx::new(Messages::negotiate(form.lang.as_deref(), accept), &state);
-    let token = form.token.unwrap_or_default();
-    let csrf = form.csrf.unwrap_or_default();
-    if !same_origin(&headers, &state.config)
-        || !state
-            .keycard
-            .browser()
-            .form_token_holds(&token, PURPOSE, &csrf)
-    {
-        return error_page(&state, ctx, ApiError::CsrfRejected("verify-email form"));
-    }
-    match state.keycard.verification().verify(&token, &by).await {
+    match state.keycard.verification().verify(form.token(), &by).await {
         Ok(_) => notice(
             &ctx,
             StatusCode::OK,
@@ -108,6 +91,65 @@ pub async fn submit(
         ),
         Err(e) => error_page(&state, ctx, e),
     }
+}
+
+/// The fields every page a mailed link opens posts back.
+pub(super) trait LinkForm {
+    fn lang(&self) -> Option<&str>;
+    /// The link's token, which the form token is bound to.
+    fn token(&self) -> &str;
+    fn csrf(&self) -> &str;
+}
+
+impl LinkForm for VerifyForm {
+    fn lang(&self) -> Option<&str> {
+        self.lang.as_deref()
+    }
+    fn token(&self) -> &str {
+        self.token.as_deref().unwrap_or_default()
+    }
+    fn csrf(&self) -> &str {
+        self.csrf.as_deref().unwrap_or_default()
+    }
+}
+
+/// What a mailed link's page posts, checked: a well-formed form, from Keycard's own origin,
+/// with a form token bound to the link's token for `purpose`. Gives the page context in the
+/// form's language, and the form; the page to answer instead as `Err`.
+pub(super) fn link_form<T: LinkForm>(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: Result<Form<T>, FormRejection>,
+    purpose: &str,
+) -> Result<(PageCtx, T), Box<Response>> {
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let form = match form {
+        Ok(Form(f)) => f,
+        Err(e) => {
+            let ctx = PageCtx::new(Messages::negotiate(None, accept), state);
+            return Err(Box::new(error_page(
+                state,
+                ctx,
+                ApiError::Malformed(e.body_text()),
+            )));
+        }
+    };
+    let ctx = PageCtx::new(Messages::negotiate(form.lang(), accept), state);
+    if !same_origin(headers, &state.config)
+        || !state
+            .keycard
+            .browser()
+            .form_token_holds(form.token(), purpose, form.csrf())
+    {
+        return Err(Box::new(error_page(
+            state,
+            ctx,
+            ApiError::CsrfRejected("a form of a mailed link's page"),
+        )));
+    }
+    Ok((ctx, form))
 }
 
 /// A short page that says what happened, with the way back to the account page.

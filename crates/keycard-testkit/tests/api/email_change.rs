@@ -8,28 +8,7 @@ use anyhow::{Context, Result, ensure};
 use keycard_testkit::{MailCatcher, PASSWORD, TestApp, field_value, unique_email};
 use serde_json::{Value, json};
 
-macro_rules! change_tests {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    crate::run_mail(keycard_testkit::Backend::Sqlite, super::$name).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    crate::run_mail(keycard_testkit::Backend::Postgres, super::$name).await;
-                }
-            )+
-        }
-    };
-}
-
-change_tests!(
+mail_tests!(
     the_new_address_confirms_and_the_old_one_can_undo,
     asking_needs_a_recent_sign_in_or_the_password,
     the_pages_change_and_undo_the_address,
@@ -181,17 +160,8 @@ async fn reset_and_sign_in(
 /// the old one for themselves: the old address's undo link still gives it back, from wherever
 /// the address went, and the old address was kept for it meanwhile.
 async fn the_undo_holds_after_further_changes(app: TestApp, mail: MailCatcher) -> Result<()> {
-    let backend = app.backend();
-    drop(app);
-    let Some(smtp) = mail.smtp_url.clone() else {
-        println!("{}", keycard_testkit::NEEDS_IN_PROCESS);
-        return Ok(());
-    };
-    let Some(app) = TestApp::builder(backend)
-        .setting("smtp_url", &smtp)
-        .setting("email_verification_resend_pause", "1s")
-        .start()
-        .await?
+    let Some(app) =
+        crate::with_mail(app, &mail, &[("email_verification_resend_pause", "1s")]).await?
     else {
         return Ok(());
     };
@@ -248,18 +218,7 @@ async fn asking_needs_a_recent_sign_in_or_the_password(
 ) -> Result<()> {
     let taken = unique_email();
     app.register(&taken, PASSWORD).await?;
-    let backend = app.backend();
-    drop(app);
-    let Some(smtp) = mail.smtp_url.clone() else {
-        println!("{}", keycard_testkit::NEEDS_IN_PROCESS);
-        return Ok(());
-    };
-    let Some(app) = TestApp::builder(backend)
-        .setting("smtp_url", &smtp)
-        .setting("recent_sign_in", "1s")
-        .start()
-        .await?
-    else {
+    let Some(app) = crate::with_mail(app, &mail, &[("recent_sign_in", "1s")]).await? else {
         return Ok(());
     };
     let email = unique_email();

@@ -8,28 +8,7 @@ use anyhow::{Context, Result, ensure};
 use keycard_testkit::{MailCatcher, PASSWORD, TestApp, field_value, unique_email};
 use serde_json::json;
 
-macro_rules! hidden_tests {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    crate::run_mail(keycard_testkit::Backend::Sqlite, super::$name).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    crate::run_mail(keycard_testkit::Backend::Postgres, super::$name).await;
-                }
-            )+
-        }
-    };
-}
-
-hidden_tests!(
+mail_tests!(
     sign_up_answers_alike_for_a_new_and_a_taken_address,
     the_page_answers_alike_too,
     signing_up_again_before_confirming_mails_the_note_and_a_reset_gets_in,
@@ -37,17 +16,7 @@ hidden_tests!(
 
 /// Keycard in hidden mode, delivering to the catcher; `None` against `KEYCARD_URL`.
 async fn hidden(app: TestApp, mail: &MailCatcher) -> Result<Option<TestApp>> {
-    let backend = app.backend();
-    drop(app);
-    let Some(smtp) = mail.smtp_url.clone() else {
-        println!("{}", keycard_testkit::NEEDS_IN_PROCESS);
-        return Ok(None);
-    };
-    TestApp::builder(backend)
-        .setting("smtp_url", &smtp)
-        .setting("signup_disclosure", "hidden")
-        .start()
-        .await
+    crate::with_mail(app, mail, &[("signup_disclosure", "hidden")]).await
 }
 
 /// Follows the verification link of the `n`-th mail to `email`.

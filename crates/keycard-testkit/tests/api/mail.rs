@@ -8,27 +8,6 @@ use anyhow::{Context, Result, ensure};
 use keycard_testkit::{MailCatcher, PASSWORD, TestApp, field_value, unique_email};
 use serde_json::json;
 
-macro_rules! mail_tests {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    crate::run_mail(keycard_testkit::Backend::Sqlite, super::$name).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    crate::run_mail(keycard_testkit::Backend::Postgres, super::$name).await;
-                }
-            )+
-        }
-    };
-}
-
 mail_tests!(
     sign_up_mails_a_link_that_verifies_the_address_once,
     the_link_opens_a_page_that_confirms_with_one_press,
@@ -281,17 +260,8 @@ async fn the_account_page_mails_a_new_link_on_request(
     app: TestApp,
     mail: MailCatcher,
 ) -> Result<()> {
-    let backend = app.backend();
-    drop(app);
-    let Some(smtp) = mail.smtp_url.clone() else {
-        println!("{}", keycard_testkit::NEEDS_IN_PROCESS);
-        return Ok(());
-    };
-    let Some(app) = TestApp::builder(backend)
-        .setting("smtp_url", &smtp)
-        .setting("email_verification_resend_pause", "2s")
-        .start()
-        .await?
+    let Some(app) =
+        crate::with_mail(app, &mail, &[("email_verification_resend_pause", "2s")]).await?
     else {
         return Ok(());
     };
@@ -347,18 +317,15 @@ async fn new_links_share_the_allowance_of_mailed_links(
     app: TestApp,
     mail: MailCatcher,
 ) -> Result<()> {
-    let backend = app.backend();
-    drop(app);
-    let Some(smtp) = mail.smtp_url.clone() else {
-        println!("{}", keycard_testkit::NEEDS_IN_PROCESS);
-        return Ok(());
-    };
-    let Some(app) = TestApp::builder(backend)
-        .setting("smtp_url", &smtp)
-        .setting("email_verification_resend_pause", "1s")
-        .setting("forgot_email_daily_limit", "2/1d")
-        .start()
-        .await?
+    let Some(app) = crate::with_mail(
+        app,
+        &mail,
+        &[
+            ("email_verification_resend_pause", "1s"),
+            ("forgot_email_daily_limit", "2/1d"),
+        ],
+    )
+    .await?
     else {
         return Ok(());
     };

@@ -42,6 +42,28 @@ macro_rules! backend_tests {
     };
 }
 
+/// Like `backend_tests!`, with Keycard delivering to the mail catcher (see `run_mail`).
+macro_rules! mail_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    crate::run_mail(keycard_testkit::Backend::Sqlite, super::$name).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    crate::run_mail(keycard_testkit::Backend::Postgres, super::$name).await;
+                }
+            )+
+        }
+    };
+}
+
 mod auth;
 mod breached;
 mod clients;
@@ -93,6 +115,26 @@ where
     if let Err(e) = test(app, catcher).await {
         panic!("{e:#}");
     }
+}
+
+/// `app`'s backend again, in process, delivering to `mail`'s catcher, with `settings`; `None`
+/// (after saying so) when the suite targets `KEYCARD_URL`, whose settings are not ours.
+async fn with_mail(
+    app: TestApp,
+    mail: &keycard_testkit::MailCatcher,
+    settings: &[(&str, &str)],
+) -> Result<Option<TestApp>> {
+    let backend = app.backend();
+    drop(app);
+    let Some(smtp) = mail.smtp_url.clone() else {
+        println!("{}", keycard_testkit::NEEDS_IN_PROCESS);
+        return Ok(None);
+    };
+    let mut builder = TestApp::builder(backend).setting("smtp_url", &smtp);
+    for (name, value) in settings {
+        builder = builder.setting(name, value);
+    }
+    builder.start().await
 }
 
 /// Starts Keycard with sign-in through the provider double for one test; fails, never skips.

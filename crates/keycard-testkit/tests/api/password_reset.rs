@@ -11,27 +11,6 @@ use keycard_testkit::{MailCatcher, PASSWORD, TestApp, field_value, unique_email}
 use serde_json::json;
 use std::time::Duration;
 
-macro_rules! mail_tests {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    crate::run_mail(keycard_testkit::Backend::Sqlite, super::$name).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    crate::run_mail(keycard_testkit::Backend::Postgres, super::$name).await;
-                }
-            )+
-        }
-    };
-}
-
 mail_tests!(
     forgot_answers_alike_for_a_known_and_an_unknown_address,
     the_link_sets_a_new_password_once_and_ends_every_session,
@@ -218,18 +197,12 @@ async fn a_locked_out_owner_gets_back_in_through_a_reset_link(
     app: TestApp,
     mail: MailCatcher,
 ) -> Result<()> {
-    let backend = app.backend();
-    drop(app);
-    let Some(smtp) = mail.smtp_url.clone() else {
-        println!("{}", keycard_testkit::NEEDS_IN_PROCESS);
-        return Ok(());
-    };
-    let Some(app) = TestApp::builder(backend)
-        .setting("smtp_url", &smtp)
-        .setting("login_free_failures", "2")
-        .setting("login_backoff", "10m")
-        .start()
-        .await?
+    let Some(app) = crate::with_mail(
+        app,
+        &mail,
+        &[("login_free_failures", "2"), ("login_backoff", "10m")],
+    )
+    .await?
     else {
         return Ok(());
     };
