@@ -1,7 +1,8 @@
 //! Mail in the real browser. The verification mail: sign up on the page, the link from the mail
 //! the catcher received opens Keycard's page, one press confirms the address, and the account
 //! page says so. A forgotten password: from the sign-in page to the reset mail, a new password
-//! on the page the link opens, and a sign-in with it.
+//! on the page the link opens, and a sign-in with it. A new address: asked for on the account
+//! page, confirmed from its inbox, and taken back from the old one's.
 
 use crate::chrome::Chrome;
 use anyhow::{Context, Result, ensure};
@@ -104,5 +105,49 @@ pub async fn a_forgotten_password_is_reset_from_the_mail_in_the_browser(
     ] {
         ensure!(events.contains(line), "no {line:?} in {events}");
     }
+    b.close().await
+}
+
+pub async fn the_address_is_changed_and_taken_back_in_the_browser(
+    app: TestApp,
+    b: Chrome,
+) -> Result<()> {
+    let (app, mail) = with_mail(app).await?;
+    let old = unique_email();
+    b.goto(&app.url("/register")).await?;
+    b.fill("#email", &old).await?;
+    b.fill("#password", PASSWORD).await?;
+    b.click("#submit").await?;
+    b.wait_for_url("the account page", |u| u.ends_with("/account"))
+        .await?;
+
+    // Just signed up: a recent sign-in, so the current password is not asked for.
+    let new = unique_email();
+    b.click("#change-email summary").await?;
+    b.fill("#new-email", &new).await?;
+    b.click("#change-email-submit").await?;
+    b.wait_for("#email-change-sent").await?;
+    let link = mail.wait_for(&new, 1).await?[0]
+        .link("/verify-email")
+        .context("no link in the mail to the new address")?;
+    b.goto(&link).await?;
+    b.click("#submit").await?;
+    b.wait_for("#email-verified").await?;
+    b.goto(&app.url("/account")).await?;
+    ensure!(b.text_of("#signed-in-as").await?.contains(&new));
+
+    // The old address takes the account back: every session ends, this browser's too.
+    let undo = mail
+        .wait_for(&old, 2)
+        .await?
+        .iter()
+        .find_map(|m| m.link("/email/undo"))
+        .context("no undo link in the mail to the old address")?;
+    b.goto(&undo).await?;
+    b.click("#submit").await?;
+    b.wait_for("#email-change-undone").await?;
+    b.goto(&app.url("/account")).await?;
+    b.wait_for_url("the sign-in page", |u| u.contains("/login"))
+        .await?;
     b.close().await
 }

@@ -23,6 +23,7 @@ use chrome::Chrome;
 use keycard_testkit::{Backend, PASSWORD, TestApp, unique_email};
 use mail::{
     a_forgotten_password_is_reset_from_the_mail_in_the_browser,
+    the_address_is_changed_and_taken_back_in_the_browser,
     the_mailed_link_confirms_the_address_in_the_browser,
 };
 use std::future::Future;
@@ -59,6 +60,7 @@ browser_tests!(
     the_account_page_takes_an_apps_access_back_and_an_app_signs_out,
     the_mailed_link_confirms_the_address_in_the_browser,
     a_forgotten_password_is_reset_from_the_mail_in_the_browser,
+    the_address_is_changed_and_taken_back_in_the_browser,
 );
 
 /// Keycard in-process with the provider double, and a browser; both end with the test.
