@@ -222,6 +222,12 @@ impl fmt::Debug for TestApp {
     }
 }
 
+/// Whether the suite targets a running server (`KEYCARD_URL`) rather than starting its own: a
+/// test that must prepare something before its first start (a database file) asks this first.
+pub fn targets_running_server() -> bool {
+    external_url().is_some()
+}
+
 fn external_url() -> Option<String> {
     std::env::var("KEYCARD_URL")
         .ok()
