@@ -61,6 +61,18 @@ pub enum AuditKind {
     EmailChanged,
     /// The old address took the account back: every session ended.
     EmailChangeUndone,
+    /// A password held and the account asked for its second factor (a challenge was issued).
+    MfaChallenged,
+    /// A second step failed (the detail says how).
+    MfaFailed,
+    /// An authenticator app (TOTP) was confirmed on the account, with new recovery codes.
+    MfaEnabled,
+    /// The authenticator app was removed.
+    MfaDisabled,
+    /// New recovery codes replaced the old ones.
+    RecoveryCodesRegenerated,
+    /// A recovery code was spent on a second step (the detail counts what is left).
+    RecoveryCodeUsed,
 }
 
 impl AuditKind {
@@ -101,6 +113,12 @@ impl AuditKind {
             Self::EmailChangeRequested => "email_change_requested",
             Self::EmailChanged => "email_changed",
             Self::EmailChangeUndone => "email_change_undone",
+            Self::MfaChallenged => "mfa_challenged",
+            Self::MfaFailed => "mfa_failed",
+            Self::MfaEnabled => "mfa_enabled",
+            Self::MfaDisabled => "mfa_disabled",
+            Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            Self::RecoveryCodeUsed => "recovery_code_used",
         }
     }
 
@@ -141,6 +159,12 @@ impl AuditKind {
             Self::EmailChangeRequested,
             Self::EmailChanged,
             Self::EmailChangeUndone,
+            Self::MfaChallenged,
+            Self::MfaFailed,
+            Self::MfaEnabled,
+            Self::MfaDisabled,
+            Self::RecoveryCodesRegenerated,
+            Self::RecoveryCodeUsed,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

@@ -68,6 +68,19 @@ pub enum Error {
     /// older.
     #[error("confirm with your current password, or sign in again")]
     ReauthenticationRequired,
+    /// The second step's code is wrong, spent, or out of its time window.
+    #[error("the code is not correct")]
+    InvalidMfaCode,
+    /// The second step's challenge is unknown, spent, expired, or failed too often: sign in
+    /// with the password again.
+    #[error("this sign-in expired; sign in again")]
+    InvalidMfaChallenge,
+    /// A factor of this kind is already set up.
+    #[error("an authenticator app is already set up; remove it first")]
+    MfaAlreadyEnabled,
+    /// The operation needs a second factor the account does not have (or one not yet started).
+    #[error("no authenticator app is set up")]
+    MfaNotEnabled,
     #[error("the email address is already verified")]
     AlreadyVerified,
     /// Too many attempts from this network or on this account: refused before any password
@@ -123,6 +136,10 @@ impl Error {
             Self::InvalidEmailChange => "invalid_email_change_token",
             Self::ReauthenticationRequired => "reauthentication_required",
             Self::AlreadyVerified => "already_verified",
+            Self::InvalidMfaCode => "invalid_mfa_code",
+            Self::InvalidMfaChallenge => "invalid_mfa_challenge",
+            Self::MfaAlreadyEnabled => "mfa_already_enabled",
+            Self::MfaNotEnabled => "mfa_not_enabled",
             Self::Throttled { limit, .. } => limit.code(),
             Self::Social(f) => f.code(),
             Self::OAuth(e) => e.code.as_str(),
@@ -161,6 +178,8 @@ fn throttled_message(limit: crate::throttle::Limit) -> &'static str {
             "too many password resets asked for this address; wait before trying again"
         }
         Limit::LinkTokenPerIp => "too many links tried from your network; wait before trying again",
+        Limit::MfaPerAccount => "too many wrong codes for this account; wait before trying again",
+        Limit::MfaPerIp => "too many wrong codes from your network; wait before trying again",
     }
 }
 

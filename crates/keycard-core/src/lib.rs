@@ -15,6 +15,7 @@ pub mod error;
 pub mod ids;
 pub mod lifecycle;
 pub mod mail;
+pub mod mfa;
 pub mod oidc;
 pub mod passwords;
 pub mod service;

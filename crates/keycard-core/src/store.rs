@@ -250,6 +250,7 @@ pub trait Store:
     + crate::lifecycle::EmailChangeStore
     + crate::webhooks::WebhookStore
     + crate::lifecycle::LifecycleStore
+    + crate::mfa::MfaStore
 {
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> StoreResult<()>;

@@ -17,6 +17,20 @@ pub const BROWSER_COOKIE: &str = "__Host-keycard_browser";
 /// it too, whatever the provider's redirect carries. Not a secret: a language code.
 pub const LANG_COOKIE: &str = "__Host-keycard_lang";
 
+/// A sign-in whose password held, waiting for its second step: the challenge id. Strict: only
+/// Keycard's own second-step page reads it.
+pub const MFA_COOKIE: &str = "__Host-keycard_mfa";
+
+pub fn mfa_cookie(value: String, max_age: time::Duration) -> Cookie<'static> {
+    Cookie::build((MFA_COOKIE, value))
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .max_age(max_age)
+        .build()
+}
+
 fn host_cookie(name: &'static str, value: String, max_age: time::Duration) -> Cookie<'static> {
     Cookie::build((name, value))
         .http_only(true)

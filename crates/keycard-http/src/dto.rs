@@ -102,6 +102,9 @@ pub struct UserResponse {
     pub created_at: OffsetDateTime,
     /// The providers linked to the account (see `/v1/me/identities`).
     pub identities: Vec<IdentityView>,
+    /// The account's second factors (in `GET /v1/me` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa: Option<crate::routes::mfa::MfaView>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -145,6 +148,7 @@ impl UserResponse {
             picture_url: u.picture_url,
             created_at: u.created_at,
             identities: identities.iter().map(Into::into).collect(),
+            mfa: None,
         }
     }
 }

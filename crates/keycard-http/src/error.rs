@@ -140,6 +140,10 @@ impl ApiError {
                     Error::InvalidEmailChange => (S::BAD_REQUEST, "Invalid email change link"),
                     Error::ReauthenticationRequired => (S::FORBIDDEN, "Recent sign-in required"),
                     Error::AlreadyVerified => (S::CONFLICT, "Already verified"),
+                    Error::InvalidMfaCode => (S::UNAUTHORIZED, "Invalid code"),
+                    Error::InvalidMfaChallenge => (S::UNAUTHORIZED, "Sign-in expired"),
+                    Error::MfaAlreadyEnabled => (S::CONFLICT, "Already set up"),
+                    Error::MfaNotEnabled => (S::CONFLICT, "Not set up"),
                     Error::Throttled { .. } => (S::TOO_MANY_REQUESTS, "Too many attempts"),
                     Error::Social(f) => social_parts(f),
                     Error::OAuth(e) if e.code == keycard_core::oidc::OAuthCode::InvalidClient => {

@@ -50,7 +50,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 fn api_routes() -> OpenApiRouter<AppState> {
     use routes::{
-        admin, apps, auth, email_change, identities, me, ops, password, sessions, social,
+        admin, apps, auth, email_change, identities, me, mfa, ops, password, sessions, social,
         verification,
     };
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
@@ -73,6 +73,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(me::get_me, me::update_me))
         .routes(routes!(me::change_password))
         .routes(routes!(me::list_events))
+        .routes(routes!(mfa::complete))
+        .routes(routes!(mfa::start_totp, mfa::remove_totp))
+        .routes(routes!(mfa::confirm_totp))
+        .routes(routes!(mfa::regenerate_recovery_codes))
         .routes(routes!(identities::list_identities))
         .routes(routes!(identities::link_identity))
         .routes(routes!(identities::unlink_identity))

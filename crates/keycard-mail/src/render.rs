@@ -51,6 +51,8 @@ fn words_for(kind: MailKind, locale: &str) -> (&'static str, &'static Words) {
         MailKind::ConfirmEmailChange => &words::CONFIRM_CHANGE_EN,
         MailKind::EmailChanged if es => &words::CHANGED_EMAIL_ES,
         MailKind::EmailChanged => &words::CHANGED_EMAIL_EN,
+        MailKind::SecurityChange if es => &words::SECURITY_ES,
+        MailKind::SecurityChange => &words::SECURITY_EN,
     };
     (if es { "es" } else { "en" }, w)
 }
@@ -95,6 +97,7 @@ pub fn render(mail: &Mail) -> Result<Rendered, String> {
         .ok_or_else(|| format!("the {} mail has no link", mail.kind.as_str()))?;
     let what = match mail.kind {
         MailKind::PasswordChanged => words::changed_what(lang, mail.field("reason").unwrap_or("")),
+        MailKind::SecurityChange => words::security_what(lang, mail.field("change").unwrap_or("")),
         _ => "",
     };
     let extra = [("what", what)];
@@ -261,6 +264,33 @@ mod tests {
             changed.text.contains("se acaba de cambiar"),
             "{}",
             changed.text
+        );
+    }
+
+    #[test]
+    fn security_notices_say_what_changed() {
+        let link = "https://id.example.com/account";
+        let on = render(&of(
+            MailKind::SecurityChange,
+            "en",
+            &[("link", link.into()), ("change", "mfa_enabled".into())],
+        ))
+        .unwrap();
+        assert!(on.text.contains("was turned on"), "{}", on.text);
+        assert!(on.text.contains(link));
+        let used = render(&of(
+            MailKind::SecurityChange,
+            "es",
+            &[
+                ("link", link.into()),
+                ("change", "recovery_code_used".into()),
+            ],
+        ))
+        .unwrap();
+        assert!(
+            used.text.contains("código de recuperación"),
+            "{}",
+            used.text
         );
     }
 

@@ -181,3 +181,55 @@ pub(crate) const CHANGED_EMAIL_ES: Words = Words {
     button: "Deshacer el cambio",
     footer: &["El enlace sirve una sola vez y caduca en {expires_days} días."],
 };
+
+pub(crate) const SECURITY_EN: Words = Words {
+    subject: "How you sign in to your account changed",
+    greeting: "Hello,",
+    greeting_named: "Hello {name},",
+    paragraphs: &[
+        "{what}",
+        "If this was not you, reset your password now and review your account's sign-in settings and sessions with the link below.",
+    ],
+    button: "Review my account",
+    footer: &["You are receiving this because it concerns the security of your account."],
+};
+
+pub(crate) const SECURITY_ES: Words = Words {
+    subject: "Ha cambiado cómo inicias sesión en tu cuenta",
+    greeting: "Hola:",
+    greeting_named: "Hola, {name}:",
+    paragraphs: &[
+        "{what}",
+        "Si no has sido tú, restablece tu contraseña ahora y revisa los ajustes de inicio de sesión y las sesiones de tu cuenta con el enlace de abajo.",
+    ],
+    button: "Revisar mi cuenta",
+    footer: &["Recibes este mensaje porque afecta a la seguridad de tu cuenta."],
+};
+
+/// What changed, for the security notice's `{what}`, by its `change` field.
+pub(crate) fn security_what(lang: &str, change: &str) -> &'static str {
+    match (lang, change) {
+        ("es", "mfa_enabled") => {
+            "Se ha activado la verificación en dos pasos con una aplicación de autenticación: a partir de ahora, al iniciar sesión con tu contraseña se te pedirá también un código."
+        }
+        ("es", "mfa_disabled") => {
+            "Se ha desactivado la verificación en dos pasos: tu contraseña vuelve a bastar para iniciar sesión, y tus códigos de recuperación ya no sirven."
+        }
+        ("es", "recovery_codes_regenerated") => {
+            "Se han creado códigos de recuperación nuevos para tu cuenta; los anteriores ya no sirven."
+        }
+        ("es", _) => {
+            "Se acaba de usar un código de recuperación para iniciar sesión en tu cuenta. Cada código sirve una sola vez."
+        }
+        (_, "mfa_enabled") => {
+            "Two-step verification with an authenticator app was turned on: from now on, signing in with your password also asks for a code."
+        }
+        (_, "mfa_disabled") => {
+            "Two-step verification was turned off: your password alone signs you in again, and your recovery codes no longer work."
+        }
+        (_, "recovery_codes_regenerated") => {
+            "New recovery codes were made for your account; the earlier ones no longer work."
+        }
+        _ => "A recovery code was just used to sign in to your account. Each code works once.",
+    }
+}

@@ -15,6 +15,7 @@ mod email_changes;
 mod grants;
 mod keys;
 mod lifecycle;
+mod mfa;
 mod notices;
 mod resets;
 mod rows;

@@ -14,6 +14,7 @@ mod email_changes;
 mod grants;
 mod keys;
 mod lifecycle;
+mod mfa;
 mod resets;
 mod rotation;
 mod rows;

@@ -59,6 +59,26 @@ pub enum Backend {
     Postgres,
 }
 
+/// The code an authenticator app holding `secret` (base32, as Keycard shows it) shows
+/// `offset_secs` from now (negative: in the past).
+pub fn totp_code(secret: &str, offset_secs: i64) -> Result<String> {
+    let bytes = totp_rs::Secret::try_from_base32(secret)
+        .map_err(|e| anyhow!("TOTP secret is not base32: {e:?}"))?
+        .as_bytes()
+        .to_vec();
+    let totp = totp_rs::Builder::new()
+        .with_secret(bytes)
+        .build()
+        .map_err(|e| anyhow!("TOTP: {e}"))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let at = now
+        .checked_add_signed(offset_secs)
+        .context("TOTP time out of range")?;
+    Ok(totp.generate(at).to_string())
+}
+
 /// A fresh address on every call, so tests never collide, even on a shared server.
 pub fn unique_email() -> String {
     format!("kc-{}@example.com", Uuid::new_v4().simple())

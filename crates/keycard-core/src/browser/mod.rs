@@ -26,6 +26,14 @@ pub struct BrowserSignIn<'a> {
     kc: &'a Arc<Keycard>,
 }
 
+/// What the login page's password led to.
+#[derive(Debug)]
+pub enum BrowserLogin {
+    SignedIn(BrowserSignedIn),
+    /// The account has a second factor: the page asks for it next.
+    SecondFactor(crate::mfa::MfaRequired),
+}
+
 /// A browser signed in: the account, the session, its cookie secret and its tokens.
 #[derive(Debug)]
 pub struct BrowserSignedIn {
@@ -46,7 +54,7 @@ impl Keycard {
         &self,
         user: UserId,
         client: &ClientInfo,
-        amr: &str,
+        amr: Vec<String>,
     ) -> Result<(String, NewBrowserSession, TokenPair)> {
         let policy = self.policy();
         let mut session = self.new_session(user, client, amr);
@@ -76,10 +84,30 @@ impl BrowserSignIn<'_> {
         email: &str,
         password: &str,
         client: &ClientInfo,
+    ) -> Result<BrowserLogin> {
+        match self
+            .kc
+            .login_as(email, password, client, SessionKind::Browser)
+            .await?
+        {
+            crate::service::LoginOutcome::SignedIn(s) => {
+                Ok(BrowserLogin::SignedIn(Self::signed_in(s)?))
+            }
+            crate::service::LoginOutcome::SecondFactor(m) => Ok(BrowserLogin::SecondFactor(m)),
+        }
+    }
+
+    /// The second step of a sign-in from the login page (see [`crate::mfa`]).
+    pub async fn complete_second_factor(
+        &self,
+        challenge_id: &str,
+        code: &str,
+        client: &ClientInfo,
     ) -> Result<BrowserSignedIn> {
         let s = self
             .kc
-            .login_as(email, password, client, SessionKind::Browser)
+            .mfa()
+            .complete(challenge_id, code, SessionKind::Browser, client)
             .await?;
         Self::signed_in(s)
     }

@@ -14,7 +14,6 @@ use crate::audit::AuditKind;
 use crate::config::SignupDisclosure;
 use crate::error::{Error, Result};
 use crate::mail::{Mail, MailKind};
-use crate::passwords::Verification as PasswordCheck;
 use crate::service::{ClientInfo, Keycard, Principal};
 use crate::throttle::Gate;
 use crate::tokens::{TokenHash, random_secret};
@@ -60,7 +59,7 @@ impl EmailChange<'_> {
                 "this is already the account's address",
             ));
         }
-        self.reauthenticate(who, current_password).await?;
+        kc.reauthenticate(who, current_password).await?;
         let now = kc.now();
         let pause = kc.policy().email_verification_resend_pause;
         if let Some(last) = kc.store().last_email_change_at(who.user_id).await? {
@@ -114,40 +113,6 @@ impl EmailChange<'_> {
             .await?;
         kc.mail_queued();
         Ok(())
-    }
-
-    /// The current password, or a sign-in of this session within the policy's
-    /// `recent_sign_in` (10 minutes by default).
-    async fn reauthenticate(&self, who: &Principal, current_password: Option<&str>) -> Result<()> {
-        let kc = self.kc;
-        if let Some(current) = current_password {
-            let stored = kc.store().find_password_hash(who.user_id).await?;
-            let ok = kc.policy().password.is_plausible(current)
-                && matches!(
-                    kc.password_hasher()
-                        .verify(current, stored.as_deref())
-                        .await?,
-                    PasswordCheck::Valid { .. }
-                );
-            return if ok {
-                Ok(())
-            } else {
-                Err(Error::invalid(
-                    "current_password",
-                    "invalid_current_password",
-                    "the current password is not correct",
-                ))
-            };
-        }
-        let signed_in = kc
-            .store()
-            .find_session_with_user(who.session_id)
-            .await?
-            .map(|(s, _)| s.auth_time);
-        match signed_in {
-            Some(at) if kc.now() - at <= kc.policy().recent_sign_in => Ok(()),
-            _ => Err(Error::ReauthenticationRequired),
-        }
     }
 
     /// Follows the confirmation link: the new address becomes the account's, verified, and the

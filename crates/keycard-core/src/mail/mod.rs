@@ -30,16 +30,20 @@ pub enum MailKind {
     ConfirmEmailChange,
     /// To the old address: the account's address changed, with the link that undoes it.
     EmailChanged,
+    /// A change to how the account signs in (second factor set up or removed, recovery codes
+    /// made or used); the `change` field says which.
+    SecurityChange,
 }
 
 impl MailKind {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::VerifyEmail,
         Self::PasswordReset,
         Self::PasswordChanged,
         Self::SignupAttempt,
         Self::ConfirmEmailChange,
         Self::EmailChanged,
+        Self::SecurityChange,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +54,7 @@ impl MailKind {
             Self::SignupAttempt => "signup_attempt",
             Self::ConfirmEmailChange => "confirm_email_change",
             Self::EmailChanged => "email_changed",
+            Self::SecurityChange => "security_change",
         }
     }
 

@@ -103,12 +103,25 @@ impl Drop for QueueSlot {
     }
 }
 
-/// Hashes `pwd` into a PHC string with a fresh salt.
-fn hash_with(params: HashParams, pwd: &[u8], mem: &mut Vec<Block>) -> Result<String> {
+fn fresh_salt() -> Result<[u8; SALT_LEN]> {
     let mut salt = [0u8; SALT_LEN];
     SystemRandom::new()
         .fill(&mut salt)
         .map_err(|_| Error::Internal("system random generator failed".into()))?;
+    Ok(salt)
+}
+
+/// Hashes `pwd` into a PHC string with a fresh salt.
+fn hash_with(params: HashParams, pwd: &[u8], mem: &mut Vec<Block>) -> Result<String> {
+    hash_salted(params, pwd, &fresh_salt()?, mem)
+}
+
+fn hash_salted(
+    params: HashParams,
+    pwd: &[u8],
+    salt: &[u8; SALT_LEN],
+    mem: &mut Vec<Block>,
+) -> Result<String> {
     let p = params.params()?;
     let mut out = [0u8; OUTPUT_LEN];
     compute(
@@ -116,7 +129,7 @@ fn hash_with(params: HashParams, pwd: &[u8], mem: &mut Vec<Block>) -> Result<Str
         Version::V0x13,
         p,
         pwd,
-        &salt,
+        salt,
         &mut out,
         mem,
     )?;
@@ -245,6 +258,68 @@ impl PasswordHasher {
         .await
     }
 
+    /// Hashes a set of lookup secrets (recovery codes) under one fresh salt, so that one hash
+    /// of an attempt can be compared with all of them ([`Self::match_lookup_secret`]). Each is
+    /// a PHC string; the set's salt keeps precomputed tables out, as ASVS 6.5.2 asks of
+    /// secrets too short for a plain digest.
+    pub async fn hash_lookup_secrets(&self, secrets: Vec<String>) -> Result<Vec<String>> {
+        let params = self.params;
+        self.run(move |mem| {
+            let salt = fresh_salt()?;
+            secrets
+                .iter()
+                .map(|s| hash_salted(params, s.as_bytes(), &salt, mem))
+                .collect()
+        })
+        .await
+    }
+
+    /// Which of `stored` (one set from [`Self::hash_lookup_secrets`]) `attempt` is, at the cost
+    /// of one hash. `None` when it is none of them (or the set is empty: a hash is spent anyway).
+    pub async fn match_lookup_secret(
+        &self,
+        attempt: String,
+        stored: Vec<String>,
+    ) -> Result<Option<usize>> {
+        let dummy = self.dummy.to_string();
+        self.run(move |mem| {
+            let first = stored.first().unwrap_or(&dummy);
+            let parsed = PasswordHash::new(first)
+                .map_err(|_| Error::Internal("stored lookup secret is not a PHC string".into()))?;
+            let bad = || Error::Internal("stored lookup secret: salt".into());
+            let salt: [u8; SALT_LEN] = parsed
+                .salt
+                .as_ref()
+                .ok_or_else(bad)?
+                .as_ref()
+                .try_into()
+                .map_err(|_| bad())?;
+            let p = Params::try_from(&parsed)
+                .map_err(|_| Error::Internal("stored lookup secret: parameters".into()))?;
+            let params = HashParams {
+                memory_kib: p.m_cost(),
+                iterations: p.t_cost(),
+                parallelism: p.p_cost(),
+            };
+            let ours = hash_salted(params, attempt.as_bytes(), &salt, mem)?;
+            let mut found = None;
+            for (i, s) in stored.iter().enumerate() {
+                // Every entry is compared, in constant time, whatever matched before.
+                let same = s.len() == ours.len()
+                    && aws_lc_rs::constant_time::verify_slices_are_equal(
+                        s.as_bytes(),
+                        ours.as_bytes(),
+                    )
+                    .is_ok();
+                if same && found.is_none() {
+                    found = Some(i);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce(&mut Vec<Block>) -> Result<T> + Send + 'static,
@@ -315,6 +390,31 @@ mod tests {
         let h = PasswordHasher::new(HashParams::default(), 1, 4).unwrap();
         let phc = h.hash(&pw("Tr4in-7x-sample")).await.unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+    }
+
+    #[tokio::test]
+    async fn lookup_secrets_share_a_salt_and_match_with_one_hash() {
+        let h = PasswordHasher::new(cheap(), 1, 4).unwrap();
+        let codes: Vec<String> = ["aaaaabbbbb", "cccccddddd", "eeeeefffff"]
+            .map(String::from)
+            .into();
+        let stored = h.hash_lookup_secrets(codes).await.unwrap();
+        assert_eq!(stored.len(), 3);
+        let salt = |s: &str| s.split('$').nth(4).unwrap().to_owned();
+        assert_eq!(salt(&stored[0]), salt(&stored[2]));
+        let again = h
+            .hash_lookup_secrets(vec!["aaaaabbbbb".into()])
+            .await
+            .unwrap();
+        assert_ne!(
+            salt(&stored[0]),
+            salt(&again[0]),
+            "each set has its own salt"
+        );
+        let m = |a: &str, s: Vec<String>| h.match_lookup_secret(a.into(), s);
+        assert_eq!(m("cccccddddd", stored.clone()).await.unwrap(), Some(1));
+        assert_eq!(m("cccccdddde", stored.clone()).await.unwrap(), None);
+        assert_eq!(m("aaaaabbbbb", Vec::new()).await.unwrap(), None);
     }
 
     #[tokio::test]

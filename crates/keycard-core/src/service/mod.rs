@@ -33,6 +33,13 @@ pub struct ClientInfo {
     pub locale: Option<String>,
 }
 
+/// What a password sign-in led to: a session, or the second step it still needs.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    SignedIn(SignedIn),
+    SecondFactor(crate::mfa::MfaRequired),
+}
+
 /// An authenticated caller of Keycard's own API.
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -67,6 +74,8 @@ pub struct Keycard {
     logouts: Option<Arc<dyn crate::oidc::LogoutChannel>>,
     /// Screens new passwords against a breach corpus, when configured.
     breaches: Option<crate::passwords::BreachScreen>,
+    /// Seals the secrets of authenticator apps (TOTP).
+    mfa_key: SecretKey,
     /// Seals what waits in the mail outbox.
     mail_key: SecretKey,
     /// Wakes the mail delivery task when a message is queued.
@@ -94,6 +103,10 @@ impl Keycard {
 
     pub(crate) fn client_secrets(&self) -> &crate::oidc::ClientSecrets {
         &self.client_secrets
+    }
+
+    pub(crate) fn mfa_key(&self) -> &SecretKey {
+        &self.mfa_key
     }
 
     pub(crate) fn mail_key(&self) -> &SecretKey {
@@ -142,6 +155,7 @@ impl Keycard {
             forms: crate::browser::FormTokens::new(&kek),
             client_secrets: crate::oidc::ClientSecrets::new(&kek),
             mail_key: kek.derived("keycard mail outbox v1"),
+            mfa_key: kek.derived("keycard totp secrets v1"),
             mail_queued: Arc::new(tokio::sync::Notify::new()),
             keys: Arc::new(KeyStore::new(kek)),
             policy,
@@ -344,7 +358,12 @@ impl Keycard {
     }
 
     /// A session of `user`, who just signed in by `amr` (`pwd` or a provider's id).
-    pub(crate) fn new_session(&self, user: UserId, client: &ClientInfo, amr: &str) -> Session {
+    pub(crate) fn new_session(
+        &self,
+        user: UserId,
+        client: &ClientInfo,
+        amr: Vec<String>,
+    ) -> Session {
         let now = self.now();
         let expires_at = now + self.policy.session_absolute_lifetime;
         Session {
@@ -360,7 +379,7 @@ impl Keycard {
             idle_expires_at: (now + self.policy.session_idle_timeout).min(expires_at),
             expires_at,
             revoked_at: None,
-            amr: vec![amr.to_owned()],
+            amr,
             auth_time: now,
             scopes: Vec::new(),
             origin: None,
@@ -378,7 +397,7 @@ impl Keycard {
         auth_time: OffsetDateTime,
         scopes: Vec<String>,
     ) -> Session {
-        let mut grant = self.new_session(user, by, "");
+        let mut grant = self.new_session(user, by, Vec::new());
         grant.kind = SessionKind::Grant;
         grant.client_id = Some(client_id.to_owned());
         grant.amr = amr;
@@ -414,6 +433,8 @@ impl Keycard {
             jti: Uuid::new_v4().to_string(),
             sid: session.id.to_string(),
             client_id: "keycard".into(),
+            amr: session.amr.clone(),
+            auth_time: Some(session.auth_time.unix_timestamp()),
         };
         let access_token = self.keys.sign(TokenKind::Access.typ(), &claims)?;
         Ok(TokenPair {

@@ -1,7 +1,7 @@
 //! Sign-up and password sign-in: each attempt passes the throttle first (before any hash), is
 //! judged, and is recorded with what it did to the account's count.
 
-use super::{ClientInfo, Keycard, SignedIn, detached};
+use super::{ClientInfo, Keycard, LoginOutcome, SignedIn, detached};
 use crate::accounts::{Email, User};
 use crate::audit::AuditKind;
 use crate::error::{Error, Result};
@@ -122,7 +122,7 @@ impl Keycard {
             updated_at: now,
             disabled_at: None,
         };
-        let opened = self.opening(user.id, kind, client)?;
+        let opened = self.opening(user.id, kind, client, vec!["pwd".to_owned()])?;
         let audit = [
             self.audit(AuditKind::Registered, Some(user.id), None, client),
             self.audit(
@@ -152,9 +152,15 @@ impl Keycard {
     }
 
     /// A session of `kind` for `user`, ready to store, with its tokens.
-    fn opening(&self, user: UserId, kind: SessionKind, client: &ClientInfo) -> Result<Opening> {
+    fn opening(
+        &self,
+        user: UserId,
+        kind: SessionKind,
+        client: &ClientInfo,
+        amr: Vec<String>,
+    ) -> Result<Opening> {
         if kind == SessionKind::Browser {
-            let (secret, b, tokens) = self.open_browser_session(user, client, "pwd")?;
+            let (secret, b, tokens) = self.open_browser_session(user, client, amr)?;
             return Ok(Opening {
                 session: b.session,
                 refresh: b.refresh,
@@ -162,7 +168,7 @@ impl Keycard {
                 browser: Some((secret, b.secret)),
             });
         }
-        let session = self.new_session(user, client, "pwd");
+        let session = self.new_session(user, client, amr);
         let (secret, refresh) = self.new_refresh(session.id)?;
         let tokens = self.tokens_for(&session, secret)?;
         Ok(Opening {
@@ -175,13 +181,14 @@ impl Keycard {
 
     /// Password login. Unknown email and wrong password are indistinguishable, in answer and in
     /// cost (a dummy hash is verified for unknown emails). Runs to its end even if the caller
-    /// goes away, so an attempt is never left counted as a failure half-way.
+    /// goes away, so an attempt is never left counted as a failure half-way. An account with a
+    /// second factor gets a challenge instead of a session (see [`crate::mfa`]).
     pub async fn login(
         self: &Arc<Self>,
         email: &str,
         password: &str,
         client: &ClientInfo,
-    ) -> Result<SignedIn> {
+    ) -> Result<LoginOutcome> {
         self.login_as(email, password, client, SessionKind::Api)
             .await
     }
@@ -193,7 +200,7 @@ impl Keycard {
         password: &str,
         client: &ClientInfo,
         kind: SessionKind,
-    ) -> Result<SignedIn> {
+    ) -> Result<LoginOutcome> {
         let (this, email, password) = (self.clone(), email.to_owned(), password.to_owned());
         let client = client.clone();
         let outcome =
@@ -216,7 +223,7 @@ impl Keycard {
         password: &str,
         client: &ClientInfo,
         kind: SessionKind,
-    ) -> Result<SignedIn> {
+    ) -> Result<LoginOutcome> {
         let attempt = match self
             .throttle
             .begin_login(email, client.ip.as_deref())
@@ -253,7 +260,7 @@ impl Keycard {
         attempt: &LoginAttempt,
         client: &ClientInfo,
         kind: SessionKind,
-    ) -> Result<Option<SignedIn>> {
+    ) -> Result<Option<LoginOutcome>> {
         let found = match Email::parse(email) {
             Ok(e) => self.store.find_login(&e).await?,
             Err(_) => None,
@@ -300,13 +307,35 @@ impl Keycard {
                 .upgrade_password_hash(user.id, old, &h, &ev)
                 .await?;
         }
-        let opened = self.opening(user.id, kind, client)?;
-        let ev = self.audit(
+        if let Some(challenge) = self.mfa_challenge(&user, kind, client).await? {
+            return Ok(Some(LoginOutcome::SecondFactor(challenge)));
+        }
+        let signed_in = self
+            .open_signed_in(user, kind, client, vec!["pwd".to_owned()], None)
+            .await?;
+        Ok(Some(LoginOutcome::SignedIn(signed_in)))
+    }
+
+    /// Opens and stores a session of `kind` for `user`, who proved who they are by `amr`; the
+    /// sign-in is audited (with `detail`, when given).
+    pub(crate) async fn open_signed_in(
+        &self,
+        user: User,
+        kind: SessionKind,
+        client: &ClientInfo,
+        amr: Vec<String>,
+        detail: Option<serde_json::Value>,
+    ) -> Result<SignedIn> {
+        let opened = self.opening(user.id, kind, client, amr)?;
+        let mut ev = self.audit(
             AuditKind::LoginSucceeded,
             Some(user.id),
             Some(opened.session.id),
             client,
         );
+        if let Some(d) = detail {
+            ev.detail = d;
+        }
         match &opened.browser {
             None => {
                 self.store
@@ -322,12 +351,12 @@ impl Keycard {
                 self.store.create_browser_session(&stored, &[ev]).await?
             }
         }
-        Ok(Some(SignedIn {
+        Ok(SignedIn {
             user,
             session_id: opened.session.id,
             tokens: opened.tokens,
             browser_secret: opened.browser.map(|(secret, _)| secret),
-        }))
+        })
     }
 
     /// Audits a failed sign-in and, when it made the account wait, the lock.

@@ -408,7 +408,9 @@ impl SocialLogin<'_> {
             .await?
             .ok_or_else(refuse)?;
         self.refuse_disabled(&user, &taken.provider, client).await?;
-        let session = self.kc.new_session(user.id, client, &taken.provider);
+        let session = self
+            .kc
+            .new_session(user.id, client, vec![taken.provider.clone()]);
         let (secret, refresh) = self.kc.new_refresh(session.id)?;
         let mut ev = self.kc.audit_event(
             AuditKind::LoginSucceeded,
@@ -487,7 +489,8 @@ impl SocialLogin<'_> {
             identity.name = identity.name.or(known.name);
             identity.picture_url = identity.picture_url.or(known.picture_url);
             let (secret, session, tokens) =
-                self.kc.open_browser_session(user.id, client, provider)?;
+                self.kc
+                    .open_browser_session(user.id, client, vec![provider.to_owned()])?;
             let ev = event(AuditKind::LoginSucceeded, user.id, Some(session.session.id));
             let sid = session.session.id;
             self.kc
@@ -535,7 +538,8 @@ impl SocialLogin<'_> {
             self.refuse_disabled(&user, provider, client).await?;
             identity.user_id = user.id;
             let (secret, session, tokens) =
-                self.kc.open_browser_session(user.id, client, provider)?;
+                self.kc
+                    .open_browser_session(user.id, client, vec![provider.to_owned()])?;
             let sid = session.session.id;
             let evs = vec![
                 event(AuditKind::IdentityLinked, user.id, Some(sid)),
@@ -561,7 +565,9 @@ impl SocialLogin<'_> {
             updated_at: now,
             disabled_at: None,
         };
-        let (secret, session, tokens) = self.kc.open_browser_session(user.id, client, provider)?;
+        let (secret, session, tokens) =
+            self.kc
+                .open_browser_session(user.id, client, vec![provider.to_owned()])?;
         let sid = session.session.id;
         let evs = vec![
             event(AuditKind::Registered, user.id, None),

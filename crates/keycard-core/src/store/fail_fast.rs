@@ -600,6 +600,112 @@ impl crate::lifecycle::LifecycleStore for FailFast {
 }
 
 #[async_trait]
+impl crate::mfa::MfaStore for FailFast {
+    async fn find_totp(&self, user: UserId) -> StoreResult<Option<crate::mfa::TotpFactor>> {
+        self.guard(self.inner.find_totp(user)).await
+    }
+
+    async fn put_pending_totp(
+        &self,
+        user: UserId,
+        sealed: &[u8],
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        self.guard(self.inner.put_pending_totp(user, sealed, now))
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn confirm_totp(
+        &self,
+        user: UserId,
+        sealed: &[u8],
+        step: i64,
+        now: OffsetDateTime,
+        codes: &[String],
+        ev: &AuditEvent,
+        mail: Option<&crate::mail::PendingMail>,
+    ) -> StoreResult<bool> {
+        self.guard(
+            self.inner
+                .confirm_totp(user, sealed, step, now, codes, ev, mail),
+        )
+        .await
+    }
+
+    async fn accept_totp_step(&self, user: UserId, step: i64) -> StoreResult<bool> {
+        self.guard(self.inner.accept_totp_step(user, step)).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn remove_totp(
+        &self,
+        user: UserId,
+        ev: &AuditEvent,
+        mail: Option<&crate::mail::PendingMail>,
+    ) -> StoreResult<bool> {
+        self.guard(self.inner.remove_totp(user, ev, mail)).await
+    }
+
+    async fn recovery_codes(&self, user: UserId) -> StoreResult<Vec<String>> {
+        self.guard(self.inner.recovery_codes(user)).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn replace_recovery_codes(
+        &self,
+        user: UserId,
+        codes: &[String],
+        now: OffsetDateTime,
+        ev: &AuditEvent,
+        mail: Option<&crate::mail::PendingMail>,
+    ) -> StoreResult<()> {
+        self.guard(
+            self.inner
+                .replace_recovery_codes(user, codes, now, ev, mail),
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn use_recovery_code(
+        &self,
+        user: UserId,
+        hash: &str,
+        now: OffsetDateTime,
+        ev: &AuditEvent,
+        mail: Option<&crate::mail::PendingMail>,
+    ) -> StoreResult<bool> {
+        self.guard(self.inner.use_recovery_code(user, hash, now, ev, mail))
+            .await
+    }
+
+    async fn create_mfa_challenge(
+        &self,
+        c: &crate::mfa::MfaChallenge,
+        ev: &AuditEvent,
+    ) -> StoreResult<()> {
+        self.guard(self.inner.create_mfa_challenge(c, ev)).await
+    }
+
+    async fn find_mfa_challenge(
+        &self,
+        h: &TokenHash,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<crate::mfa::MfaChallenge>> {
+        self.guard(self.inner.find_mfa_challenge(h, now)).await
+    }
+
+    async fn fail_mfa_challenge(&self, h: &TokenHash, max: u32) -> StoreResult<()> {
+        self.guard(self.inner.fail_mfa_challenge(h, max)).await
+    }
+
+    async fn spend_mfa_challenge(&self, h: &TokenHash, now: OffsetDateTime) -> StoreResult<bool> {
+        self.guard(self.inner.spend_mfa_challenge(h, now)).await
+    }
+}
+
+#[async_trait]
 impl crate::lifecycle::EmailChangeStore for FailFast {
     async fn last_email_change_at(&self, user: UserId) -> StoreResult<Option<OffsetDateTime>> {
         self.guard(self.inner.last_email_change_at(user)).await
@@ -1395,6 +1501,91 @@ mod tests {
             _: OffsetDateTime,
             _: &AuditEvent,
         ) -> StoreResult<Option<crate::lifecycle::Verified>> {
+            unreached!()
+        }
+    }
+
+    #[async_trait]
+    impl crate::mfa::MfaStore for Switch {
+        async fn find_totp(&self, _: UserId) -> StoreResult<Option<crate::mfa::TotpFactor>> {
+            unreached!()
+        }
+        async fn put_pending_totp(
+            &self,
+            _: UserId,
+            _: &[u8],
+            _: OffsetDateTime,
+        ) -> StoreResult<bool> {
+            unreached!()
+        }
+        #[allow(clippy::too_many_arguments)]
+        async fn confirm_totp(
+            &self,
+            _: UserId,
+            _: &[u8],
+            _: i64,
+            _: OffsetDateTime,
+            _: &[String],
+            _: &AuditEvent,
+            _: Option<&crate::mail::PendingMail>,
+        ) -> StoreResult<bool> {
+            unreached!()
+        }
+        async fn accept_totp_step(&self, _: UserId, _: i64) -> StoreResult<bool> {
+            unreached!()
+        }
+        #[allow(clippy::too_many_arguments)]
+        async fn remove_totp(
+            &self,
+            _: UserId,
+            _: &AuditEvent,
+            _: Option<&crate::mail::PendingMail>,
+        ) -> StoreResult<bool> {
+            unreached!()
+        }
+        async fn recovery_codes(&self, _: UserId) -> StoreResult<Vec<String>> {
+            unreached!()
+        }
+        #[allow(clippy::too_many_arguments)]
+        async fn replace_recovery_codes(
+            &self,
+            _: UserId,
+            _: &[String],
+            _: OffsetDateTime,
+            _: &AuditEvent,
+            _: Option<&crate::mail::PendingMail>,
+        ) -> StoreResult<()> {
+            unreached!()
+        }
+        #[allow(clippy::too_many_arguments)]
+        async fn use_recovery_code(
+            &self,
+            _: UserId,
+            _: &str,
+            _: OffsetDateTime,
+            _: &AuditEvent,
+            _: Option<&crate::mail::PendingMail>,
+        ) -> StoreResult<bool> {
+            unreached!()
+        }
+        async fn create_mfa_challenge(
+            &self,
+            _: &crate::mfa::MfaChallenge,
+            _: &AuditEvent,
+        ) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn find_mfa_challenge(
+            &self,
+            _: &TokenHash,
+            _: OffsetDateTime,
+        ) -> StoreResult<Option<crate::mfa::MfaChallenge>> {
+            unreached!()
+        }
+        async fn fail_mfa_challenge(&self, _: &TokenHash, _: u32) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn spend_mfa_challenge(&self, _: &TokenHash, _: OffsetDateTime) -> StoreResult<bool> {
             unreached!()
         }
     }

@@ -99,13 +99,17 @@ pub enum Limit {
     ForgotPerEmail,
     /// Too many tokens of mailed links tried from one network.
     LinkTokenPerIp,
+    /// Consecutive wrong second-step codes on one account.
+    MfaPerAccount,
+    /// Wrong second-step codes from one network.
+    MfaPerIp,
 }
 
 impl Limit {
     /// The problem `code` clients see. A locked account and a locked unknown email share it.
     pub fn code(self) -> &'static str {
         match self {
-            Self::LoginPerAccount => "account_locked",
+            Self::LoginPerAccount | Self::MfaPerAccount => "account_locked",
             _ => "rate_limited",
         }
     }
@@ -124,6 +128,8 @@ impl Limit {
             Self::ForgotPerIp => "forgot_per_ip",
             Self::ForgotPerEmail => "forgot_per_email",
             Self::LinkTokenPerIp => "link_token_per_ip",
+            Self::MfaPerAccount => "mfa_per_account",
+            Self::MfaPerIp => "mfa_per_ip",
         }
     }
 }
@@ -237,6 +243,7 @@ impl Throttle {
             Limit::VerificationResend => "verification",
             Limit::ForgotPerIp | Limit::ForgotPerEmail => "password_forgot",
             Limit::LinkTokenPerIp => "link_token",
+            Limit::MfaPerAccount | Limit::MfaPerIp => "mfa",
         };
         metrics::counter!("keycard_throttled_total", "endpoint" => endpoint, "limit" => limit.as_str())
             .increment(1);
@@ -275,17 +282,52 @@ impl Throttle {
 
     /// Lets a sign-in attempt through, counted, or refuses it — before any hash is spent.
     pub async fn begin_login(&self, email: &str, ip: Option<&str>) -> Result<Gate<LoginAttempt>> {
+        let account = self.keys.key("login-account", &keys::account(email));
+        self.begin_counted(
+            ("login-ip", Limit::LoginPerIp),
+            ip,
+            account,
+            Limit::LoginPerAccount,
+        )
+        .await
+    }
+
+    /// Lets a second-step code through, counted like a password guess, or refuses it: wrong
+    /// codes slow down and lock the account's second step (whatever challenge they come with,
+    /// since a held password mints new challenges) and are limited per network at the sign-in
+    /// rate. The outcome is reported like a sign-in's ([`Self::login_succeeded`]…).
+    pub async fn begin_second_factor(
+        &self,
+        user: crate::ids::UserId,
+        ip: Option<&str>,
+    ) -> Result<Gate<LoginAttempt>> {
+        let account = self.keys.key("mfa-account", &user.to_string());
+        self.begin_counted(
+            ("mfa-ip", Limit::MfaPerIp),
+            ip,
+            account,
+            Limit::MfaPerAccount,
+        )
+        .await
+    }
+
+    async fn begin_counted(
+        &self,
+        (scope, network_limit): (&str, Limit),
+        ip: Option<&str>,
+        account: String,
+        account_limit: Limit,
+    ) -> Result<Gate<LoginAttempt>> {
         let now = self.now_ms();
-        let networks = self.network_buckets("login-ip", ip, self.policy.login_per_ip);
+        let networks = self.network_buckets(scope, ip, self.policy.login_per_ip);
         for (key, rate) in &networks {
             if let Some(wait) = self.take(key, rate, now).await? {
                 // A refused attempt stays counted in the buckets it passed: it was an attempt.
-                return Ok(self.refuse(Limit::LoginPerIp, key, now, wait));
+                return Ok(self.refuse(network_limit, key, now, wait));
             }
         }
-        let account = self.keys.key("login-account", &keys::account(email));
         if let Some(wait) = self.memo.locked_for(&account, now) {
-            return Ok(self.refuse(Limit::LoginPerAccount, &account, now, wait));
+            return Ok(self.refuse(account_limit, &account, now, wait));
         }
         match self
             .store
@@ -295,7 +337,7 @@ impl Throttle {
             Counted::Locked { until_ms } => {
                 self.memo
                     .learn_lock(&account, until_ms.min(now + MEMO_LOCK_MS));
-                Ok(self.refuse(Limit::LoginPerAccount, &account, now, until_ms - now))
+                Ok(self.refuse(account_limit, &account, now, until_ms - now))
             }
             Counted::Counted { previous, counted } => {
                 if counted.locked_until_ms > now {

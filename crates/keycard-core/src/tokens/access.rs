@@ -35,6 +35,13 @@ pub struct AccessClaims {
     pub sid: String,
     /// RFC 9068 requires client_id; for Keycard's own API the client is Keycard itself.
     pub client_id: String,
+    /// How the session's person proved who they are (RFC 8176: `pwd`, `otp`, `mfa`, a
+    /// provider's id), so an API can ask for a second factor before a sensitive action.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    /// When they did (seconds since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
 }
 
 /// Tolerated clock difference for `nbf`/`iat` only; `exp` is exact.
@@ -164,6 +171,8 @@ mod tests {
             jti: "j1".into(),
             sid: "s1".into(),
             client_id: "keycard".into(),
+            amr: vec!["pwd".into()],
+            auth_time: Some(t),
         }
     }
 

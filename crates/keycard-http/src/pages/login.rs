@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use keycard_core::Error;
-use keycard_core::browser::BrowserSignedIn;
+use keycard_core::browser::{BrowserLogin, BrowserSignedIn};
 use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
@@ -72,6 +72,8 @@ pub struct SignInForm {
     pub(super) email: Option<String>,
     pub(super) password: Option<String>,
     name: Option<String>,
+    /// The second step's code.
+    pub(super) code: Option<String>,
 }
 
 pub(super) fn encode(s: &str) -> String {
@@ -166,7 +168,7 @@ pub async fn show_login(
     (jar, page).into_response()
 }
 
-async fn login_page(
+pub(super) async fn login_page(
     state: &AppState,
     ctx: &PageCtx,
     csrf: &str,
@@ -294,7 +296,19 @@ pub async fn submit_login(
         .login(email, password, &client)
         .await
     {
-        Ok(s) => signed_in_response(&state, jar, s, &return_to),
+        Ok(BrowserLogin::SignedIn(s)) => signed_in_response(&state, jar, s, &return_to),
+        Ok(BrowserLogin::SecondFactor(m)) => {
+            let jar = jar.add(browser::mfa_cookie(
+                m.challenge_id,
+                time::Duration::seconds(m.expires_in),
+            ));
+            let next = format!(
+                "/login/second-step?return_to={}&ui_locales={}",
+                encode(&return_to),
+                ctx.m.lang
+            );
+            (jar, Redirect::to(&next)).into_response()
+        }
         Err(e) => {
             let message = match &e {
                 Error::InvalidCredentials

@@ -13,6 +13,7 @@ pub mod i18n;
 pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod reset;
+mod second_step;
 pub(crate) mod verify;
 
 pub use error::{ErrorPage, wants_page};
@@ -36,6 +37,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(account::home))
         .route("/login", get(login::show_login).post(login::submit_login))
+        .route(
+            "/login/second-step",
+            get(second_step::show).post(second_step::submit),
+        )
         .route(
             "/register",
             get(login::show_register).post(login::submit_register),

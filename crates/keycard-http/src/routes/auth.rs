@@ -7,6 +7,7 @@ use crate::dto::{
 };
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{AppJson, Authenticated, Client, bearer};
+use crate::routes::mfa::MfaChallengeResponse;
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
@@ -17,7 +18,7 @@ use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use keycard_core::config::SignupDisclosure;
 use keycard_core::error::AuthFailure;
-use keycard_core::service::SignedIn;
+use keycard_core::service::{LoginOutcome, SignedIn};
 use keycard_core::social::Identity;
 use keycard_core::tokens::{RefreshToken, TokenPair};
 use keycard_core::{Error, ids::SessionId};
@@ -71,7 +72,7 @@ fn token_response(
 }
 
 /// The answer to a sign-up or sign-in: the tokens and the account with its linked identities.
-fn signed_in(
+pub(crate) fn signed_in(
     jar: CookieJar,
     status: StatusCode,
     s: SignedIn,
@@ -144,10 +145,19 @@ pub async fn register(
     ))
 }
 
+/// A signed-in answer or a second-step challenge.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+enum LoginAnswer {
+    SignedIn(TokenResponse),
+    SecondStep(MfaChallengeResponse),
+}
+
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 200, description = "Signed in; or, for an account with a second factor, a challenge to complete at `POST /v1/auth/mfa` (`mfa_required: true`, no tokens)", body = inline(LoginAnswer)),
         (status = 401, description = "Email or password wrong (never says which)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The right password of an account an operator disabled (`account_disabled`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed sign-ins from this network (`rate_limited`) or on this account (`account_locked`, the same whether the account exists or not); see Retry-After. Checked before any password is hashed", body = Problem, content_type = "application/problem+json"),
@@ -159,10 +169,16 @@ pub async fn login(
     jar: CookieJar,
     AppJson(req): AppJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    let s = state
+    let s = match state
         .keycard
         .login(&req.email, &req.password, &client)
-        .await?;
+        .await?
+    {
+        LoginOutcome::SignedIn(s) => s,
+        LoginOutcome::SecondFactor(m) => {
+            return Ok(Json(MfaChallengeResponse::from(m)).into_response());
+        }
+    };
     let identities = state.keycard.social().identities_of(s.user.id).await?;
     Ok(signed_in(
         jar,

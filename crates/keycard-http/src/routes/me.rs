@@ -22,7 +22,9 @@ pub async fn get_me(
     Authenticated(who): Authenticated,
 ) -> ApiResult<Json<UserResponse>> {
     let identities = state.keycard.social().identities(&who).await?;
-    Ok(Json(UserResponse::new(state.keycard.me(&who), &identities)))
+    let mut me = UserResponse::new(state.keycard.me(&who), &identities);
+    me.mfa = Some(state.keycard.mfa().status(who.user_id).await?.into());
+    Ok(Json(me))
 }
 
 #[utoipa::path(patch, path = "/v1/me", tag = "me",

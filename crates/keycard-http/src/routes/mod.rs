@@ -4,6 +4,7 @@ pub mod auth;
 pub mod email_change;
 pub mod identities;
 pub mod me;
+pub mod mfa;
 pub mod ops;
 pub mod password;
 pub mod sessions;

@@ -75,6 +75,7 @@ mod instances;
 mod keys;
 mod mail;
 mod me;
+mod mfa;
 mod oidc;
 mod ops;
 mod outage;

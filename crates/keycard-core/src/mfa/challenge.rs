@@ -1,0 +1,255 @@
+//! The second step of a password sign-in.
+
+use super::store::MfaChallenge;
+use super::{Mfa, recovery, totp};
+use crate::accounts::User;
+use crate::audit::AuditKind;
+use crate::error::{Error, Result};
+use crate::service::{ClientInfo, Keycard, SignedIn};
+use crate::sessions::SessionKind;
+use crate::throttle::{Gate, LoginAttempt};
+use crate::tokens::{TokenHash, random_secret};
+use time::Duration;
+
+/// Challenge ids start with this, so a leaked one is recognisable.
+pub const CHALLENGE_PREFIX: &str = "kcmf_";
+/// Long enough to open the app and type; short enough that a password alone is soon worthless.
+const CHALLENGE_TTL: Duration = Duration::minutes(5);
+/// Wrong codes one challenge takes before it is gone (the account's own limit spans challenges).
+const CHALLENGE_MAX_FAILURES: u32 = 5;
+
+/// A right password on an account with a second factor: what the client needs for the step.
+#[derive(Debug, Clone)]
+pub struct MfaRequired {
+    /// The challenge's id (a secret: it stands for the password just proved).
+    pub challenge_id: String,
+    /// `totp`, `recovery_code`.
+    pub methods: Vec<&'static str>,
+    pub expires_in: i64,
+}
+
+/// How a second step was proved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proof {
+    Totp,
+    RecoveryCode { left: usize },
+}
+
+impl Keycard {
+    /// The challenge for a sign-in of `user` whose password was just proved, when the account
+    /// has a second factor; `None` when the password is enough.
+    pub(crate) async fn mfa_challenge(
+        &self,
+        user: &User,
+        kind: SessionKind,
+        client: &ClientInfo,
+    ) -> Result<Option<MfaRequired>> {
+        let kc = self;
+        let status = kc.mfa_status(user.id).await?;
+        if !status.enabled() {
+            return Ok(None);
+        }
+        let id = random_secret(CHALLENGE_PREFIX)?;
+        let now = kc.now();
+        let c = MfaChallenge {
+            token_hash: TokenHash::of(&id),
+            user_id: user.id,
+            kind,
+            amr: vec!["pwd".to_owned()],
+            created_at: now,
+            expires_at: now + CHALLENGE_TTL,
+        };
+        let ev = kc.audit_event(AuditKind::MfaChallenged, Some(user.id), None, client);
+        kc.store().create_mfa_challenge(&c, &ev).await?;
+        Ok(Some(MfaRequired {
+            challenge_id: id,
+            methods: status.methods(),
+            expires_in: CHALLENGE_TTL.whole_seconds(),
+        }))
+    }
+}
+
+impl Mfa<'_> {
+    /// Completes a challenge with a code from the authenticator app or a recovery code: the
+    /// session the password sign-in would have opened. Runs to its end even if the caller goes
+    /// away, so a code is never left spent without its session or counted half-way. `kind`
+    /// is the session the caller opens (a challenge of the API cannot open a browser session).
+    pub async fn complete(
+        &self,
+        challenge_id: &str,
+        code: &str,
+        kind: SessionKind,
+        client: &ClientInfo,
+    ) -> Result<SignedIn> {
+        let (kc, id, code, client) = (
+            self.kc.clone(),
+            challenge_id.to_owned(),
+            code.to_owned(),
+            client.clone(),
+        );
+        let outcome = crate::service::detached(async move {
+            kc.mfa().complete_now(&id, &code, kind, &client).await
+        })
+        .await;
+        let label = match &outcome {
+            Ok(_) => "success",
+            Err(Error::InvalidMfaCode) => "invalid_code",
+            Err(Error::InvalidMfaChallenge) => "invalid_challenge",
+            Err(Error::Throttled { .. }) => "throttled",
+            Err(_) => "error",
+        };
+        metrics::counter!("keycard_mfa_attempts_total", "outcome" => label).increment(1);
+        outcome
+    }
+
+    async fn complete_now(
+        &self,
+        challenge_id: &str,
+        code: &str,
+        kind: SessionKind,
+        client: &ClientInfo,
+    ) -> Result<SignedIn> {
+        let kc = self.kc;
+        let hash = TokenHash::of(challenge_id);
+        let challenge = kc
+            .store()
+            .find_mfa_challenge(&hash, kc.now())
+            .await?
+            .filter(|c| c.kind == kind)
+            .ok_or(Error::InvalidMfaChallenge)?;
+        let user = challenge.user_id;
+        let attempt = match kc
+            .throttle()
+            .begin_second_factor(user, client.ip.as_deref())
+            .await?
+        {
+            Gate::Open(a) => a,
+            Gate::Closed(r) => return Err(kc.refused(r, client).await),
+        };
+        let proof = match self.prove(&challenge, code, client).await {
+            Ok(p) => p,
+            Err(e) => {
+                kc.throttle().login_abandoned(attempt).await;
+                return Err(e);
+            }
+        };
+        let Some(proof) = proof else {
+            self.failed(&challenge, &attempt, client).await?;
+            return Err(Error::InvalidMfaCode);
+        };
+        kc.throttle().login_succeeded(attempt).await;
+        if !kc.store().spend_mfa_challenge(&hash, kc.now()).await? {
+            return Err(Error::InvalidMfaChallenge);
+        }
+        let account = kc
+            .store()
+            .find_user(user)
+            .await?
+            .ok_or(Error::InvalidMfaChallenge)?;
+        if account.disabled_at.is_some() {
+            return Err(Error::AccountDisabled);
+        }
+        let mut amr = challenge.amr.clone();
+        let detail = match proof {
+            Proof::Totp => {
+                amr.push("otp".to_owned());
+                serde_json::json!({ "second_factor": "totp" })
+            }
+            Proof::RecoveryCode { left } => {
+                serde_json::json!({ "second_factor": "recovery_code", "recovery_codes_left": left })
+            }
+        };
+        amr.push("mfa".to_owned());
+        kc.open_signed_in(account, challenge.kind, client, amr, Some(detail))
+            .await
+    }
+
+    /// Which factor `code` proves, spending it; `None` when it proves none.
+    async fn prove(
+        &self,
+        challenge: &MfaChallenge,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<Option<Proof>> {
+        let kc = self.kc;
+        let user = challenge.user_id;
+        if let Some(code) = totp::as_code(code) {
+            let Some(factor) = kc.store().find_totp(user).await? else {
+                return Ok(None);
+            };
+            if factor.confirmed_at.is_none() {
+                return Ok(None);
+            }
+            let secret = kc
+                .mfa_key()
+                .open(&user.to_string(), &factor.sealed_secret)?;
+            let Some(step) = totp::matched_step(&secret, &code, kc.now()) else {
+                return Ok(None);
+            };
+            let step = i64::try_from(step).unwrap_or(i64::MAX);
+            // A code seen once (by a shoulder, a phishing page) is worth nothing afterwards.
+            let fresh = kc.store().accept_totp_step(user, step).await?;
+            return Ok(fresh.then_some(Proof::Totp));
+        }
+        let Some(normalized) = recovery::normalize(code) else {
+            return Ok(None);
+        };
+        let stored = kc.store().recovery_codes(user).await?;
+        let Some(i) = kc
+            .password_hasher()
+            .match_lookup_secret(normalized, stored.clone())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let left = stored.len().saturating_sub(1);
+        let account = kc.store().find_user(user).await?;
+        let mut ev = kc.audit_event(AuditKind::RecoveryCodeUsed, Some(user), None, client);
+        ev.detail = serde_json::json!({ "recovery_codes_left": left });
+        let mail = match &account {
+            Some(u) => kc.security_notice(
+                u,
+                "recovery_code_used",
+                client,
+                &[("codes_left", left.into())],
+            )?,
+            None => None,
+        };
+        let spent = kc
+            .store()
+            .use_recovery_code(user, &stored[i], kc.now(), &ev, mail.as_ref())
+            .await?;
+        if spent {
+            kc.mail_queued();
+        }
+        Ok(spent.then_some(Proof::RecoveryCode { left }))
+    }
+
+    /// A wrong code: counted against the challenge (and, through the attempt, the account).
+    async fn failed(
+        &self,
+        challenge: &MfaChallenge,
+        attempt: &LoginAttempt,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let kc = self.kc;
+        kc.store()
+            .fail_mfa_challenge(&challenge.token_hash, CHALLENGE_MAX_FAILURES)
+            .await?;
+        let user = Some(challenge.user_id);
+        let mut ev = kc.audit_event(AuditKind::MfaFailed, user, None, client);
+        ev.detail = serde_json::json!({ "consecutive_failures": attempt.failures() });
+        kc.store().record_audit(&ev).await?;
+        let locked = attempt.locks_for();
+        if !locked.is_zero() {
+            let mut ev = kc.audit_event(AuditKind::AccountLocked, user, None, client);
+            ev.detail = serde_json::json!({
+                "second_factor": true,
+                "consecutive_failures": attempt.failures(),
+                "locked_secs": u64::try_from(locked.as_millis().div_ceil(1000)).unwrap_or(u64::MAX),
+            });
+            kc.store().record_audit(&ev).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,280 @@
+//! Setting up, removing and listing second factors, and new recovery codes.
+
+use super::{Mfa, recovery, totp};
+use crate::audit::AuditKind;
+use crate::error::{Error, Result};
+use crate::ids::UserId;
+use crate::mail::{Mail, MailKind, PendingMail};
+use crate::service::{ClientInfo, Keycard, Principal};
+use time::{Duration, OffsetDateTime};
+
+/// An unconfirmed secret is forgotten after this long (it is replaced by the next start anyway).
+const PENDING_TTL: Duration = Duration::minutes(15);
+
+/// The account's second factors, as its owner sees them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MfaStatus {
+    /// When the authenticator app was confirmed; `None` without one.
+    pub totp: Option<OffsetDateTime>,
+    pub recovery_codes_left: usize,
+}
+
+impl MfaStatus {
+    /// Whether a password alone signs the account in no more.
+    pub fn enabled(&self) -> bool {
+        self.totp.is_some()
+    }
+
+    /// What completes a second step, in the order a client should offer them.
+    pub fn methods(&self) -> Vec<&'static str> {
+        let mut m = Vec::new();
+        if self.totp.is_some() {
+            m.push("totp");
+        }
+        if self.recovery_codes_left > 0 {
+            m.push("recovery_code");
+        }
+        m
+    }
+}
+
+/// What an authenticator app needs to be set up: the secret to type in and the URI a QR code
+/// carries. Shown once; only its sealed form is stored.
+#[derive(Debug, Clone)]
+pub struct TotpEnrolment {
+    pub secret: String,
+    pub otpauth_uri: String,
+}
+
+impl Keycard {
+    /// Second factors of `user`.
+    pub(crate) async fn mfa_status(&self, user: UserId) -> Result<MfaStatus> {
+        let totp = self.store().find_totp(user).await?;
+        let Some(confirmed) = totp.and_then(|t| t.confirmed_at) else {
+            return Ok(MfaStatus::default());
+        };
+        Ok(MfaStatus {
+            totp: Some(confirmed),
+            recovery_codes_left: self.store().recovery_codes(user).await?.len(),
+        })
+    }
+
+    /// A sensitive change (address, second factors) may go ahead: the session signed in within
+    /// the policy's `recent_sign_in` (10 minutes by default), or `current_password` is right —
+    /// which is enough only for an account without a second factor, since a password alone
+    /// would then not be a full sign-in (ASVS 7.5.1).
+    pub(crate) async fn reauthenticate(
+        &self,
+        who: &Principal,
+        current_password: Option<&str>,
+    ) -> Result<()> {
+        if let Some(current) = current_password {
+            let stored = self.store().find_password_hash(who.user_id).await?;
+            let ok = self.policy().password.is_plausible(current)
+                && matches!(
+                    self.password_hasher()
+                        .verify(current, stored.as_deref())
+                        .await?,
+                    crate::passwords::Verification::Valid { .. }
+                );
+            if !ok {
+                return Err(Error::invalid(
+                    "current_password",
+                    "invalid_current_password",
+                    "the current password is not correct",
+                ));
+            }
+            if !self.mfa_status(who.user_id).await?.enabled() {
+                return Ok(());
+            }
+        }
+        let signed_in = self
+            .store()
+            .find_session_with_user(who.session_id)
+            .await?
+            .map(|(s, _)| s.auth_time);
+        match signed_in {
+            Some(at) if self.now() - at <= self.policy().recent_sign_in => Ok(()),
+            _ => Err(Error::ReauthenticationRequired),
+        }
+    }
+
+    /// The notice mailed to the account's address for a change to how it signs in (`change`:
+    /// `mfa_enabled`, `mfa_disabled`, `recovery_codes_regenerated`, `recovery_code_used`).
+    /// `None` for an account without an address.
+    pub(crate) fn security_notice(
+        &self,
+        who: &crate::accounts::User,
+        change: &str,
+        client: &ClientInfo,
+        extra: &[(&str, serde_json::Value)],
+    ) -> Result<Option<PendingMail>> {
+        let Some(email) = &who.email else {
+            return Ok(None);
+        };
+        let mut fields = serde_json::Map::new();
+        fields.insert(
+            "link".into(),
+            format!("{}/account", self.policy().issuer).into(),
+        );
+        fields.insert("change".into(), change.into());
+        for (k, v) in extra {
+            fields.insert((*k).to_owned(), v.clone());
+        }
+        let locale = client.locale.as_deref().unwrap_or("en");
+        let mail = Mail::new(
+            MailKind::SecurityChange,
+            email.clone(),
+            locale,
+            fields,
+            self.now(),
+        );
+        Ok(Some(self.seal_mail(&mail)?))
+    }
+}
+
+impl Mfa<'_> {
+    pub async fn status(&self, user: UserId) -> Result<MfaStatus> {
+        self.kc.mfa_status(user).await
+    }
+
+    /// Starts setting up an authenticator app: a new secret, unconfirmed until its first code
+    /// ([`Self::confirm_totp`]). `issuer` names the service in the app.
+    pub async fn start_totp(
+        &self,
+        who: &Principal,
+        current_password: Option<&str>,
+        issuer: &str,
+    ) -> Result<TotpEnrolment> {
+        let kc = self.kc;
+        kc.reauthenticate(who, current_password).await?;
+        let secret = totp::new_secret()?;
+        let sealed = kc.mfa_key().seal(&who.user_id.to_string(), &secret)?;
+        if !kc
+            .store()
+            .put_pending_totp(who.user_id, &sealed, kc.now())
+            .await?
+        {
+            return Err(Error::MfaAlreadyEnabled);
+        }
+        let account = match &who.user.email {
+            Some(e) => e.as_str().to_owned(),
+            None => who.user_id.to_string(),
+        };
+        Ok(TotpEnrolment {
+            secret: totp::base32(&secret),
+            otpauth_uri: totp::otpauth_uri(&secret, issuer, &account)?,
+        })
+    }
+
+    /// Confirms the authenticator app being set up with a code from it: from now on a password
+    /// sign-in needs a second step. Returns the new recovery codes (shown once).
+    pub async fn confirm_totp(
+        &self,
+        who: &Principal,
+        code: &str,
+        by: &ClientInfo,
+    ) -> Result<Vec<String>> {
+        let kc = self.kc;
+        let now = kc.now();
+        let pending = match kc.store().find_totp(who.user_id).await? {
+            Some(t) if t.confirmed_at.is_some() => return Err(Error::MfaAlreadyEnabled),
+            Some(t) if now - t.created_at <= PENDING_TTL => t,
+            _ => return Err(Error::MfaNotEnabled),
+        };
+        let secret = kc
+            .mfa_key()
+            .open(&who.user_id.to_string(), &pending.sealed_secret)?;
+        let step = totp::as_code(code)
+            .and_then(|c| totp::matched_step(&secret, &c, now))
+            .ok_or(Error::InvalidMfaCode)?;
+        let codes = recovery::generate()?;
+        let hashes = kc
+            .password_hasher()
+            .hash_lookup_secrets(normalized(&codes))
+            .await?;
+        let ev = kc.audit_event(
+            AuditKind::MfaEnabled,
+            Some(who.user_id),
+            Some(who.session_id),
+            by,
+        );
+        let mail = kc.security_notice(&who.user, "mfa_enabled", by, &[])?;
+        let confirmed = kc
+            .store()
+            .confirm_totp(
+                who.user_id,
+                &pending.sealed_secret,
+                i64::try_from(step).unwrap_or(i64::MAX),
+                now,
+                &hashes,
+                &ev,
+                mail.as_ref(),
+            )
+            .await?;
+        if !confirmed {
+            return Err(Error::MfaNotEnabled);
+        }
+        kc.mail_queued();
+        Ok(codes)
+    }
+
+    /// Removes the authenticator app and its recovery codes: a password signs in alone again.
+    pub async fn remove_totp(&self, who: &Principal, by: &ClientInfo) -> Result<()> {
+        let kc = self.kc;
+        kc.reauthenticate(who, None).await?;
+        let ev = kc.audit_event(
+            AuditKind::MfaDisabled,
+            Some(who.user_id),
+            Some(who.session_id),
+            by,
+        );
+        let mail = kc.security_notice(&who.user, "mfa_disabled", by, &[])?;
+        if !kc
+            .store()
+            .remove_totp(who.user_id, &ev, mail.as_ref())
+            .await?
+        {
+            return Err(Error::MfaNotEnabled);
+        }
+        kc.mail_queued();
+        Ok(())
+    }
+
+    /// A new set of recovery codes in place of the old ones (all of them, used or not).
+    pub async fn regenerate_recovery_codes(
+        &self,
+        who: &Principal,
+        by: &ClientInfo,
+    ) -> Result<Vec<String>> {
+        let kc = self.kc;
+        kc.reauthenticate(who, None).await?;
+        if !kc.mfa_status(who.user_id).await?.enabled() {
+            return Err(Error::MfaNotEnabled);
+        }
+        let codes = recovery::generate()?;
+        let hashes = kc
+            .password_hasher()
+            .hash_lookup_secrets(normalized(&codes))
+            .await?;
+        let ev = kc.audit_event(
+            AuditKind::RecoveryCodesRegenerated,
+            Some(who.user_id),
+            Some(who.session_id),
+            by,
+        );
+        let mail = kc.security_notice(&who.user, "recovery_codes_regenerated", by, &[])?;
+        kc.store()
+            .replace_recovery_codes(who.user_id, &hashes, kc.now(), &ev, mail.as_ref())
+            .await?;
+        kc.mail_queued();
+        Ok(codes)
+    }
+}
+
+fn normalized(codes: &[String]) -> Vec<String> {
+    codes
+        .iter()
+        .filter_map(|c| recovery::normalize(c))
+        .collect()
+}
