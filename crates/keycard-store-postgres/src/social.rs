@@ -189,7 +189,7 @@ impl SocialStore for PgStore {
     async fn sign_in_identity(
         &self,
         i: &Identity,
-        session: &NewBrowserSession,
+        session: Option<&NewBrowserSession>,
         events: &[AuditEvent],
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
@@ -206,7 +206,14 @@ impl SocialStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        insert_browser_session(&mut tx, session, events).await?;
+        match session {
+            Some(s) => insert_browser_session(&mut tx, s, events).await?,
+            None => {
+                for e in events {
+                    crate::audit::insert(&mut tx, e).await?;
+                }
+            }
+        }
         tx.commit().await.map_err(db_err)
     }
 

@@ -36,13 +36,15 @@ enum Proof {
 }
 
 impl Keycard {
-    /// The challenge for a sign-in of `user` whose password was just proved, when the account
-    /// has a second factor; `None` when the password is enough.
+    /// The challenge for a sign-in of `user` who just proved a first factor (`amr`: the
+    /// password, or a provider), when the account has a second factor; `None` when the first
+    /// is enough.
     pub(crate) async fn mfa_challenge(
         &self,
         user: &User,
         kind: SessionKind,
         client: &ClientInfo,
+        amr: Vec<String>,
     ) -> Result<Option<MfaRequired>> {
         let kc = self;
         let status = kc.mfa_status(user.id).await?;
@@ -55,7 +57,7 @@ impl Keycard {
             token_hash: TokenHash::of(&id),
             user_id: user.id,
             kind,
-            amr: vec!["pwd".to_owned()],
+            amr,
             created_at: now,
             expires_at: now + CHALLENGE_TTL,
         };

@@ -307,7 +307,10 @@ impl Keycard {
                 .upgrade_password_hash(user.id, old, &h, &ev)
                 .await?;
         }
-        if let Some(challenge) = self.mfa_challenge(&user, kind, client).await? {
+        if let Some(challenge) = self
+            .mfa_challenge(&user, kind, client, vec!["pwd".to_owned()])
+            .await?
+        {
             return Ok(Some(LoginOutcome::SecondFactor(challenge)));
         }
         let signed_in = self

@@ -11,7 +11,8 @@ use crate::accounts::{Email, User};
 use crate::audit::{AuditEvent, AuditKind};
 use crate::error::{Error, Result};
 use crate::ids::{IdentityId, SessionId, UserId};
-use crate::service::{ClientInfo, Keycard, Principal, SignedIn};
+use crate::service::{ClientInfo, Keycard, LoginOutcome, Principal, SignedIn};
+use crate::sessions::SessionKind;
 use crate::store::StoreError;
 use crate::throttle::Gate;
 use crate::tokens::{TokenHash, TokenPair, pkce_challenge, random_secret};
@@ -52,16 +53,31 @@ pub struct CallbackParams {
 #[derive(Debug)]
 pub struct SocialSignedIn {
     pub user: User,
-    pub session_id: SessionId,
-    /// The `__Host-keycard_session` cookie value; stored only hashed.
-    pub session_secret: String,
-    /// For a single-page app's cookie refresh.
-    pub tokens: TokenPair,
+    pub session: SocialSession,
     pub return_to: String,
     /// The account was created by this sign-in.
     pub created: bool,
     /// For a native app's sign-in: the one-time code to hand the app at `return_to`.
     pub login_code: Option<String>,
+}
+
+/// What the browser gets at the end of a social sign-in.
+#[derive(Debug)]
+pub enum SocialSession {
+    /// A browser session.
+    Open {
+        session_id: SessionId,
+        /// The `__Host-keycard_session` cookie value; stored only hashed.
+        session_secret: String,
+        /// For a single-page app's cookie refresh.
+        tokens: TokenPair,
+    },
+    /// The account has a second factor: the browser is asked for it next (the provider counts
+    /// as the first).
+    SecondStep(crate::mfa::MfaRequired),
+    /// The account has a second factor and a native app started the sign-in: the browser gets
+    /// no session, and the app is asked for the second step after its code exchange.
+    AppContinues,
 }
 
 impl Keycard {
@@ -355,6 +371,15 @@ impl SocialLogin<'_> {
             .await
             .map_err(|e| self.provider_error(provider, &e))?;
         let mut signed = self.settle(provider, &flow, profile, client).await?;
+        if matches!(signed.session, SocialSession::AppContinues) && flow.app_challenge.is_none() {
+            let amr = vec![provider.to_owned()];
+            let required = self
+                .kc
+                .mfa_challenge(&signed.user, SessionKind::Browser, client, amr)
+                .await?
+                .ok_or_else(|| Error::Internal("a second step vanished".into()))?;
+            signed.session = SocialSession::SecondStep(required);
+        }
         if let Some(challenge) = &flow.app_challenge {
             let code = random_secret(LOGIN_CODE_PREFIX)?;
             let now = self.kc.now();
@@ -376,13 +401,14 @@ impl SocialLogin<'_> {
 
     /// A native app exchanges its one-time login code, with the PKCE verifier of the challenge
     /// it started with, for a token pair of its own (an API session). The code is spent by the
-    /// first attempt, right or wrong.
+    /// first attempt, right or wrong. An account with a second factor gets its challenge
+    /// instead (the provider was the first factor).
     pub async fn exchange(
         &self,
         code: &str,
         verifier: &str,
         client: &ClientInfo,
-    ) -> Result<SignedIn> {
+    ) -> Result<LoginOutcome> {
         self.admit(client).await?;
         let refuse = || Error::Social(SocialFailure::InvalidLoginCode);
         let taken = self
@@ -408,6 +434,14 @@ impl SocialLogin<'_> {
             .await?
             .ok_or_else(refuse)?;
         self.refuse_disabled(&user, &taken.provider, client).await?;
+        let amr = vec![taken.provider.clone()];
+        if let Some(required) = self
+            .kc
+            .mfa_challenge(&user, SessionKind::Api, client, amr)
+            .await?
+        {
+            return Ok(LoginOutcome::SecondFactor(required));
+        }
         let session = self
             .kc
             .new_session(user.id, client, vec![taken.provider.clone()]);
@@ -426,12 +460,12 @@ impl SocialLogin<'_> {
             .create_session(&session, &refresh, &[ev])
             .await?;
         let tokens = self.kc.tokens_for(&session, secret)?;
-        Ok(SignedIn {
+        Ok(LoginOutcome::SignedIn(SignedIn {
             user,
             session_id: session.id,
             tokens,
             browser_secret: None,
-        })
+        }))
     }
 
     /// Finds, links or creates the account the verified profile belongs to.
@@ -488,6 +522,17 @@ impl SocialLogin<'_> {
             // only) does not erase what it told before.
             identity.name = identity.name.or(known.name);
             identity.picture_url = identity.picture_url.or(known.picture_url);
+            if flow.link_user.is_none() && self.kc.mfa_status(user.id).await?.enabled() {
+                // The provider is the first factor only: no session until the second step.
+                store.sign_in_identity(&identity, None, &[]).await?;
+                return Ok(SocialSignedIn {
+                    user,
+                    session: SocialSession::AppContinues,
+                    return_to: flow.return_to.clone(),
+                    created: false,
+                    login_code: None,
+                });
+            }
             let (secret, session, tokens) =
                 self.kc
                     .open_browser_session(user.id, client, vec![provider.to_owned()])?;
@@ -495,7 +540,9 @@ impl SocialLogin<'_> {
             let sid = session.session.id;
             self.kc
                 .changing_user(user.id, move |store| async move {
-                    store.sign_in_identity(&identity, &session, &[ev]).await
+                    store
+                        .sign_in_identity(&identity, Some(&session), &[ev])
+                        .await
                 })
                 .await?;
             return Ok(self.signed_in(user, sid, secret, tokens, flow, false));
@@ -515,8 +562,17 @@ impl SocialLogin<'_> {
             // one of whose own providers vouches for this address: an address that came from an
             // email change was proved by a press of a button its owner may not have understood,
             // and the account's identities are its maker's.
-            match store.find_login(email).await? {
-                Some((user, None)) if user.email_verified && identity.email_verified => {
+            let found = store.find_login(email).await?;
+            // An account with a second factor is never joined without it: its owner links the
+            // provider from the account page.
+            let guarded = match &found {
+                Some((user, None)) => self.kc.mfa_status(user.id).await?.enabled(),
+                _ => false,
+            };
+            match found {
+                Some((user, None))
+                    if user.email_verified && identity.email_verified && !guarded =>
+                {
                     let vouched = store.list_identities(user.id).await?.iter().any(|i| {
                         i.email_verified
                             && i.email
@@ -605,9 +661,11 @@ impl SocialLogin<'_> {
     ) -> SocialSignedIn {
         SocialSignedIn {
             user,
-            session_id,
-            session_secret,
-            tokens,
+            session: SocialSession::Open {
+                session_id,
+                session_secret,
+                tokens,
+            },
             return_to: flow.return_to.clone(),
             created,
             login_code: None,

@@ -12,7 +12,7 @@ mod store;
 pub use crate::sessions::NewBrowserSession;
 pub use flow::{FLOW_TTL, LOGIN_CODE_TTL, LoginCode, PendingFlow};
 pub use identity::Identity;
-pub use login::{CallbackParams, SocialLogin, SocialSignedIn, Started};
+pub use login::{CallbackParams, SocialLogin, SocialSession, SocialSignedIn, Started};
 pub use provider::{
     Authorization, Callback, IdentityProvider, ProviderError, ProviderInfo, ProviderProfile,
     Providers,

@@ -53,11 +53,12 @@ pub trait SocialStore: Send + Sync {
     ) -> StoreResult<()>;
 
     /// Stores what the provider now says about an existing identity (email, name, picture, last
-    /// use) and opens a browser session, atomically.
+    /// use) and opens a browser session when given (none while a second step is due),
+    /// atomically.
     async fn sign_in_identity(
         &self,
         identity: &Identity,
-        session: &NewBrowserSession,
+        session: Option<&NewBrowserSession>,
         audit: &[AuditEvent],
     ) -> StoreResult<()>;
 

@@ -944,7 +944,7 @@ impl SocialStore for FailFast {
     async fn sign_in_identity(
         &self,
         identity: &Identity,
-        session: &NewBrowserSession,
+        session: Option<&NewBrowserSession>,
         audit: &[AuditEvent],
     ) -> StoreResult<()> {
         self.guard(self.inner.sign_in_identity(identity, session, audit))
@@ -1373,7 +1373,7 @@ mod tests {
         async fn sign_in_identity(
             &self,
             _: &Identity,
-            _: &NewBrowserSession,
+            _: Option<&NewBrowserSession>,
             _: &[AuditEvent],
         ) -> StoreResult<()> {
             unreached!()

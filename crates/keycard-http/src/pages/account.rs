@@ -60,6 +60,9 @@ struct AccountPage<'a> {
     sessions: &'a [SessionLine],
     apps: &'a [AppLine],
     events: &'a [EventLine],
+    /// When two-step verification was turned on; `None` while it is off.
+    two_step_since: Option<String>,
+    recovery_codes_left: String,
 }
 
 /// `GET /`: the account page (which sends a stranger to sign in).
@@ -120,6 +123,10 @@ pub async fn show(State(state): State<AppState>, ctx: PageCtx, jar: CookieJar) -
         Err(e) => return error_page(&state, ctx, e),
     };
     let events = event_lines(&ctx, events);
+    let mfa = match state.keycard.mfa().status(who.user_id).await {
+        Ok(m) => m,
+        Err(e) => return error_page(&state, ctx, e),
+    };
     let providers = social.providers();
     let linked: Vec<String> = identities.iter().map(|i| i.provider.clone()).collect();
     // Shown by the provider's name ("GitHub"), not its id; one no longer enabled keeps its id.
@@ -158,6 +165,8 @@ pub async fn show(State(state): State<AppState>, ctx: PageCtx, jar: CookieJar) -
             sessions: &sessions,
             apps: &apps,
             events: &events,
+            two_step_since: mfa.totp.map(|t| t.format(&Rfc3339).unwrap_or_default()),
+            recovery_codes_left: mfa.recovery_codes_left.to_string(),
         },
         &ctx.nonce,
     )

@@ -76,7 +76,7 @@ pub struct SignInForm {
     pub(super) code: Option<String>,
 }
 
-pub(super) fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

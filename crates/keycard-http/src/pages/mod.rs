@@ -14,6 +14,7 @@ pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod reset;
 mod second_step;
+mod two_step;
 pub(crate) mod verify;
 
 pub use error::{ErrorPage, wants_page};
@@ -47,6 +48,22 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/logout", get(logout::show).post(logout::submit))
         .route("/account", get(account::show))
+        .route(
+            "/account/two-step/setup",
+            axum::routing::post(two_step::setup),
+        )
+        .route(
+            "/account/two-step/confirm",
+            axum::routing::post(two_step::confirm),
+        )
+        .route(
+            "/account/two-step/recovery-codes",
+            axum::routing::post(two_step::new_codes),
+        )
+        .route(
+            "/account/two-step/remove",
+            axum::routing::post(two_step::remove),
+        )
         .route(
             "/account/link/{provider}",
             axum::routing::post(account::link),

@@ -16,7 +16,8 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
-use keycard_core::social::{CallbackParams, SocialFailure};
+use keycard_core::service::LoginOutcome;
+use keycard_core::social::{CallbackParams, SocialFailure, SocialSession};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -272,16 +273,37 @@ async fn finish(
     match outcome {
         Ok(s) => {
             let lifetime = state.keycard.policy().browser_absolute_lifetime;
+            let lang = jar.get(LANG_COOKIE).map(|c| c.value().to_owned());
             // The flow cookie stays after a failure: a forged callback the person was lured to
             // must not break the sign-in they have under way in another tab.
             let jar = jar
                 .add(browser::expired(FLOW_COOKIE))
-                .add(browser::expired(LANG_COOKIE))
-                .add(browser::session_cookie(s.session_secret, lifetime))
-                .add(refresh_cookie(
-                    s.tokens.refresh_token.expose().to_owned(),
-                    s.tokens.refresh_expires_in,
-                ));
+                .add(browser::expired(LANG_COOKIE));
+            let jar = match s.session {
+                SocialSession::Open {
+                    session_secret,
+                    tokens,
+                    ..
+                } => jar
+                    .add(browser::session_cookie(session_secret, lifetime))
+                    .add(refresh_cookie(
+                        tokens.refresh_token.expose().to_owned(),
+                        tokens.refresh_expires_in,
+                    )),
+                SocialSession::SecondStep(m) => {
+                    let jar = jar.add(browser::mfa_cookie(
+                        m.challenge_id,
+                        time::Duration::seconds(m.expires_in),
+                    ));
+                    let next = format!(
+                        "/login/second-step?return_to={}&ui_locales={}",
+                        crate::pages::login::encode(&s.return_to),
+                        crate::pages::login::encode(lang.as_deref().unwrap_or("en"))
+                    );
+                    return (jar, Redirect::to(&next)).into_response();
+                }
+                SocialSession::AppContinues => jar,
+            };
             let to = match &s.login_code {
                 // A native app gets its one-time code, never tokens, in the URL.
                 Some(code) => {
@@ -453,7 +475,7 @@ pub struct ExchangeRequest {
 #[utoipa::path(post, path = "/v1/auth/social/exchange", tag = "social",
     request_body = ExchangeRequest,
     responses(
-        (status = 200, description = "Signed in: the app's own session and token pair (body delivery), with the account", body = crate::dto::TokenResponse),
+        (status = 200, description = "Signed in: the app's own session and token pair (body delivery), with the account; or, for an account with a second factor, a challenge to complete at `POST /v1/auth/mfa` (`mfa_required: true`)", body = crate::dto::TokenResponse),
         (status = 400, description = "Unknown, used or expired code (60 s), or a verifier that does not match its challenge (`invalid_login_code`); the code is spent either way", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The account is disabled (`account_disabled`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many exchanges from this network (`rate_limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
@@ -464,9 +486,15 @@ pub async fn exchange(
     crate::extract::AppJson(req): crate::extract::AppJson<ExchangeRequest>,
 ) -> Result<Response, ApiError> {
     let social = state.keycard.social();
-    let s = social
+    let s = match social
         .exchange(&req.code, &req.code_verifier, &client)
-        .await?;
+        .await?
+    {
+        LoginOutcome::SignedIn(s) => s,
+        LoginOutcome::SecondFactor(m) => {
+            return Ok(Json(crate::routes::mfa::MfaChallengeResponse::from(m)).into_response());
+        }
+    };
     let identities = social.identities_of(s.user.id).await?;
     let user = crate::dto::UserResponse::new(s.user, &identities);
     Ok(Json(crate::dto::TokenResponse {

@@ -18,6 +18,7 @@ backend_tests!(
     removing_the_app_signs_in_with_the_password_alone,
     setting_up_checks_who_asks,
     the_sign_in_page_asks_for_the_code,
+    the_account_page_sets_up_the_app_and_shows_the_codes_once,
 );
 
 /// An account with an authenticator app set up: its address, its secret, its recovery codes,
@@ -473,5 +474,100 @@ async fn the_sign_in_page_asks_for_the_code(app: TestApp) -> Result<()> {
         again.status.as_u16() == 303 && location(&again)?.starts_with("/login?"),
         "{again:?}"
     );
+    Ok(())
+}
+
+/// The text of the element with `id` (its first text run).
+fn text_of(html: &str, id: &str) -> Option<String> {
+    let at = html.find(&format!("id=\"{id}\""))?;
+    let rest = &html[at..];
+    let start = rest.find('>')? + 1;
+    let end = rest[start..].find('<')? + start;
+    Some(rest[start..end].trim().to_owned())
+}
+
+async fn the_account_page_sets_up_the_app_and_shows_the_codes_once(app: TestApp) -> Result<()> {
+    let browser = app.browser()?;
+    let email = crate::oidc::signed_up(&app, &browser, "Ada").await?;
+    let page = browser
+        .navigate(&app.url("/account"))
+        .await?
+        .expect_status(200)?;
+    ensure!(page.text.contains("id=\"two-step-setup\""), "{page}");
+    let csrf = field_value(&page.text, "csrf").context("csrf")?;
+    let setup = submit(
+        &app,
+        &browser,
+        "/account/two-step/setup",
+        &[("csrf", &csrf), ("lang", "en")],
+    )
+    .await?;
+    ensure!(setup.status.as_u16() == 200, "{setup}");
+    ensure!(
+        setup.text.contains("<svg") && !setup.text.contains("<?xml"),
+        "no inline QR code: {setup}"
+    );
+    let secret = text_of(&setup.text, "totp-secret")
+        .context("secret")?
+        .replace(' ', "");
+    let wrong = submit(
+        &app,
+        &browser,
+        "/account/two-step/confirm",
+        &[
+            ("csrf", &csrf),
+            ("lang", "en"),
+            ("code", &totp_code(&secret, -120)?),
+        ],
+    )
+    .await?;
+    ensure!(wrong.status.as_u16() == 422, "{wrong}");
+    // A wrong first code leaves the secret waiting: the right one still turns it on.
+    let codes = submit(
+        &app,
+        &browser,
+        "/account/two-step/confirm",
+        &[
+            ("csrf", &csrf),
+            ("lang", "en"),
+            ("code", &totp_code(&secret, 0)?),
+        ],
+    )
+    .await?;
+    ensure!(codes.status.as_u16() == 200, "{codes}");
+    let shown = codes.text.matches("<li><code>").count();
+    ensure!(shown == 10, "{shown} codes shown: {codes}");
+    ensure!(
+        codes
+            .header("cache-control")
+            .is_some_and(|c| c.contains("no-store")),
+        "{codes:?}"
+    );
+    let account = browser
+        .navigate(&app.url("/account"))
+        .await?
+        .expect_status(200)?;
+    let status = text_of(&account.text, "two-step-status").context("status")?;
+    ensure!(status.starts_with("On"), "{status}");
+    ensure!(
+        !account.text.contains("<li><code>"),
+        "codes shown again: {account}"
+    );
+    // The next sign-in asks for the code.
+    let challenge = challenged(&app, &email).await?;
+    second_step(&app, &challenge, &totp_code(&secret, 30)?)
+        .await?
+        .expect_status(200)?;
+    // Turned off from the page: the password alone signs in again.
+    let csrf = field_value(&account.text, "csrf").context("csrf")?;
+    let off = submit(
+        &app,
+        &browser,
+        "/account/two-step/remove",
+        &[("csrf", &csrf), ("lang", "en")],
+    )
+    .await?;
+    ensure!(off.status.as_u16() == 303, "{off}");
+    app.login(&email, PASSWORD).await?;
     Ok(())
 }

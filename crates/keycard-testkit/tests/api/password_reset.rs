@@ -21,6 +21,7 @@ mail_tests!(
     a_password_change_mails_a_notice,
     tokens_of_mailed_links_are_limited_per_network,
     a_disabled_account_gets_no_link_and_its_open_links_die,
+    a_reset_keeps_the_second_factor,
 );
 
 const NEW_PASSWORD: &str = "a brand new passphrase 7";
@@ -467,5 +468,47 @@ async fn a_disabled_account_gets_no_link_and_its_open_links_die(
         .await?
         .expect_problem(400, "invalid_reset_token")?;
     app.login(&email, PASSWORD).await?;
+    Ok(())
+}
+
+/// ASVS 6.4.3: a reset proves the inbox, not the second factor; the next sign-in still asks.
+async fn a_reset_keeps_the_second_factor(app: TestApp, mail: MailCatcher) -> Result<()> {
+    let e = crate::mfa::enrolled(&app).await?;
+    // Turning it on was mailed (after the verification link).
+    let got = mail.wait_for(&e.email, 2).await?;
+    let notice = got
+        .iter()
+        .find(|m| m.subject == "How you sign in to your account changed")
+        .with_context(|| format!("no notice among {got:?}"))?;
+    ensure!(
+        notice
+            .text
+            .as_deref()
+            .is_some_and(|t| t.contains("was turned on")),
+        "{notice:?}"
+    );
+    forgot(&app, &e.email).await?.expect_status(202)?;
+    let token = reset_token(&mail, &e.email, 3).await?;
+    app.post(
+        "/v1/auth/password/reset",
+        &json!({ "token": token, "new_password": NEW_PASSWORD }),
+    )
+    .await?
+    .expect_status(200)?;
+    let r = app
+        .login_raw(&e.email, NEW_PASSWORD)
+        .await?
+        .expect_status(200)?;
+    let body = r.json()?;
+    ensure!(
+        body["mfa_required"] == true && body.get("access_token").is_none(),
+        "{r}"
+    );
+    app.post(
+        "/v1/auth/mfa",
+        &json!({ "challenge_id": body["challenge_id"], "code": e.recovery_codes[0] }),
+    )
+    .await?
+    .expect_status(200)?;
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 use crate::{event_kinds, me_status};
 use anyhow::{Context, Result, ensure};
-use keycard_testkit::{Browser, PASSWORD, Reply, TestApp, location};
+use keycard_testkit::{Browser, PASSWORD, Reply, TestApp, field_value, location};
 use reqwest::Method;
 use serde_json::Value;
 use serde_json::json;
@@ -70,6 +70,7 @@ social_tests!(
     a_verified_password_account_is_never_linked_automatically,
     an_address_the_provider_did_not_verify_is_mailed_a_link,
     a_reset_removes_identities_their_provider_does_not_vouch_for,
+    a_provider_is_only_the_first_factor_of_an_account_with_a_second,
 );
 
 /// A test user of the double no other test uses: `ada+TAG` is `ada+TAG@example.com`.
@@ -1541,5 +1542,91 @@ async fn a_reset_removes_identities_their_provider_does_not_vouch_for(app: TestA
     sign_in(&app, &elsewhere, "oidc", &mallory).await?;
     let theirs = me(&app, &elsewhere).await?;
     ensure!(theirs["email"] != email.as_str(), "{theirs}");
+    Ok(())
+}
+
+async fn a_provider_is_only_the_first_factor_of_an_account_with_a_second(
+    app: TestApp,
+) -> Result<()> {
+    let who = person("ada");
+    let browser = app.browser()?;
+    sign_in(&app, &browser, "google", &who).await?;
+    let token = access_token(&browser).await?;
+    let started = app
+        .bearer_post("/v1/me/mfa/totp", &token, &json!({}))
+        .await?
+        .expect_status(201)?
+        .json()?;
+    let secret = started["secret"].as_str().context("secret")?;
+    let codes = app
+        .bearer_post(
+            "/v1/me/mfa/totp/confirm",
+            &token,
+            &json!({ "code": keycard_testkit::totp_code(secret, 0)? }),
+        )
+        .await?
+        .expect_status(200)?
+        .json()?;
+    let recovery = codes["recovery_codes"][0].as_str().context("codes")?;
+
+    // Another browser: the provider's answer alone opens no session.
+    let other = app.browser()?;
+    let flow = other.social_start("google", Some("/signed-in")).await?;
+    let reply = other.answer(&flow, &who, None).await?;
+    let next = location(&reply)?;
+    ensure!(
+        reply.status.as_u16() == 303 && next.starts_with("/login/second-step?"),
+        "{reply:?}"
+    );
+    ensure!(
+        other.cookie("__Host-keycard_session").is_none(),
+        "a session before the second step"
+    );
+    let page = other.navigate(&app.url(&next)).await?.expect_status(200)?;
+    let csrf = field_value(&page.text, "csrf").context("csrf")?;
+    let code = keycard_testkit::totp_code(secret, 30)?;
+    let done = crate::pages::submit(
+        &app,
+        &other,
+        "/login/second-step",
+        &[
+            ("csrf", &csrf),
+            ("return_to", "/signed-in"),
+            ("code", &code),
+        ],
+    )
+    .await?;
+    ensure!(
+        done.status.as_u16() == 303 && location(&done)?.ends_with("/signed-in"),
+        "{done:?}"
+    );
+    let (_, claims) = crate::decode_jwt(&access_token(&other).await?)?;
+    ensure!(claims["amr"] == json!(["google", "otp", "mfa"]), "{claims}");
+
+    // A native app: its code exchanges for a challenge, the second step for its tokens.
+    let (verifier, challenge) = pkce_pair();
+    let code = native_code(&app, &who, &challenge).await?;
+    let r = app
+        .post(
+            "/v1/auth/social/exchange",
+            &json!({ "code": code, "code_verifier": verifier }),
+        )
+        .await?
+        .expect_status(200)?
+        .json()?;
+    ensure!(
+        r["mfa_required"] == true && r.get("access_token").is_none(),
+        "{r}"
+    );
+    let tokens = app
+        .post(
+            "/v1/auth/mfa",
+            &json!({ "challenge_id": r["challenge_id"], "code": recovery }),
+        )
+        .await?
+        .expect_status(200)?
+        .json()?;
+    let (_, claims) = crate::decode_jwt(tokens["access_token"].as_str().context("token")?)?;
+    ensure!(claims["amr"] == json!(["google", "mfa"]), "{claims}");
     Ok(())
 }
