@@ -29,3 +29,33 @@ CREATE TABLE mfa_challenges (
     failures   INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 CREATE INDEX mfa_challenges_expiry_idx ON mfa_challenges (expires_at);
+CREATE INDEX mfa_challenges_user_idx ON mfa_challenges (user_id);
+
+-- A challenge stands for a first factor just proved. When that proof loses its worth (the
+-- password set, changed or removed, a provider identity removed, the second factor removed,
+-- the account disabled), the account's open challenges go with it, whichever path did it.
+CREATE TRIGGER password_set_ends_mfa_challenges AFTER INSERT ON password_credentials
+BEGIN
+    DELETE FROM mfa_challenges WHERE user_id = NEW.user_id;
+END;
+CREATE TRIGGER password_change_ends_mfa_challenges AFTER UPDATE OF hash ON password_credentials
+BEGIN
+    DELETE FROM mfa_challenges WHERE user_id = NEW.user_id;
+END;
+CREATE TRIGGER password_removal_ends_mfa_challenges AFTER DELETE ON password_credentials
+BEGIN
+    DELETE FROM mfa_challenges WHERE user_id = OLD.user_id;
+END;
+CREATE TRIGGER identity_removal_ends_mfa_challenges AFTER DELETE ON identities
+BEGIN
+    DELETE FROM mfa_challenges WHERE user_id = OLD.user_id;
+END;
+CREATE TRIGGER totp_removal_ends_mfa_challenges AFTER DELETE ON totp_factors
+BEGIN
+    DELETE FROM mfa_challenges WHERE user_id = OLD.user_id;
+END;
+CREATE TRIGGER disabling_ends_mfa_challenges AFTER UPDATE OF disabled_at ON users
+WHEN NEW.disabled_at IS NOT NULL
+BEGIN
+    DELETE FROM mfa_challenges WHERE user_id = NEW.id;
+END;

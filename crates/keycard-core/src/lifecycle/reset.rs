@@ -219,6 +219,9 @@ impl PasswordReset<'_> {
         if let Err(e) = kc.throttle().forget_failures(&email).await {
             tracing::warn!(error = %e, "could not clear sign-in failures after a password reset");
         }
+        if let Err(e) = kc.throttle().forget_second_factor_failures(user_id).await {
+            tracing::warn!(error = %e, "could not clear second-step failures after a password reset");
+        }
         metrics::counter!("keycard_password_resets_total").increment(1);
         Ok(done.sessions_ended)
     }

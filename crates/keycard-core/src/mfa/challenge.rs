@@ -28,6 +28,13 @@ pub struct MfaRequired {
     pub expires_in: i64,
 }
 
+/// What a code would prove, before it is spent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Candidate {
+    Totp { step: i64 },
+    RecoveryCode { hash: String, left: usize },
+}
+
 /// How a second step was proved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Proof {
@@ -128,21 +135,27 @@ impl Mfa<'_> {
             Gate::Open(a) => a,
             Gate::Closed(r) => return Err(kc.refused(r, client).await),
         };
-        let proof = match self.prove(&challenge, code, client).await {
-            Ok(p) => p,
+        let candidate = match self.check(&challenge, code).await {
+            Ok(c) => c,
             Err(e) => {
                 kc.throttle().login_abandoned(attempt).await;
                 return Err(e);
             }
         };
-        let Some(proof) = proof else {
+        let Some(candidate) = candidate else {
             self.failed(&challenge, &attempt, client).await?;
             return Err(Error::InvalidMfaCode);
         };
         kc.throttle().login_succeeded(attempt).await;
+        // The challenge is claimed before the code is spent: of two completions racing, or one
+        // racing the challenge's end, the loser spends nothing.
         if !kc.store().spend_mfa_challenge(&hash, kc.now()).await? {
             return Err(Error::InvalidMfaChallenge);
         }
+        let Some(proof) = self.spend(&challenge, candidate, client).await? else {
+            // The same code won elsewhere meanwhile (seen once, worthless).
+            return Err(Error::InvalidMfaCode);
+        };
         let account = kc
             .store()
             .find_user(user)
@@ -166,13 +179,8 @@ impl Mfa<'_> {
             .await
     }
 
-    /// Which factor `code` proves, spending it; `None` when it proves none.
-    async fn prove(
-        &self,
-        challenge: &MfaChallenge,
-        code: &str,
-        client: &ClientInfo,
-    ) -> Result<Option<Proof>> {
+    /// Which factor `code` would prove, without spending it; `None` when it proves none.
+    async fn check(&self, challenge: &MfaChallenge, code: &str) -> Result<Option<Candidate>> {
         let kc = self.kc;
         let user = challenge.user_id;
         if let Some(code) = totp::as_code(code) {
@@ -189,42 +197,64 @@ impl Mfa<'_> {
                 return Ok(None);
             };
             let step = i64::try_from(step).unwrap_or(i64::MAX);
-            // A code seen once (by a shoulder, a phishing page) is worth nothing afterwards.
-            let fresh = kc.store().accept_totp_step(user, step).await?;
-            return Ok(fresh.then_some(Proof::Totp));
+            // A code seen once (by a shoulder, a phishing page) is worth nothing afterwards;
+            // checked here already so that it counts as wrong, and again when spent.
+            if factor.last_step.is_some_and(|last| step <= last) {
+                return Ok(None);
+            }
+            return Ok(Some(Candidate::Totp { step }));
         }
         let Some(normalized) = recovery::normalize(code) else {
             return Ok(None);
         };
         let stored = kc.store().recovery_codes(user).await?;
-        let Some(i) = kc
+        let found = kc
             .password_hasher()
             .match_lookup_secret(normalized, stored.clone())
-            .await?
-        else {
-            return Ok(None);
-        };
-        let left = stored.len().saturating_sub(1);
-        let account = kc.store().find_user(user).await?;
-        let mut ev = kc.audit_event(AuditKind::RecoveryCodeUsed, Some(user), None, client);
-        ev.detail = serde_json::json!({ "recovery_codes_left": left });
-        let mail = match &account {
-            Some(u) => kc.security_notice(
-                u,
-                "recovery_code_used",
-                client,
-                &[("codes_left", left.into())],
-            )?,
-            None => None,
-        };
-        let spent = kc
-            .store()
-            .use_recovery_code(user, &stored[i], kc.now(), &ev, mail.as_ref())
             .await?;
-        if spent {
-            kc.mail_queued();
+        Ok(found.map(|i| Candidate::RecoveryCode {
+            left: stored.len().saturating_sub(1),
+            hash: stored[i].clone(),
+        }))
+    }
+
+    /// Spends what [`Self::check`] found, once: `None` when it was spent meanwhile.
+    async fn spend(
+        &self,
+        challenge: &MfaChallenge,
+        candidate: Candidate,
+        client: &ClientInfo,
+    ) -> Result<Option<Proof>> {
+        let kc = self.kc;
+        let user = challenge.user_id;
+        match candidate {
+            Candidate::Totp { step } => {
+                let fresh = kc.store().accept_totp_step(user, step).await?;
+                Ok(fresh.then_some(Proof::Totp))
+            }
+            Candidate::RecoveryCode { hash, left } => {
+                let account = kc.store().find_user(user).await?;
+                let mut ev = kc.audit_event(AuditKind::RecoveryCodeUsed, Some(user), None, client);
+                ev.detail = serde_json::json!({ "recovery_codes_left": left });
+                let mail = match &account {
+                    Some(u) => kc.security_notice(
+                        u,
+                        "recovery_code_used",
+                        client,
+                        &[("codes_left", left.into())],
+                    )?,
+                    None => None,
+                };
+                let spent = kc
+                    .store()
+                    .use_recovery_code(user, &hash, kc.now(), &ev, mail.as_ref())
+                    .await?;
+                if spent {
+                    kc.mail_queued();
+                }
+                Ok(spent.then_some(Proof::RecoveryCode { left }))
+            }
         }
-        Ok(spent.then_some(Proof::RecoveryCode { left }))
     }
 
     /// A wrong code: counted against the challenge (and, through the attempt, the account).

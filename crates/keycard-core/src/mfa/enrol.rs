@@ -60,14 +60,16 @@ impl Keycard {
     }
 
     /// A sensitive change (address, second factors) may go ahead: the session signed in within
-    /// the policy's `recent_sign_in` (10 minutes by default), or `current_password` is right —
-    /// which is enough only for an account without a second factor, since a password alone
-    /// would then not be a full sign-in (ASVS 7.5.1).
+    /// the policy's `recent_sign_in` (10 minutes by default) — through the second factor, when
+    /// the account has one —, or `current_password` is right, which is enough only for an
+    /// account without a second factor, since a password alone would then not be a full
+    /// sign-in (ASVS 7.5.1).
     pub(crate) async fn reauthenticate(
         &self,
         who: &Principal,
         current_password: Option<&str>,
     ) -> Result<()> {
+        let second_factor = self.mfa_status(who.user_id).await?.enabled();
         if let Some(current) = current_password {
             let stored = self.store().find_password_hash(who.user_id).await?;
             let ok = self.policy().password.is_plausible(current)
@@ -84,17 +86,24 @@ impl Keycard {
                     "the current password is not correct",
                 ));
             }
-            if !self.mfa_status(who.user_id).await?.enabled() {
+            if !second_factor {
                 return Ok(());
             }
         }
-        let signed_in = self
+        let session = self
             .store()
             .find_session_with_user(who.session_id)
             .await?
-            .map(|(s, _)| s.auth_time);
-        match signed_in {
-            Some(at) if self.now() - at <= self.policy().recent_sign_in => Ok(()),
+            .map(|(s, _)| s);
+        // With a second factor on, only a sign-in that went through it counts (not one from
+        // before it was set up).
+        match session {
+            Some(s)
+                if self.now() - s.auth_time <= self.policy().recent_sign_in
+                    && (!second_factor || s.amr.iter().any(|m| m == "mfa")) =>
+            {
+                Ok(())
+            }
             _ => Err(Error::ReauthenticationRequired),
         }
     }
@@ -187,7 +196,13 @@ impl Mfa<'_> {
             .open(&who.user_id.to_string(), &pending.sealed_secret)?;
         let step = totp::as_code(code)
             .and_then(|c| totp::matched_step(&secret, &c, now))
-            .ok_or(Error::InvalidMfaCode)?;
+            .ok_or_else(|| {
+                Error::invalid(
+                    "code",
+                    "invalid_mfa_code",
+                    "the code is not the app's current one",
+                )
+            })?;
         let codes = recovery::generate()?;
         let hashes = kc
             .password_hasher()

@@ -393,6 +393,14 @@ impl Throttle {
         }
     }
 
+    /// The owner got back in through their inbox: wrong second-step codes (perhaps a thief's
+    /// who held the old password) no longer hold the account's second step back.
+    pub async fn forget_second_factor_failures(&self, user: crate::ids::UserId) -> Result<()> {
+        let account = self.keys.key("mfa-account", &user.to_string());
+        self.memo.forget_lock(&account);
+        Ok(self.store.clear_login_failures(&account).await?)
+    }
+
     /// The password changed: earlier failures against the account no longer mean anything.
     pub async fn forget_failures(&self, email: &Email) -> Result<()> {
         let account = self.keys.key("login-account", email.as_str());

@@ -81,12 +81,22 @@ pub async fn request(
                 Error::EmailTaken => (StatusCode::CONFLICT, ctx.t("email_change.taken")),
                 _ => (StatusCode::FORBIDDEN, ctx.t("email_change.password_needed")),
             };
+            // Past the window, signing in again is the way on (the only one with a second
+            // factor): the sign-in page, even for this signed-in browser.
+            let again = (
+                "/login?return_to=%2Faccount&prompt=login",
+                ctx.t("two_step.sign_in_again_link"),
+            );
+            let link = match &e {
+                Error::ReauthenticationRequired => again,
+                _ => back,
+            };
             notice_linking(
                 &ctx,
                 status,
                 "email-change-refused",
                 (ctx.t("email_change.heading"), text),
-                back,
+                link,
             )
         }
         Err(e) => error_page(&state, ctx, e),

@@ -17,7 +17,6 @@ use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
-use axum_extra::extract::cookie::Cookie;
 use keycard_core::Error;
 
 /// The forms' purpose, for their tokens.
@@ -105,9 +104,9 @@ pub async fn submit(
         .browser()
         .complete_second_factor(&challenge, code, &client)
         .await;
-    let spent = Cookie::build((MFA_COOKIE, "")).path("/").build();
+    let spent = browser::expired(MFA_COOKIE);
     match done {
-        Ok(s) => signed_in_response(&state, jar.remove(spent), s, &return_to),
+        Ok(s) => signed_in_response(&state, jar.add(spent), s, &return_to),
         Err(e @ Error::InvalidMfaCode) => {
             let msg = (StatusCode::UNAUTHORIZED, ctx.t("second_step.failed"));
             with_retry_after(page(&state, &ctx, &challenge, &return_to, Some(msg)), &e)
@@ -118,7 +117,7 @@ pub async fn submit(
         }
         Err(Error::InvalidMfaChallenge) => {
             // Expired, spent, or failed too often: start over from the password.
-            let (jar, bound) = super::binding(jar.remove(spent), None);
+            let (jar, bound) = super::binding(jar.add(spent), None);
             let csrf = state.keycard.browser().form_token(&bound, "login");
             let msg = (StatusCode::UNAUTHORIZED, ctx.t("second_step.expired"));
             let page = login_page(&state, &ctx, &csrf, &return_to, "", Some(msg)).await;

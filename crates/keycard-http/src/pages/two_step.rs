@@ -157,7 +157,7 @@ pub async fn confirm(
     let code = form.code.as_deref().unwrap_or_default();
     match state.keycard.mfa().confirm_totp(&who, code, &client).await {
         Ok(codes) => codes_page(&ctx, ctx.t("two_step.enabled_heading"), &codes),
-        Err(Error::InvalidMfaCode) => notice_linking(
+        Err(Error::Invalid { .. }) => notice_linking(
             &ctx,
             StatusCode::UNPROCESSABLE_ENTITY,
             "two-step-wrong-code",

@@ -187,7 +187,7 @@ pub async fn start_totp(
     request_body = ConfirmTotpRequest,
     responses(
         (status = 200, description = "Set up: password sign-ins now ask for a code. The recovery codes are shown this once", body = RecoveryCodesResponse),
-        (status = 401, description = "Wrong code (`invalid_mfa_code`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not the app's current code (`invalid_mfa_code` on the field `code`); the secret stays waiting", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Nothing waiting to be confirmed (`mfa_not_enabled`), or already set up", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn confirm_totp(
@@ -210,7 +210,7 @@ pub async fn confirm_totp(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Removed, with the recovery codes"),
-        (status = 403, description = "Sign in again first (`reauthentication_required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Sign in again, through the second step, first (`reauthentication_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No authenticator app is set up (`mfa_not_enabled`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn remove_totp(

@@ -125,7 +125,7 @@ async fn an_app_is_set_up_and_asked_for_after_the_password(app: TestApp) -> Resu
     };
     confirm(totp_code(secret, -120)?)
         .await?
-        .expect_problem(401, "invalid_mfa_code")?;
+        .expect_invalid("code", "invalid_mfa_code")?;
     let codes = confirm(totp_code(secret, 0)?)
         .await?
         .expect_status(200)?
@@ -262,9 +262,15 @@ async fn recovery_codes_work_once_and_can_be_replaced(app: TestApp) -> Result<()
 async fn a_challenge_is_single_use_and_dies_after_five_wrong_codes(app: TestApp) -> Result<()> {
     let e = enrolled(&app).await?;
     let challenge = challenged(&app, &e.email).await?;
-    second_step(&app, &challenge, &totp_code(&e.secret, 30)?)
-        .await?
-        .expect_status(200)?;
+    // Two completions at once with one good code: one session, and no second.
+    let code = totp_code(&e.secret, 30)?;
+    let (a, b) = tokio::join!(
+        second_step(&app, &challenge, &code),
+        second_step(&app, &challenge, &code)
+    );
+    let mut statuses = [a?.status.as_u16(), b?.status.as_u16()];
+    statuses.sort_unstable();
+    ensure!(statuses == [200, 401], "{statuses:?}");
     second_step(&app, &challenge, &e.recovery_codes[0])
         .await?
         .expect_problem(401, "invalid_mfa_challenge")?;
@@ -301,15 +307,29 @@ async fn wrong_codes_lock_the_second_step_across_challenges(app: TestApp) -> Res
     let r = locked.context("wrong codes were never slowed down")?;
     r.expect_problem(429, "account_locked")?;
     ensure!(r.header("retry-after").is_some(), "{r}");
+    // While it waits, even the right code is held back (a guess cannot be told from it).
+    let challenge = challenged(&app, &e.email).await?;
+    second_step(&app, &challenge, &totp_code(&e.secret, 30)?)
+        .await?
+        .expect_problem(429, "account_locked")?;
     Ok(())
 }
 
 async fn removing_the_app_signs_in_with_the_password_alone(app: TestApp) -> Result<()> {
     let e = enrolled(&app).await?;
+    // The session that set it up signed in with the password alone: not enough to remove it.
     app.bearer_delete("/v1/me/mfa/totp", &e.tokens.access_token)
         .await?
+        .expect_problem(403, "reauthentication_required")?;
+    let challenge = challenged(&app, &e.email).await?;
+    let done = second_step(&app, &challenge, &e.recovery_codes[0])
+        .await?
+        .expect_status(200)?;
+    let full: TokenResponse = serde_json::from_str(&done.text)?;
+    app.bearer_delete("/v1/me/mfa/totp", &full.access_token)
+        .await?
         .expect_status(204)?;
-    app.bearer_delete("/v1/me/mfa/totp", &e.tokens.access_token)
+    app.bearer_delete("/v1/me/mfa/totp", &full.access_token)
         .await?
         .expect_problem(409, "mfa_not_enabled")?;
     let t = app.login(&e.email, PASSWORD).await?;
@@ -392,6 +412,30 @@ async fn setting_up_checks_who_asks(app: TestApp) -> Result<()> {
 async fn the_sign_in_page_asks_for_the_code(app: TestApp) -> Result<()> {
     let e = enrolled(&app).await?;
     let browser = app.browser()?;
+    // A challenge of the API does not open a browser session.
+    let api_challenge = challenged(&app, &e.email).await?;
+    browser.set_cookie("__Host-keycard_mfa", &api_challenge);
+    let step = browser
+        .navigate(&app.url("/login/second-step?return_to=/account"))
+        .await?
+        .expect_status(200)?;
+    let csrf = field_value(&step.text, "csrf").context("csrf")?;
+    let refused = submit(
+        &app,
+        &browser,
+        "/login/second-step",
+        &[
+            ("csrf", &csrf),
+            ("return_to", "/account"),
+            ("code", &e.recovery_codes[0]),
+        ],
+    )
+    .await?;
+    ensure!(
+        refused.status.as_u16() == 401 && refused.text.contains("That sign-in expired"),
+        "{refused}"
+    );
+    ensure!(browser.cookie("__Host-keycard_session").is_none());
     let page = browser
         .navigate(&app.url("/login?return_to=/account"))
         .await?
@@ -558,16 +602,72 @@ async fn the_account_page_sets_up_the_app_and_shows_the_codes_once(app: TestApp)
     second_step(&app, &challenge, &totp_code(&secret, 30)?)
         .await?
         .expect_status(200)?;
-    // Turned off from the page: the password alone signs in again.
+    // This browser signed in before the app was set up: turning it off needs a sign-in
+    // through it first.
     let csrf = field_value(&account.text, "csrf").context("csrf")?;
-    let off = submit(
+    let off = |csrf: String| {
+        let (app, browser) = (&app, &browser);
+        async move {
+            submit(
+                app,
+                browser,
+                "/account/two-step/remove",
+                &[("csrf", &csrf), ("lang", "en")],
+            )
+            .await
+        }
+    };
+    let refused = off(csrf).await?;
+    ensure!(
+        refused.status.as_u16() == 403 && refused.text.contains("prompt=login"),
+        "{refused}"
+    );
+    let login = browser
+        .navigate(&app.url("/login?return_to=%2Faccount&prompt=login"))
+        .await?
+        .expect_status(200)?;
+    let csrf = field_value(&login.text, "csrf").context("csrf")?;
+    let r = submit(
         &app,
         &browser,
-        "/account/two-step/remove",
-        &[("csrf", &csrf), ("lang", "en")],
+        "/login",
+        &[
+            ("csrf", &csrf),
+            ("return_to", "/account"),
+            ("email", &email),
+            ("password", PASSWORD),
+        ],
     )
     .await?;
-    ensure!(off.status.as_u16() == 303, "{off}");
+    let step = browser.navigate(&app.url(&location(&r)?)).await?;
+    let csrf = field_value(&step.text, "csrf").context("csrf")?;
+    let recovery = codes
+        .text
+        .split("<li><code>")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .context("a recovery code")?
+        .to_owned();
+    let done = submit(
+        &app,
+        &browser,
+        "/login/second-step",
+        &[
+            ("csrf", &csrf),
+            ("return_to", "/account"),
+            ("code", &recovery),
+        ],
+    )
+    .await?;
+    ensure!(done.status.as_u16() == 303, "{done}");
+    let account = browser
+        .navigate(&app.url("/account"))
+        .await?
+        .expect_status(200)?;
+    let csrf = field_value(&account.text, "csrf").context("csrf")?;
+    let gone = off(csrf).await?;
+    ensure!(gone.status.as_u16() == 303, "{gone}");
+    // Off: the password alone signs in again.
     app.login(&email, PASSWORD).await?;
     Ok(())
 }

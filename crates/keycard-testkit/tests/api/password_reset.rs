@@ -487,6 +487,12 @@ async fn a_reset_keeps_the_second_factor(app: TestApp, mail: MailCatcher) -> Res
             .is_some_and(|t| t.contains("was turned on")),
         "{notice:?}"
     );
+    // A challenge opened with the old password (by whoever held it) dies with it.
+    let before = app
+        .login_raw(&e.email, PASSWORD)
+        .await?
+        .expect_status(200)?
+        .json()?;
     forgot(&app, &e.email).await?.expect_status(202)?;
     let token = reset_token(&mail, &e.email, 3).await?;
     app.post(
@@ -495,6 +501,12 @@ async fn a_reset_keeps_the_second_factor(app: TestApp, mail: MailCatcher) -> Res
     )
     .await?
     .expect_status(200)?;
+    app.post(
+        "/v1/auth/mfa",
+        &json!({ "challenge_id": before["challenge_id"], "code": e.recovery_codes[1] }),
+    )
+    .await?
+    .expect_problem(401, "invalid_mfa_challenge")?;
     let r = app
         .login_raw(&e.email, NEW_PASSWORD)
         .await?
