@@ -13,6 +13,7 @@
 mod apps;
 mod chrome;
 mod mail;
+mod two_step;
 
 use anyhow::{Result, ensure};
 use apps::{
@@ -27,6 +28,7 @@ use mail::{
     the_mailed_link_confirms_the_address_in_the_browser,
 };
 use std::future::Future;
+use two_step::two_step_verification_is_set_up_and_asked_for;
 
 macro_rules! browser_tests {
     ($($name:ident),+ $(,)?) => {
@@ -61,6 +63,7 @@ browser_tests!(
     the_mailed_link_confirms_the_address_in_the_browser,
     a_forgotten_password_is_reset_from_the_mail_in_the_browser,
     the_address_is_changed_and_taken_back_in_the_browser,
+    two_step_verification_is_set_up_and_asked_for,
 );
 
 /// Keycard in-process with the provider double, and a browser; both end with the test.

@@ -1,0 +1,54 @@
+//! Two-step verification in the browser: set up from the account page with the QR code's key,
+//! the recovery codes shown once, and the code asked for after the password.
+
+use crate::chrome::Chrome;
+use anyhow::{Result, ensure};
+use keycard_testkit::{PASSWORD, TestApp, totp_code, unique_email};
+
+pub async fn two_step_verification_is_set_up_and_asked_for(app: TestApp, b: Chrome) -> Result<()> {
+    let email = unique_email();
+    b.goto(&app.url("/register")).await?;
+    b.fill("#name", "Ada Lovelace").await?;
+    b.fill("#email", &email).await?;
+    b.fill("#password", PASSWORD).await?;
+    b.click("#submit").await?;
+    b.wait_for_url("the account page", |u| u.ends_with("/account"))
+        .await?;
+
+    // Just signed up: no password needed to start.
+    b.click("#two-step-setup").await?;
+    b.wait_for("#totp-qr svg").await?;
+    let secret = b.text_of("#totp-secret").await?.replace(' ', "");
+    ensure!(secret.len() >= 32, "{secret}");
+    b.fill("#code", &totp_code(&secret, 0)?).await?;
+    b.click("#confirm-totp").await?;
+    b.wait_for("#recovery-codes").await?;
+    let codes = b.text_of("#recovery-codes").await?;
+    ensure!(codes.lines().count() == 10, "{codes}");
+    b.click("#codes-saved").await?;
+    b.wait_for_url("the account page", |u| u.ends_with("/account"))
+        .await?;
+    let status = b.text_of("#two-step-status").await?;
+    ensure!(status.starts_with("On"), "{status}");
+
+    // Signed out, the password leads to the code.
+    b.goto(&app.url("/logout")).await?;
+    b.click("#submit").await?;
+    b.wait_for("a.button[href='/login']").await?;
+    b.goto(&app.url("/login?return_to=/account")).await?;
+    b.fill("#email", &email).await?;
+    b.fill("#password", PASSWORD).await?;
+    b.click("#submit").await?;
+    b.wait_for_url("the second step", |u| u.contains("/login/second-step"))
+        .await?;
+    b.fill("#code", "000000").await?;
+    b.click("#submit").await?;
+    let alert = b.text_of("[role=alert]").await?;
+    ensure!(alert.contains("not right"), "{alert}");
+    b.fill("#code", &totp_code(&secret, 30)?).await?;
+    b.click("#submit").await?;
+    b.wait_for_url("the account page", |u| u.ends_with("/account"))
+        .await?;
+    ensure!(b.text_of("#signed-in-as").await?.contains(&email));
+    b.close().await
+}
