@@ -149,7 +149,7 @@ pub async fn register(
 #[derive(serde::Serialize, utoipa::ToSchema)]
 #[allow(dead_code)]
 #[serde(untagged)]
-enum LoginAnswer {
+pub(crate) enum LoginAnswer {
     SignedIn(TokenResponse),
     SecondStep(MfaChallengeResponse),
 }

@@ -475,7 +475,7 @@ pub struct ExchangeRequest {
 #[utoipa::path(post, path = "/v1/auth/social/exchange", tag = "social",
     request_body = ExchangeRequest,
     responses(
-        (status = 200, description = "Signed in: the app's own session and token pair (body delivery), with the account; or, for an account with a second factor, a challenge to complete at `POST /v1/auth/mfa` (`mfa_required: true`)", body = crate::dto::TokenResponse),
+        (status = 200, description = "Signed in: the app's own session and token pair (body delivery), with the account; or, for an account with a second factor, a challenge to complete at `POST /v1/auth/mfa` (`mfa_required: true`)", body = inline(crate::routes::auth::LoginAnswer)),
         (status = 400, description = "Unknown, used or expired code (60 s), or a verifier that does not match its challenge (`invalid_login_code`); the code is spent either way", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The account is disabled (`account_disabled`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many exchanges from this network (`rate_limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
