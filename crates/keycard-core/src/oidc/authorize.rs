@@ -20,6 +20,7 @@ pub struct AuthorizeParams {
     pub code_challenge_method: Option<String>,
     pub prompt: Option<String>,
     pub max_age: Option<String>,
+    pub acr_values: Option<String>,
     pub login_hint: Option<String>,
     pub ui_locales: Option<String>,
     pub response_mode: Option<String>,
@@ -48,6 +49,9 @@ pub struct AuthRequest {
     pub code_challenge: Option<String>,
     pub prompt: Prompt,
     pub max_age: Option<i64>,
+    /// The classes of sign-in the app would like, most preferred first (voluntary, OpenID
+    /// Connect Core §3.1.2.1: values Keycard does not know are ignored).
+    pub acr_values: Vec<String>,
     pub login_hint: Option<String>,
     pub ui_locales: Option<String>,
 }
@@ -55,6 +59,13 @@ pub struct AuthRequest {
 impl AuthRequest {
     pub fn is_openid(&self) -> bool {
         self.scopes.iter().any(|s| s == "openid")
+    }
+
+    /// The app asked for a sign-in with two factors.
+    pub fn wants_multi_factor(&self) -> bool {
+        self.acr_values
+            .iter()
+            .any(|v| v == crate::sessions::ACR_MULTI_FACTOR)
     }
 }
 
@@ -261,6 +272,15 @@ pub(crate) fn check(
         code_challenge: challenge,
         prompt,
         max_age,
+        acr_values: params
+            .acr_values
+            .as_deref()
+            .unwrap_or("")
+            .split(' ')
+            .filter(|v| !v.is_empty() && v.len() <= MAX_OPAQUE)
+            .take(10)
+            .map(str::to_owned)
+            .collect(),
         login_hint: params.login_hint.clone().filter(|h| h.len() <= 254),
         ui_locales: params.ui_locales.clone(),
     })

@@ -57,6 +57,9 @@ pub struct IdTokenClaims {
     pub nonce: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub amr: Vec<String>,
+    /// The sign-in's class (`urn:keycard:acr:1fa`, `urn:keycard:acr:mfa`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub acr: Option<String>,
     /// The browser session the grant came from: what logout tokens name (OpenID Back-Channel
     /// Logout §2.1).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -88,6 +91,12 @@ pub struct AppAccessClaims {
     pub gid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    /// How and how strongly the person signed in, as in the ID token (absent under
+    /// `client_credentials`), so an API can ask for a second factor before a sensitive action.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub amr: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub acr: Option<String>,
 }
 
 /// `at_hash` (OpenID Connect Core §3.1.3.6): the left half of the hash of the access token,

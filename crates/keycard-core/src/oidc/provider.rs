@@ -158,6 +158,26 @@ impl Provider<'_> {
             }
             return Ok(Next::Login { again: true });
         }
+        // Step-up: the app asks for two factors, the session has one, and the account has a
+        // second to ask for. (Without one, the app gets the one-factor class and decides.)
+        if req.wants_multi_factor()
+            && session.acr() != crate::sessions::ACR_MULTI_FACTOR
+            && !signed_in_since
+            && self
+                .kc
+                .mfa_status(user.id)
+                .await
+                .map_err(Rejection::Page)?
+                .enabled()
+        {
+            if req.prompt.none {
+                return Err(refuse(
+                    OAuthCode::LoginRequired,
+                    "a sign-in with the second factor is needed",
+                ));
+            }
+            return Ok(Next::Login { again: true });
+        }
         if !req.client.first_party {
             let given = self
                 .kc

@@ -368,6 +368,8 @@ impl Provider<'_> {
             sid: session.map(|s| s.origin.unwrap_or(s.id).to_string()),
             gid: session.map(|s| s.id.to_string()),
             auth_time: session.map(|s| s.auth_time.unix_timestamp()),
+            amr: session.map(|s| s.amr.clone()).unwrap_or_default(),
+            acr: session.map(|s| s.acr().to_owned()),
         };
         let token = kc
             .keys()
@@ -405,6 +407,7 @@ impl Provider<'_> {
                 auth_time: session.auth_time.unix_timestamp(),
                 nonce,
                 amr: session.amr.clone(),
+                acr: Some(session.acr().to_owned()),
                 // The sign-in the grant came from; a device's grant is a sign-in of its own.
                 sid: Some(session.origin.unwrap_or(session.id).to_string()),
                 at_hash: Some(at_hash(client.id_token_alg, &access_token)),

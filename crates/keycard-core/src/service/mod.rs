@@ -435,6 +435,7 @@ impl Keycard {
             client_id: "keycard".into(),
             amr: session.amr.clone(),
             auth_time: Some(session.auth_time.unix_timestamp()),
+            acr: Some(session.acr().to_owned()),
         };
         let access_token = self.keys.sign(TokenKind::Access.typ(), &claims)?;
         Ok(TokenPair {

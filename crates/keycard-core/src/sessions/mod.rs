@@ -113,4 +113,24 @@ impl Session {
     pub fn is_active(&self, now: OffsetDateTime) -> bool {
         self.revoked_at.is_none() && now < self.idle_expires_at && now < self.expires_at
     }
+
+    /// How strong the sign-in behind this session was (the `acr` of its tokens).
+    pub fn acr(&self) -> &'static str {
+        acr_of(&self.amr)
+    }
+}
+
+/// Authentication context classes (OpenID Connect `acr`), what an app may ask for with
+/// `acr_values` and read back in its tokens: one factor (a password, or a provider)…
+pub const ACR_ONE_FACTOR: &str = "urn:keycard:acr:1fa";
+/// …or two (a second step after it, `amr` holding `mfa`).
+pub const ACR_MULTI_FACTOR: &str = "urn:keycard:acr:mfa";
+
+/// The class of a sign-in proved by `amr`.
+pub fn acr_of(amr: &[String]) -> &'static str {
+    if amr.iter().any(|m| m == "mfa") {
+        ACR_MULTI_FACTOR
+    } else {
+        ACR_ONE_FACTOR
+    }
 }

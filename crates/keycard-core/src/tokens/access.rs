@@ -42,6 +42,9 @@ pub struct AccessClaims {
     /// When they did (seconds since the epoch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    /// The sign-in's class: `urn:keycard:acr:1fa` or `urn:keycard:acr:mfa`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
 }
 
 /// Tolerated clock difference for `nbf`/`iat` only; `exp` is exact.
@@ -173,6 +176,7 @@ mod tests {
             client_id: "keycard".into(),
             amr: vec!["pwd".into()],
             auth_time: Some(t),
+            acr: Some(crate::sessions::ACR_ONE_FACTOR.into()),
         }
     }
 

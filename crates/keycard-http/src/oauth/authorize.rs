@@ -78,6 +78,7 @@ fn read(map: &HashMap<String, String>) -> AuthorizeParams {
         code_challenge_method: get("code_challenge_method"),
         prompt: get("prompt"),
         max_age: get("max_age"),
+        acr_values: get("acr_values"),
         login_hint: get("login_hint"),
         ui_locales: get("ui_locales"),
         response_mode: get("response_mode"),

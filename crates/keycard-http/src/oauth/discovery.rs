@@ -56,10 +56,14 @@ fn metadata(state: &AppState) -> Response {
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "claims_supported": [
-            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "sid", "azp",
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "acr", "sid", "azp",
             "at_hash", "name", "picture", "email", "email_verified",
         ],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "acr_values_supported": [
+            keycard_core::sessions::ACR_ONE_FACTOR,
+            keycard_core::sessions::ACR_MULTI_FACTOR,
+        ],
         "ui_locales_supported": crate::pages::i18n::languages(),
         "claims_parameter_supported": false,
         "request_parameter_supported": false,

@@ -2,6 +2,7 @@
 //! prompt, codes bound to their client and request, client authentication, grants.
 
 use super::*;
+use serde_json::json;
 use keycard_testkit::apps::{
     DESK, DESK_SECRET, ORDERS, ORDERS_SECRET, SHOP, SHOP_LOOPBACK, SHOP_REDIRECT,
 };
@@ -16,6 +17,7 @@ backend_tests!(
     a_back_end_service_gets_a_token_as_itself,
     browser_apps_may_call_the_json_endpoints_but_never_authorize,
     a_code_expires,
+    an_app_asking_for_two_factors_gets_the_second_step,
 );
 
 async fn redirect_uris_are_compared_exactly_and_unknown_ones_get_a_page(
@@ -516,6 +518,98 @@ async fn a_code_expires(app: TestApp) -> Result<()> {
     ensure!(
         oauth_error(&r)? == "invalid_grant",
         "an expired code was redeemed: {r}"
+    );
+    Ok(())
+}
+
+const MFA: &str = "urn:keycard:acr:mfa";
+
+/// The `acr` and `amr` of the ID token in a token answer.
+fn assurance(tokens: &Value) -> Result<(Value, Value)> {
+    let (_, id) = crate::decode_jwt(tokens["id_token"].as_str().context("id_token")?)?;
+    let (_, access) = crate::decode_jwt(tokens["access_token"].as_str().context("access")?)?;
+    ensure!(
+        id["acr"] == access["acr"] && id["amr"] == access["amr"],
+        "the tokens disagree: {id} / {access}"
+    );
+    Ok((id["acr"].clone(), id["amr"].clone()))
+}
+
+async fn an_app_asking_for_two_factors_gets_the_second_step(app: TestApp) -> Result<()> {
+    let discovered = discovery(&app).await?;
+    ensure!(
+        discovered["acr_values_supported"]
+            .as_array()
+            .is_some_and(|v| v.iter().any(|a| a == MFA)),
+        "{discovered}"
+    );
+    // Without a second factor to ask for, the app gets the one-factor class and decides.
+    let (_, _, tokens) = shop_tokens(&app, &[("acr_values", MFA)]).await?;
+    let (acr, amr) = assurance(&tokens)?;
+    ensure!(
+        acr == "urn:keycard:acr:1fa" && amr == json!(["pwd"]),
+        "{acr} {amr}"
+    );
+
+    // A browser signed in with the password before its owner set up an app.
+    let browser = app.browser()?;
+    let email = signed_up(&app, &browser, "Ada").await?;
+    let token = browser.refresh().await?.expect_status(200)?.json()?;
+    let token = token["access_token"].as_str().context("access token")?;
+    let started = app
+        .bearer_post("/v1/me/mfa/totp", token, &json!({}))
+        .await?
+        .expect_status(201)?
+        .json()?;
+    let secret = started["secret"].as_str().context("secret")?;
+    app.bearer_post(
+        "/v1/me/mfa/totp/confirm",
+        token,
+        &json!({ "code": keycard_testkit::totp_code(secret, 0)? }),
+    )
+    .await?
+    .expect_status(200)?;
+    let pkce = Pkce::new();
+    // Silently, a stronger sign-in cannot be had.
+    let silent = shop_request(&app, &pkce, &[("prompt", "none"), ("acr_values", MFA)]);
+    let loc = location(&browser.navigate(&silent).await?)?;
+    ensure!(
+        query_of(&loc)?.get("error").map(String::as_str) == Some("login_required"),
+        "{loc}"
+    );
+    // Asked for, it is: the password, then the code, then back to the request.
+    let request = shop_request(&app, &pkce, &[("acr_values", MFA)]);
+    let after_password = sign_in_through(&app, &browser, &request, &email).await?;
+    ensure!(
+        after_password.contains("/login/second-step?"),
+        "{after_password}"
+    );
+    let step = browser
+        .navigate(&after_password)
+        .await?
+        .expect_status(200)?;
+    let csrf = field_value(&step.text, "csrf").context("csrf")?;
+    let return_to = field_value(&step.text, "return_to").context("return_to")?;
+    let done = submit(
+        &app,
+        &browser,
+        "/login/second-step",
+        &[
+            ("csrf", &csrf),
+            ("return_to", &return_to),
+            ("code", &keycard_testkit::totp_code(secret, 30)?),
+        ],
+    )
+    .await?;
+    let back = absolute(&app, &location(&done)?);
+    let answer = answer_consent(&app, &browser, &back, "allow").await?;
+    let code = code_of(&app, &answer, SHOP_REDIRECT).await?;
+    let reply = shop_redeem(&app, &code, &pkce).await?;
+    ensure!(reply.status.as_u16() == 200, "{reply}");
+    let (acr, amr) = assurance(&reply.json()?)?;
+    ensure!(
+        acr == MFA && amr == json!(["pwd", "otp", "mfa"]),
+        "{acr} {amr}"
     );
     Ok(())
 }
