@@ -73,6 +73,8 @@ pub enum AuditKind {
     RecoveryCodesRegenerated,
     /// A recovery code was spent on a second step (the detail counts what is left).
     RecoveryCodeUsed,
+    PasskeyAdded,
+    PasskeyRemoved,
 }
 
 impl AuditKind {
@@ -119,6 +121,8 @@ impl AuditKind {
             Self::MfaDisabled => "mfa_disabled",
             Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
             Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::PasskeyAdded => "passkey_added",
+            Self::PasskeyRemoved => "passkey_removed",
         }
     }
 
@@ -165,6 +169,8 @@ impl AuditKind {
             Self::MfaDisabled,
             Self::RecoveryCodesRegenerated,
             Self::RecoveryCodeUsed,
+            Self::PasskeyAdded,
+            Self::PasskeyRemoved,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

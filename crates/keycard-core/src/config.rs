@@ -49,6 +49,13 @@ pub struct Policy {
     pub signup_disclosure: SignupDisclosure,
     /// How recent a sign-in must be for a sensitive change (the address) without the password.
     pub recent_sign_in: Duration,
+    /// Passkeys' relying party: its id (a domain: the public URL's host, or the platform's apex
+    /// so passkeys work across its subdomains) and the origins allowed to run ceremonies besides
+    /// the public URL. See [`crate::passkeys`].
+    pub passkey_rp_id: Option<String>,
+    pub passkey_origins: Vec<String>,
+    /// The name people see for the service (in authenticator apps and passkey prompts).
+    pub service_name: String,
 }
 
 /// What sign-up tells about an address that already has an account.
@@ -87,6 +94,9 @@ impl Policy {
             password_reset_ttl: Duration::minutes(30),
             signup_disclosure: SignupDisclosure::Open,
             recent_sign_in: Duration::minutes(10),
+            passkey_rp_id: None,
+            passkey_origins: Vec::new(),
+            service_name: "Keycard".into(),
         }
     }
 }

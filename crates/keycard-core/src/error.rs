@@ -81,6 +81,17 @@ pub enum Error {
     /// The operation needs a second factor the account does not have (or one not yet started).
     #[error("no authenticator app is set up")]
     MfaNotEnabled,
+    /// Passkeys are off (the public URL has no domain name to be their relying party).
+    #[error("passkeys are not available on this server")]
+    PasskeysUnavailable,
+    /// A new passkey was refused (its ceremony unknown, spent or expired, or its answer not
+    /// valid).
+    #[error("the passkey could not be added; try again")]
+    PasskeyRejected,
+    /// A passkey assertion proves nothing (unknown credential, wrong origin or relying party,
+    /// bad signature, counter gone back, ceremony spent or expired).
+    #[error("that passkey did not sign in")]
+    InvalidPasskey,
     #[error("the email address is already verified")]
     AlreadyVerified,
     /// Too many attempts from this network or on this account: refused before any password
@@ -137,6 +148,9 @@ impl Error {
             Self::ReauthenticationRequired => "reauthentication_required",
             Self::AlreadyVerified => "already_verified",
             Self::InvalidMfaCode => "invalid_mfa_code",
+            Self::PasskeysUnavailable => "passkeys_unavailable",
+            Self::PasskeyRejected => "passkey_rejected",
+            Self::InvalidPasskey => "invalid_passkey",
             Self::InvalidMfaChallenge => "invalid_mfa_challenge",
             Self::MfaAlreadyEnabled => "mfa_already_enabled",
             Self::MfaNotEnabled => "mfa_not_enabled",

@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod mail;
 pub mod mfa;
 pub mod oidc;
+pub mod passkeys;
 pub mod passwords;
 pub mod service;
 pub mod sessions;

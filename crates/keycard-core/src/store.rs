@@ -251,6 +251,7 @@ pub trait Store:
     + crate::webhooks::WebhookStore
     + crate::lifecycle::LifecycleStore
     + crate::mfa::MfaStore
+    + crate::passkeys::PasskeyStore
 {
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> StoreResult<()>;

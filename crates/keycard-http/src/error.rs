@@ -144,6 +144,9 @@ impl ApiError {
                     Error::InvalidMfaChallenge => (S::UNAUTHORIZED, "Sign-in expired"),
                     Error::MfaAlreadyEnabled => (S::CONFLICT, "Already set up"),
                     Error::MfaNotEnabled => (S::CONFLICT, "Not set up"),
+                    Error::PasskeysUnavailable => (S::NOT_FOUND, "Passkeys unavailable"),
+                    Error::PasskeyRejected => (S::BAD_REQUEST, "Passkey refused"),
+                    Error::InvalidPasskey => (S::UNAUTHORIZED, "Passkey sign-in failed"),
                     Error::Throttled { .. } => (S::TOO_MANY_REQUESTS, "Too many attempts"),
                     Error::Social(f) => social_parts(f),
                     Error::OAuth(e) if e.code == keycard_core::oidc::OAuthCode::InvalidClient => {

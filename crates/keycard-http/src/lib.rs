@@ -50,8 +50,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 fn api_routes() -> OpenApiRouter<AppState> {
     use routes::{
-        admin, apps, auth, email_change, identities, me, mfa, ops, password, sessions, social,
-        verification,
+        admin, apps, auth, email_change, identities, me, mfa, ops, passkeys, password, sessions,
+        social, verification,
     };
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(auth::register))
@@ -74,6 +74,12 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(me::change_password))
         .routes(routes!(me::list_events))
         .routes(routes!(mfa::complete))
+        .routes(routes!(mfa::passkey_options))
+        .routes(routes!(passkeys::list, passkeys::add))
+        .routes(routes!(passkeys::begin_registration))
+        .routes(routes!(passkeys::rename, passkeys::remove))
+        .routes(routes!(passkeys::begin_sign_in))
+        .routes(routes!(passkeys::finish_sign_in))
         .routes(routes!(mfa::start_totp, mfa::remove_totp))
         .routes(routes!(mfa::confirm_totp))
         .routes(routes!(mfa::regenerate_recovery_codes))

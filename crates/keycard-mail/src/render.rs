@@ -292,6 +292,13 @@ mod tests {
             "{}",
             used.text
         );
+        let added = render(&of(
+            MailKind::SecurityChange,
+            "en",
+            &[("link", link.into()), ("change", "passkey_added".into())],
+        ))
+        .unwrap();
+        assert!(added.text.contains("A passkey was added"), "{}", added.text);
     }
 
     #[test]

@@ -215,6 +215,12 @@ pub(crate) fn security_what(lang: &str, change: &str) -> &'static str {
         ("es", "mfa_disabled") => {
             "Se ha desactivado la verificación en dos pasos: tu contraseña vuelve a bastar para iniciar sesión, y tus códigos de recuperación ya no sirven."
         }
+        ("es", "passkey_added") => {
+            "Se ha añadido una llave de acceso (passkey) a tu cuenta: desde ahora inicia sesión sin contraseña."
+        }
+        ("es", "passkey_removed") => {
+            "Se ha quitado una llave de acceso (passkey) de tu cuenta: ya no sirve para iniciar sesión."
+        }
         ("es", "recovery_codes_regenerated") => {
             "Se han creado códigos de recuperación nuevos para tu cuenta; los anteriores ya no sirven."
         }
@@ -226,6 +232,12 @@ pub(crate) fn security_what(lang: &str, change: &str) -> &'static str {
         }
         (_, "mfa_disabled") => {
             "Two-step verification was turned off: your password alone signs you in again, and your recovery codes no longer work."
+        }
+        (_, "passkey_added") => {
+            "A passkey was added to your account: from now on it signs you in without a password."
+        }
+        (_, "passkey_removed") => {
+            "A passkey was removed from your account: it no longer signs you in."
         }
         (_, "recovery_codes_regenerated") => {
             "New recovery codes were made for your account; the earlier ones no longer work."

@@ -17,6 +17,7 @@ mod keys;
 mod lifecycle;
 mod mfa;
 mod notices;
+mod passkeys;
 mod resets;
 mod rows;
 mod sessions;

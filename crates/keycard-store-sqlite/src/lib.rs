@@ -15,6 +15,7 @@ mod grants;
 mod keys;
 mod lifecycle;
 mod mfa;
+mod passkeys;
 mod resets;
 mod rotation;
 mod rows;

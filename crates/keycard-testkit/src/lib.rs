@@ -17,11 +17,13 @@
 #![forbid(unsafe_code)]
 
 mod mail;
+mod passkey;
 mod social;
 
 pub mod apps;
 
 pub use mail::{MailCatcher, Received};
+pub use passkey::SoftPasskey;
 pub use social::{
     Browser, Cookie, NATIVE_REDIRECT_URI, SocialFlow, field_value, form_of, location,
     mock_idp_url_from_env,
@@ -45,6 +47,11 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 pub use reqwest::StatusCode;
+
+/// The passkeys' relying party in every test setup (compose.test.yaml says the same)…
+pub const PASSKEY_RP_ID: &str = "localhost";
+/// …and the app origin allowed to run ceremonies, which the software passkey claims.
+pub const PASSKEY_ORIGIN: &str = "https://app.localhost";
 
 /// A password that passes the policy for any [`unique_email`] address.
 pub const PASSWORD: &str = "correct horse battery staple 42";
@@ -768,6 +775,9 @@ impl TestApp {
         settings.database_url = Some(database_url);
         settings.data_dir = dir.clone();
         settings.secret_key = Some(o.secret_key.unwrap_or_else(random_secret_key));
+        // As in the test stack: an app origin runs passkey ceremonies (see `SoftPasskey`).
+        settings.passkey_rp_id = Some(PASSKEY_RP_ID.into());
+        settings.passkey_origins = vec![PASSKEY_ORIGIN.into()];
         if let Some(v) = o.access_token_ttl {
             settings.access_token_ttl = v;
         }

@@ -151,6 +151,9 @@ fn policy(settings: &Settings) -> Policy {
     p.password_reset_ttl = secs(settings.password_reset_ttl);
     p.signup_disclosure = settings.signup_disclosure;
     p.recent_sign_in = secs(settings.recent_sign_in);
+    p.passkey_rp_id = settings.passkey_rp_id.clone();
+    p.passkey_origins = settings.passkey_origins.clone();
+    p.service_name = settings.brand_name.clone();
     p.hash = HashParams {
         memory_kib: settings.argon2_memory_kib,
         iterations: settings.argon2_iterations,

@@ -117,6 +117,12 @@ pub struct Settings {
     pub signup_disclosure: keycard_core::config::SignupDisclosure,
     /// Native apps' redirect URIs for social sign-in through the system browser.
     pub native_redirect_uris: Vec<String>,
+    /// The passkeys' relying party id (a domain: the public URL's host by default, or the
+    /// platform's apex so passkeys work across its subdomains)…
+    pub passkey_rp_id: Option<String>,
+    /// …and the origins besides the public URL's that may run passkey ceremonies (apps on
+    /// the platform's subdomains calling the JSON API).
+    pub passkey_origins: Vec<String>,
     /// Sign in with Google (enabled by its client id and secret).
     pub google_client_id: Option<String>,
     pub google_client_secret: Option<String>,
@@ -207,6 +213,8 @@ impl Settings {
             webhook_url: None,
             webhook_secret: None,
             native_redirect_uris: Vec::new(),
+            passkey_rp_id: None,
+            passkey_origins: Vec::new(),
             google_client_id: None,
             google_client_secret: None,
             google_issuer: None,
@@ -411,6 +419,15 @@ impl Settings {
             "email_verification_ttl" => self.email_verification_ttl = parse_duration(v)?,
             "email_verification_resend_pause" => {
                 self.email_verification_resend_pause = parse_duration(v)?
+            }
+            "passkey_rp_id" => self.passkey_rp_id = non_empty(v).map(|d| d.to_ascii_lowercase()),
+            "passkey_origins" => {
+                self.passkey_origins = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| s.trim_end_matches('/').to_owned())
+                    .collect()
             }
             "native_redirect_uris" => {
                 self.native_redirect_uris = v
@@ -662,6 +679,19 @@ impl Settings {
             e.push("social_flow_ttl (KEYCARD_SOCIAL_FLOW_TTL): between 1s and 30m".into());
         }
         e.extend(self.validate_providers(prod));
+        if let Some(rp) = &self.passkey_rp_id
+            && (rp.contains(['/', ':', ' ']) || !rp.contains('.') && rp != "localhost")
+        {
+            e.push(format!("passkey_rp_id (KEYCARD_PASSKEY_RP_ID): `{rp}` is not a domain name such as example.com"));
+        }
+        for o in &self.passkey_origins {
+            let fine = url::Url::parse(o).is_ok_and(|u| {
+                matches!(u.scheme(), "https" | "http") && u.domain().is_some() && u.path() == "/"
+            });
+            if !fine {
+                e.push(format!("passkey_origins (KEYCARD_PASSKEY_ORIGINS): `{o}` is not an origin such as https://app.example.com"));
+            }
+        }
         for uri in &self.native_redirect_uris {
             // RFC 8252: a private-use scheme (reverse domain, so it has a dot), a loopback
             // http address, or a claimed https URL; nothing with a fragment.
@@ -957,6 +987,14 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "brand_logo",
         "path of the logo file the pages show (.svg, .png or .jpg, at most 256 KiB)",
+    ),
+    (
+        "passkey_rp_id",
+        "the passkeys' relying party: a domain, the public URL's host by default; set the platform's apex (example.com) so passkeys work across its subdomains",
+    ),
+    (
+        "passkey_origins",
+        "comma-separated origins besides the public URL's that may run passkey ceremonies through the API (https://app.example.com); each within passkey_rp_id",
     ),
     (
         "native_redirect_uris",

@@ -107,7 +107,12 @@ impl BrowserSignIn<'_> {
         let s = self
             .kc
             .mfa()
-            .complete(challenge_id, code, SessionKind::Browser, client)
+            .complete(
+                challenge_id,
+                crate::mfa::SecondStep::Code(code.to_owned()),
+                SessionKind::Browser,
+                client,
+            )
             .await?;
         Self::signed_in(s)
     }

@@ -23,16 +23,47 @@ const CHALLENGE_MAX_FAILURES: u32 = 5;
 pub struct MfaRequired {
     /// The challenge's id (a secret: it stands for the password just proved).
     pub challenge_id: String,
-    /// `totp`, `recovery_code`.
+    /// `totp`, `passkey`, `recovery_code`.
     pub methods: Vec<&'static str>,
     pub expires_in: i64,
 }
 
-/// What a code would prove, before it is spent.
+/// What completes a second step.
+#[derive(Debug, Clone)]
+pub enum SecondStep {
+    /// Six digits from the authenticator app, or a recovery code.
+    Code(String),
+    /// A passkey's answer to the ceremony started for this challenge.
+    Passkey {
+        ceremony_id: String,
+        credential: serde_json::Value,
+    },
+}
+
+/// What a step would prove, before it is spent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Candidate {
-    Totp { step: i64 },
-    RecoveryCode { hash: String, left: usize },
+    Totp {
+        step: i64,
+    },
+    RecoveryCode {
+        hash: String,
+        left: usize,
+    },
+    /// Proved (and its use recorded) already: a passkey's ceremony is single use by itself.
+    Passkey {
+        backup_eligible: bool,
+    },
+}
+
+/// The challenge a passkey ceremony of the second step is bound to.
+fn binding_of(challenge: &MfaChallenge) -> String {
+    challenge
+        .token_hash
+        .0
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// How a second step was proved.
@@ -40,6 +71,7 @@ enum Candidate {
 enum Proof {
     Totp,
     RecoveryCode { left: usize },
+    Passkey { backup_eligible: bool },
 }
 
 impl Keycard {
@@ -86,14 +118,14 @@ impl Mfa<'_> {
     pub async fn complete(
         &self,
         challenge_id: &str,
-        code: &str,
+        step: SecondStep,
         kind: SessionKind,
         client: &ClientInfo,
     ) -> Result<SignedIn> {
         let (kc, id, code, client) = (
             self.kc.clone(),
             challenge_id.to_owned(),
-            code.to_owned(),
+            step,
             client.clone(),
         );
         let outcome = crate::service::detached(async move {
@@ -103,6 +135,7 @@ impl Mfa<'_> {
         let label = match &outcome {
             Ok(_) => "success",
             Err(Error::InvalidMfaCode) => "invalid_code",
+            Err(Error::InvalidPasskey) => "invalid_passkey",
             Err(Error::InvalidMfaChallenge) => "invalid_challenge",
             Err(Error::Throttled { .. }) => "throttled",
             Err(_) => "error",
@@ -111,10 +144,27 @@ impl Mfa<'_> {
         outcome
     }
 
+    /// Starts the passkey ceremony that completes the challenge `challenge_id`: options for
+    /// `navigator.credentials.get()` with the account's passkeys.
+    pub async fn passkey_options(
+        &self,
+        challenge_id: &str,
+    ) -> Result<crate::passkeys::CeremonyStart> {
+        let kc = self.kc;
+        let challenge = kc
+            .store()
+            .find_mfa_challenge(&TokenHash::of(challenge_id), kc.now())
+            .await?
+            .ok_or(Error::InvalidMfaChallenge)?;
+        kc.passkeys()
+            .begin_second_factor(challenge.user_id, binding_of(&challenge))
+            .await
+    }
+
     async fn complete_now(
         &self,
         challenge_id: &str,
-        code: &str,
+        step: &SecondStep,
         kind: SessionKind,
         client: &ClientInfo,
     ) -> Result<SignedIn> {
@@ -135,7 +185,7 @@ impl Mfa<'_> {
             Gate::Open(a) => a,
             Gate::Closed(r) => return Err(kc.refused(r, client).await),
         };
-        let candidate = match self.check(&challenge, code).await {
+        let candidate = match self.check(&challenge, step).await {
             Ok(c) => c,
             Err(e) => {
                 kc.throttle().login_abandoned(attempt).await;
@@ -144,7 +194,10 @@ impl Mfa<'_> {
         };
         let Some(candidate) = candidate else {
             self.failed(&challenge, &attempt, client).await?;
-            return Err(Error::InvalidMfaCode);
+            return Err(match step {
+                SecondStep::Code(_) => Error::InvalidMfaCode,
+                SecondStep::Passkey { .. } => Error::InvalidPasskey,
+            });
         };
         kc.throttle().login_succeeded(attempt).await;
         // The challenge is claimed before the code is spent: of two completions racing, or one
@@ -173,16 +226,39 @@ impl Mfa<'_> {
             Proof::RecoveryCode { left } => {
                 serde_json::json!({ "second_factor": "recovery_code", "recovery_codes_left": left })
             }
+            Proof::Passkey { backup_eligible } => {
+                amr.push(if backup_eligible { "swk" } else { "hwk" }.to_owned());
+                serde_json::json!({ "second_factor": "passkey" })
+            }
         };
         amr.push("mfa".to_owned());
         kc.open_signed_in(account, challenge.kind, client, amr, Some(detail))
             .await
     }
 
-    /// Which factor `code` would prove, without spending it; `None` when it proves none.
-    async fn check(&self, challenge: &MfaChallenge, code: &str) -> Result<Option<Candidate>> {
+    /// Which factor `step` would prove, without spending it; `None` when it proves none.
+    async fn check(
+        &self,
+        challenge: &MfaChallenge,
+        step: &SecondStep,
+    ) -> Result<Option<Candidate>> {
         let kc = self.kc;
         let user = challenge.user_id;
+        let code = match step {
+            SecondStep::Code(code) => code.as_str(),
+            SecondStep::Passkey {
+                ceremony_id,
+                credential,
+            } => {
+                let proved = kc
+                    .passkeys()
+                    .prove_second_factor(user, &binding_of(challenge), ceremony_id, credential)
+                    .await?;
+                return Ok(proved.map(|p| Candidate::Passkey {
+                    backup_eligible: p.backup_eligible,
+                }));
+            }
+        };
         if let Some(code) = totp::as_code(code) {
             let Some(factor) = kc.store().find_totp(user).await? else {
                 return Ok(None);
@@ -228,6 +304,7 @@ impl Mfa<'_> {
         let kc = self.kc;
         let user = challenge.user_id;
         match candidate {
+            Candidate::Passkey { backup_eligible } => Ok(Some(Proof::Passkey { backup_eligible })),
             Candidate::Totp { step } => {
                 let fresh = kc.store().accept_totp_step(user, step).await?;
                 Ok(fresh.then_some(Proof::Totp))

@@ -17,6 +17,8 @@ pub struct MfaStatus {
     /// When the authenticator app was confirmed; `None` without one.
     pub totp: Option<OffsetDateTime>,
     pub recovery_codes_left: usize,
+    /// Passkeys, which also complete a second step once two-step verification is on.
+    pub passkeys: usize,
 }
 
 impl MfaStatus {
@@ -30,6 +32,9 @@ impl MfaStatus {
         let mut m = Vec::new();
         if self.totp.is_some() {
             m.push("totp");
+        }
+        if self.enabled() && self.passkeys > 0 {
+            m.push("passkey");
         }
         if self.recovery_codes_left > 0 {
             m.push("recovery_code");
@@ -56,6 +61,11 @@ impl Keycard {
         Ok(MfaStatus {
             totp: Some(confirmed),
             recovery_codes_left: self.store().recovery_codes(user).await?.len(),
+            passkeys: if self.passkeys_enabled() {
+                self.store().list_passkeys(user).await?.len()
+            } else {
+                0
+            },
         })
     }
 

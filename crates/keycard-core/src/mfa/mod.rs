@@ -18,7 +18,7 @@ mod recovery;
 mod store;
 mod totp;
 
-pub use challenge::{CHALLENGE_PREFIX, MfaRequired};
+pub use challenge::{CHALLENGE_PREFIX, MfaRequired, SecondStep};
 pub use enrol::{MfaStatus, TotpEnrolment};
 pub use recovery::RECOVERY_CODES;
 pub use store::{MfaChallenge, MfaStore, TotpFactor};

@@ -76,6 +76,8 @@ pub struct Keycard {
     breaches: Option<crate::passwords::BreachScreen>,
     /// Seals the secrets of authenticator apps (TOTP).
     mfa_key: SecretKey,
+    /// The passkeys' relying party; `None` when passkeys are off.
+    passkey_rp: Option<Arc<webauthn_rs::Webauthn>>,
     /// Seals what waits in the mail outbox.
     mail_key: SecretKey,
     /// Wakes the mail delivery task when a message is queued.
@@ -103,6 +105,15 @@ impl Keycard {
 
     pub(crate) fn client_secrets(&self) -> &crate::oidc::ClientSecrets {
         &self.client_secrets
+    }
+
+    pub(crate) fn passkey_rp(&self) -> Option<&webauthn_rs::Webauthn> {
+        self.passkey_rp.as_deref()
+    }
+
+    /// Whether passkeys can be used here.
+    pub fn passkeys_enabled(&self) -> bool {
+        self.passkey_rp.is_some()
     }
 
     pub(crate) fn mfa_key(&self) -> &SecretKey {
@@ -156,6 +167,7 @@ impl Keycard {
             client_secrets: crate::oidc::ClientSecrets::new(&kek),
             mail_key: kek.derived("keycard mail outbox v1"),
             mfa_key: kek.derived("keycard totp secrets v1"),
+            passkey_rp: crate::passkeys::relying_party(&policy).map(Arc::new),
             mail_queued: Arc::new(tokio::sync::Notify::new()),
             keys: Arc::new(KeyStore::new(kek)),
             policy,

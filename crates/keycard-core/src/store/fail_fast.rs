@@ -600,6 +600,80 @@ impl crate::lifecycle::LifecycleStore for FailFast {
 }
 
 #[async_trait]
+impl crate::passkeys::PasskeyStore for FailFast {
+    async fn list_passkeys(
+        &self,
+        user: UserId,
+    ) -> StoreResult<Vec<crate::passkeys::StoredPasskey>> {
+        self.guard(self.inner.list_passkeys(user)).await
+    }
+
+    async fn find_passkey_by_credential(
+        &self,
+        credential_id: &[u8],
+    ) -> StoreResult<Option<crate::passkeys::StoredPasskey>> {
+        self.guard(self.inner.find_passkey_by_credential(credential_id))
+            .await
+    }
+
+    async fn add_passkey(
+        &self,
+        p: &crate::passkeys::StoredPasskey,
+        ev: &AuditEvent,
+        mail: Option<&crate::mail::PendingMail>,
+    ) -> StoreResult<bool> {
+        self.guard(self.inner.add_passkey(p, ev, mail)).await
+    }
+
+    async fn rename_passkey(&self, user: UserId, id: uuid::Uuid, name: &str) -> StoreResult<bool> {
+        self.guard(self.inner.rename_passkey(user, id, name)).await
+    }
+
+    async fn remove_passkey(
+        &self,
+        user: UserId,
+        id: uuid::Uuid,
+        ev: &AuditEvent,
+        mail: Option<&crate::mail::PendingMail>,
+    ) -> StoreResult<bool> {
+        self.guard(self.inner.remove_passkey(user, id, ev, mail))
+            .await
+    }
+
+    async fn use_passkey(
+        &self,
+        id: uuid::Uuid,
+        seen: i64,
+        sign_count: i64,
+        credential: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        self.guard(
+            self.inner
+                .use_passkey(id, seen, sign_count, credential, now),
+        )
+        .await
+    }
+
+    async fn put_ceremony(
+        &self,
+        c: &crate::passkeys::Ceremony,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.guard(self.inner.put_ceremony(c, now)).await
+    }
+
+    async fn take_ceremony(
+        &self,
+        h: &TokenHash,
+        kind: crate::passkeys::CeremonyKind,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<crate::passkeys::Ceremony>> {
+        self.guard(self.inner.take_ceremony(h, kind, now)).await
+    }
+}
+
+#[async_trait]
 impl crate::mfa::MfaStore for FailFast {
     async fn find_totp(&self, user: UserId) -> StoreResult<Option<crate::mfa::TotpFactor>> {
         self.guard(self.inner.find_totp(user)).await
@@ -1501,6 +1575,67 @@ mod tests {
             _: OffsetDateTime,
             _: &AuditEvent,
         ) -> StoreResult<Option<crate::lifecycle::Verified>> {
+            unreached!()
+        }
+    }
+
+    #[async_trait]
+    impl crate::passkeys::PasskeyStore for Switch {
+        async fn list_passkeys(
+            &self,
+            _: UserId,
+        ) -> StoreResult<Vec<crate::passkeys::StoredPasskey>> {
+            unreached!()
+        }
+        async fn find_passkey_by_credential(
+            &self,
+            _: &[u8],
+        ) -> StoreResult<Option<crate::passkeys::StoredPasskey>> {
+            unreached!()
+        }
+        async fn add_passkey(
+            &self,
+            _: &crate::passkeys::StoredPasskey,
+            _: &AuditEvent,
+            _: Option<&crate::mail::PendingMail>,
+        ) -> StoreResult<bool> {
+            unreached!()
+        }
+        async fn rename_passkey(&self, _: UserId, _: uuid::Uuid, _: &str) -> StoreResult<bool> {
+            unreached!()
+        }
+        async fn remove_passkey(
+            &self,
+            _: UserId,
+            _: uuid::Uuid,
+            _: &AuditEvent,
+            _: Option<&crate::mail::PendingMail>,
+        ) -> StoreResult<bool> {
+            unreached!()
+        }
+        async fn use_passkey(
+            &self,
+            _: uuid::Uuid,
+            _: i64,
+            _: i64,
+            _: &str,
+            _: OffsetDateTime,
+        ) -> StoreResult<bool> {
+            unreached!()
+        }
+        async fn put_ceremony(
+            &self,
+            _: &crate::passkeys::Ceremony,
+            _: OffsetDateTime,
+        ) -> StoreResult<()> {
+            unreached!()
+        }
+        async fn take_ceremony(
+            &self,
+            _: &TokenHash,
+            _: crate::passkeys::CeremonyKind,
+            _: OffsetDateTime,
+        ) -> StoreResult<Option<crate::passkeys::Ceremony>> {
             unreached!()
         }
     }

@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use keycard_core::Error;
-use keycard_core::mfa::{MfaRequired, MfaStatus};
+use keycard_core::mfa::{MfaRequired, MfaStatus, SecondStep};
 use keycard_core::sessions::SessionKind;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -46,11 +46,19 @@ impl From<MfaRequired> for MfaChallengeResponse {
 #[serde(deny_unknown_fields)]
 pub struct MfaRequest {
     pub challenge_id: String,
-    /// Six digits from the authenticator app, or a recovery code (`xxxxx-xxxxx`).
+    /// Six digits from the authenticator app, or a recovery code (`xxxxx-xxxxx`)…
     #[schema(example = "123456")]
-    pub code: String,
+    pub code: Option<String>,
+    /// …or a passkey's answer to the ceremony `POST /v1/auth/mfa/passkey` started.
+    pub passkey: Option<crate::routes::passkeys::PasskeyAnswer>,
     #[serde(default)]
     pub token_delivery: TokenDelivery,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaPasskeyRequest {
+    pub challenge_id: String,
 }
 
 /// The account's second factors, in `GET /v1/me`.
@@ -126,7 +134,8 @@ pub(crate) fn qr_svg(text: &str) -> Result<String, Error> {
     request_body = MfaRequest,
     responses(
         (status = 200, description = "Signed in: the session's `amr` holds `mfa` (and `otp` for the app's code)", body = TokenResponse),
-        (status = 401, description = "Wrong, spent or out-of-window code (`invalid_mfa_code`), or a challenge that is unknown, spent, expired or failed five times (`invalid_mfa_challenge`: sign in again)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Neither or both of `code` and `passkey` (`code_or_passkey`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong, spent or out-of-window code (`invalid_mfa_code`), a passkey answer that proves nothing (`invalid_passkey`), or a challenge that is unknown, spent, expired or failed five times (`invalid_mfa_challenge`: sign in again)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong codes on this account (`account_locked`) or from this network (`rate_limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn complete(
@@ -135,10 +144,25 @@ pub async fn complete(
     jar: CookieJar,
     AppJson(req): AppJson<MfaRequest>,
 ) -> ApiResult<Response> {
+    let step = match (req.code, req.passkey) {
+        (Some(code), None) => SecondStep::Code(code),
+        (None, Some(p)) => SecondStep::Passkey {
+            ceremony_id: p.ceremony_id,
+            credential: p.credential,
+        },
+        _ => {
+            return Err(Error::invalid(
+                "code",
+                "code_or_passkey",
+                "send either a code or a passkey answer",
+            )
+            .into());
+        }
+    };
     let s = state
         .keycard
         .mfa()
-        .complete(&req.challenge_id, &req.code, SessionKind::Api, &client)
+        .complete(&req.challenge_id, step, SessionKind::Api, &client)
         .await?;
     let identities = state.keycard.social().identities_of(s.user.id).await?;
     Ok(signed_in(
@@ -148,6 +172,26 @@ pub async fn complete(
         req.token_delivery,
         &identities,
     ))
+}
+
+#[utoipa::path(post, path = "/v1/auth/mfa/passkey", tag = "auth",
+    request_body = MfaPasskeyRequest,
+    responses(
+        (status = 200, description = "A passkey ceremony for the second step, with the account's passkeys: pass `options` to `navigator.credentials.get()`, then send the answer to `POST /v1/auth/mfa` as `passkey`", body = crate::routes::passkeys::CeremonyResponse),
+        (status = 401, description = "Unknown, spent or expired challenge (`invalid_mfa_challenge`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Passkeys are off on this server (`passkeys_unavailable`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The account has no passkey (`mfa_not_enabled`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn passkey_options(
+    State(state): State<AppState>,
+    AppJson(req): AppJson<MfaPasskeyRequest>,
+) -> ApiResult<Json<crate::routes::passkeys::CeremonyResponse>> {
+    let started = state
+        .keycard
+        .mfa()
+        .passkey_options(&req.challenge_id)
+        .await?;
+    Ok(Json(started.into()))
 }
 
 #[utoipa::path(post, path = "/v1/me/mfa/totp", tag = "me",

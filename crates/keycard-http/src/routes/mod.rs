@@ -6,6 +6,7 @@ pub mod identities;
 pub mod me;
 pub mod mfa;
 pub mod ops;
+pub mod passkeys;
 pub mod password;
 pub mod sessions;
 pub mod social;

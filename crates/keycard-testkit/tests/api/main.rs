@@ -80,6 +80,7 @@ mod oidc;
 mod ops;
 mod outage;
 mod pages;
+mod passkeys;
 mod password_reset;
 mod refresh_grace;
 mod sessions;

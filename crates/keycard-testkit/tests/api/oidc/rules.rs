@@ -2,10 +2,10 @@
 //! prompt, codes bound to their client and request, client authentication, grants.
 
 use super::*;
-use serde_json::json;
 use keycard_testkit::apps::{
     DESK, DESK_SECRET, ORDERS, ORDERS_SECRET, SHOP, SHOP_LOOPBACK, SHOP_REDIRECT,
 };
+use serde_json::json;
 
 backend_tests!(
     redirect_uris_are_compared_exactly_and_unknown_ones_get_a_page,
