@@ -172,7 +172,10 @@ impl Passkeys<'_> {
         ceremony_id: &str,
         credential: &serde_json::Value,
     ) -> Result<Option<Proved>> {
-        let rp = self.rp()?;
+        // With passkeys off, a passkey answer proves nothing.
+        let Some(rp) = self.kc.passkey_rp() else {
+            return Ok(None);
+        };
         let Some(ceremony): Option<Ceremony> = self
             .take(ceremony_id, CeremonyKind::SecondFactor)
             .await?

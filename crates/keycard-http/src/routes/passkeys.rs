@@ -138,6 +138,7 @@ pub async fn begin_registration(
     request_body = AddPasskeyRequest,
     responses(
         (status = 201, description = "Added; it signs in from now on", body = PasskeyView),
+        (status = 404, description = "Passkeys are off on this server (`passkeys_unavailable`)", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "The ceremony is unknown, spent or expired, or the answer does not verify (`passkey_rejected`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A name that is empty after trimming, too long or with control characters", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -167,6 +168,8 @@ pub async fn add(
     request_body = RenamePasskeyRequest,
     responses(
         (status = 200, description = "Renamed", body = PasskeyView),
+        (status = 400, description = "The id is not a UUID (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A name that is empty after trimming, too long or with control characters (`invalid_name`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such passkey on this account", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn rename(
@@ -184,6 +187,7 @@ pub async fn rename(
     params(("id" = Uuid, Path, description = "The passkey")),
     responses(
         (status = 204, description = "Removed: it signs in no more"),
+        (status = 400, description = "The id is not a UUID (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Sign in again first (`reauthentication_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such passkey on this account", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -217,6 +221,7 @@ pub async fn begin_sign_in(
         (status = 200, description = "Signed in, with two factors at once (`amr`: `hwk`, or `swk` for a synced passkey, and `mfa`)", body = TokenResponse),
         (status = 401, description = "The answer proves nothing: unknown passkey, another origin or relying party, a bad signature, a counter gone back, a spent or expired ceremony (`invalid_passkey`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The account is disabled (`account_disabled`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Passkeys are off on this server (`passkeys_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn finish_sign_in(
     State(state): State<AppState>,
