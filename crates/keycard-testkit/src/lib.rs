@@ -600,6 +600,9 @@ struct Overrides {
     settings: Vec<(String, String)>,
     /// Start a provider double and sign in with it.
     mock_idp: bool,
+    /// Serve at `http://localhost:PORT` rather than `http://127.0.0.1:PORT`: a domain name,
+    /// which browsers require of a passkeys' relying party.
+    on_localhost: bool,
 }
 
 /// Starts a Keycard with a changed configuration; only possible in-process.
@@ -658,6 +661,12 @@ impl TestAppBuilder {
     }
 
     /// Signs in through a provider double of its own (`google` and `oidc`).
+    /// Serve at `http://localhost:PORT` (see `Overrides::on_localhost`).
+    pub fn on_localhost(mut self) -> Self {
+        self.overrides.on_localhost = true;
+        self
+    }
+
     pub fn mock_idp(mut self) -> Self {
         self.overrides.mock_idp = true;
         self
@@ -749,7 +758,11 @@ impl TestApp {
             .await
             .context("binding 127.0.0.1:0")?;
         let addr = listener.local_addr()?;
-        let base_url = format!("http://{addr}");
+        let base_url = if overrides.on_localhost {
+            format!("http://localhost:{}", addr.port())
+        } else {
+            format!("http://{addr}")
+        };
         let dir = std::env::temp_dir().join(format!("keycard-test-{}", Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut data = Data {

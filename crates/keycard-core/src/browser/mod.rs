@@ -97,6 +97,21 @@ impl BrowserSignIn<'_> {
         }
     }
 
+    /// A passkey sign-in from the login page (see [`crate::passkeys`]).
+    pub async fn passkey(
+        &self,
+        ceremony_id: &str,
+        credential: &serde_json::Value,
+        client: &ClientInfo,
+    ) -> Result<BrowserSignedIn> {
+        let s = self
+            .kc
+            .passkeys()
+            .finish_sign_in(ceremony_id, credential, SessionKind::Browser, client)
+            .await?;
+        Self::signed_in(s)
+    }
+
     /// The second step of a sign-in from the login page (see [`crate::mfa`]).
     pub async fn complete_second_factor(
         &self,

@@ -42,6 +42,16 @@ pub struct EventLine {
 /// How many events the account page lists.
 const EVENTS_SHOWN: u32 = 20;
 
+/// One passkey on the account page.
+pub struct PasskeyLine {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    /// Empty when never used.
+    pub last_used: String,
+    pub synced: bool,
+}
+
 pub struct Linkable {
     pub id: String,
     pub label: String,
@@ -63,6 +73,8 @@ struct AccountPage<'a> {
     /// When two-step verification was turned on; `None` while it is off.
     two_step_since: Option<String>,
     recovery_codes_left: String,
+    passkeys_on: bool,
+    passkeys: &'a [PasskeyLine],
 }
 
 /// `GET /`: the account page (which sends a stranger to sign in).
@@ -127,6 +139,27 @@ pub async fn show(State(state): State<AppState>, ctx: PageCtx, jar: CookieJar) -
         Ok(m) => m,
         Err(e) => return error_page(&state, ctx, e),
     };
+    let passkeys_on = state.keycard.passkeys_enabled();
+    let passkeys: Vec<PasskeyLine> = if passkeys_on {
+        match state.keycard.passkeys().list(&who).await {
+            Ok(list) => list
+                .into_iter()
+                .map(|p| PasskeyLine {
+                    id: p.id.to_string(),
+                    name: p.name,
+                    created: p.created_at.format(&Rfc3339).unwrap_or_default(),
+                    last_used: p
+                        .last_used_at
+                        .and_then(|t| t.format(&Rfc3339).ok())
+                        .unwrap_or_default(),
+                    synced: p.synced,
+                })
+                .collect(),
+            Err(e) => return error_page(&state, ctx, e),
+        }
+    } else {
+        Vec::new()
+    };
     let providers = social.providers();
     let linked: Vec<String> = identities.iter().map(|i| i.provider.clone()).collect();
     // Shown by the provider's name ("GitHub"), not its id; one no longer enabled keeps its id.
@@ -167,6 +200,8 @@ pub async fn show(State(state): State<AppState>, ctx: PageCtx, jar: CookieJar) -
             events: &events,
             two_step_since: mfa.totp.map(|t| t.format(&Rfc3339).unwrap_or_default()),
             recovery_codes_left: mfa.recovery_codes_left.to_string(),
+            passkeys_on,
+            passkeys: &passkeys,
         },
         &ctx.nonce,
     )

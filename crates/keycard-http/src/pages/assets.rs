@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 const CSS: &str = include_str!("../../assets/keycard.css");
 const LOGO: &[u8] = include_bytes!("../../assets/logo.svg");
+const PASSKEYS_JS: &str = include_str!("../../assets/passkeys.js");
 /// The assets change with a release only; an hour keeps a deploy visible soon enough.
 const CACHE: &str = "public, max-age=3600";
 
@@ -18,6 +19,17 @@ pub async fn css() -> Response {
             (header::CACHE_CONTROL, CACHE),
         ],
         CSS,
+    )
+        .into_response()
+}
+
+pub async fn passkeys_js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, CACHE),
+        ],
+        PASSKEYS_JS,
     )
         .into_response()
 }

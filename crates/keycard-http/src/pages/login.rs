@@ -47,6 +47,8 @@ struct LoginPage<'a> {
     error: Option<String>,
     providers: &'a [ProviderLink],
     other_href: &'a str,
+    /// Offer passkeys (the button, and the email field's autofill).
+    passkeys: bool,
 }
 
 #[derive(Template)]
@@ -71,9 +73,12 @@ pub struct SignInForm {
     return_to: Option<String>,
     pub(super) email: Option<String>,
     pub(super) password: Option<String>,
-    name: Option<String>,
+    pub(super) name: Option<String>,
     /// The second step's code.
     pub(super) code: Option<String>,
+    /// A passkey ceremony's id and the authenticator's answer (JSON).
+    pub(super) ceremony_id: Option<String>,
+    pub(super) credential: Option<String>,
 }
 
 pub(crate) fn encode(s: &str) -> String {
@@ -190,6 +195,7 @@ pub(super) async fn login_page(
             error: error.map(|(_, m)| m),
             providers: &providers,
             other_href: &other_href,
+            passkeys: state.keycard.passkeys_enabled(),
         },
         &ctx.nonce,
         None,

@@ -12,6 +12,7 @@ mod forms;
 pub mod i18n;
 pub(crate) mod login;
 pub(crate) mod logout;
+mod passkeys;
 pub(crate) mod reset;
 mod second_step;
 mod two_step;
@@ -100,6 +101,17 @@ pub fn routes() -> Router<AppState> {
         .route("/device/decide", axum::routing::post(device::decide))
         .route("/assets/keycard.css", get(assets::css))
         .route("/assets/logo", get(assets::logo))
+        .route("/assets/passkeys.js", get(assets::passkeys_js))
+        .route("/login/passkey", axum::routing::post(passkeys::sign_in))
+        .route(
+            "/account/passkeys/begin",
+            axum::routing::post(passkeys::begin),
+        )
+        .route("/account/passkeys", axum::routing::post(passkeys::add))
+        .route(
+            "/account/passkeys/{id}/remove",
+            axum::routing::post(passkeys::remove),
+        )
 }
 
 /// A fresh CSP nonce: 128 random bits, base64url.
@@ -191,8 +203,8 @@ pub fn render_with(
     let mut resp = (status, Html(html)).into_response();
     let csp = format!(
         "default-src 'none'; style-src 'self' 'nonce-{nonce}'; script-src 'nonce-{nonce}'; \
-         img-src 'self'{}; form-action 'self'{}; frame-ancestors 'none'; base-uri 'none'; \
-         object-src 'none'",
+         connect-src 'self'; img-src 'self'{}; form-action 'self'{}; frame-ancestors 'none'; \
+         base-uri 'none'; object-src 'none'",
         img_origin.map(|o| format!(" {o}")).unwrap_or_default(),
         form_origin.map(|o| format!(" {o}")).unwrap_or_default()
     );

@@ -47,7 +47,7 @@ fn grouped(secret: &str) -> String {
 }
 
 /// The answer to a change refused for want of a recent sign-in (or a wrong password).
-fn refused(ctx: &PageCtx, e: &Error) -> Response {
+pub(super) fn refused(ctx: &PageCtx, e: &Error) -> Response {
     let (status, text, link) = match e {
         Error::Invalid { .. } => (
             StatusCode::UNPROCESSABLE_ENTITY,

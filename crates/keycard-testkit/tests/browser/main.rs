@@ -13,6 +13,7 @@
 mod apps;
 mod chrome;
 mod mail;
+mod passkeys;
 mod two_step;
 
 use anyhow::{Result, ensure};
@@ -27,6 +28,7 @@ use mail::{
     the_address_is_changed_and_taken_back_in_the_browser,
     the_mailed_link_confirms_the_address_in_the_browser,
 };
+use passkeys::a_passkey_made_on_the_account_page_signs_in;
 use std::future::Future;
 use two_step::two_step_verification_is_set_up_and_asked_for;
 
@@ -64,6 +66,7 @@ browser_tests!(
     a_forgotten_password_is_reset_from_the_mail_in_the_browser,
     the_address_is_changed_and_taken_back_in_the_browser,
     two_step_verification_is_set_up_and_asked_for,
+    a_passkey_made_on_the_account_page_signs_in,
 );
 
 /// Keycard in-process with the provider double, and a browser; both end with the test.

@@ -1,0 +1,90 @@
+//! Passkeys in the browser: Chromium's virtual authenticator (WebDriver's WebAuthn extension,
+//! the DevTools `WebAuthn.addVirtualAuthenticator` of the driver) makes a passkey on the account
+//! page, and it signs in on `/login` without a password, through the email field's autofill.
+
+use crate::chrome::Chrome;
+use anyhow::{Context, Result, ensure};
+use fantoccini::wd::WebDriverCompatibleCommand;
+use keycard_testkit::{PASSWORD, TestApp, unique_email};
+
+/// `POST /session/{id}/webauthn/authenticator`: a platform authenticator that holds resident
+/// keys, verifies its user and always consents.
+#[derive(Debug)]
+struct AddVirtualAuthenticator;
+
+impl WebDriverCompatibleCommand for AddVirtualAuthenticator {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/webauthn/authenticator",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        let body = serde_json::json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserConsenting": true,
+            "isUserVerified": true,
+        });
+        (axum::http::Method::POST, Some(body.to_string()))
+    }
+}
+
+pub async fn a_passkey_made_on_the_account_page_signs_in(app: TestApp, b: Chrome) -> Result<()> {
+    // Browsers want a domain name for a relying party: this Keycard answers at localhost.
+    let app = app.reconfigure().on_localhost().start_in_process().await?;
+    b.client
+        .issue_cmd(AddVirtualAuthenticator)
+        .await
+        .context("adding a virtual authenticator")?;
+    let email = unique_email();
+    b.goto(&app.url("/register")).await?;
+    b.fill("#name", "Ada Lovelace").await?;
+    b.fill("#email", &email).await?;
+    b.fill("#password", PASSWORD).await?;
+    b.click("#submit").await?;
+    b.wait_for_url("the account page", |u| u.ends_with("/account"))
+        .await?;
+    ensure!(b.text_of("#passkeys-none").await?.contains("No passkey"));
+
+    b.fill("#passkey-name", "Laptop").await?;
+    b.click("#passkey-add").await?;
+    page_shows(&b, "the new passkey listed", "Laptop").await?;
+
+    b.goto(&app.url("/logout")).await?;
+    b.click("#submit").await?;
+    b.wait_for("a.button[href='/login']").await?;
+    // The sign-in page asks the browser for a passkey in the email field's autofill
+    // (conditional mediation); the virtual authenticator consents at once, as a person picking
+    // their passkey there would: signed in, no address, no password.
+    b.goto(&app.url("/login?return_to=/account")).await?;
+    b.wait_for_url("the account page", |u| u.ends_with("/account"))
+        .await?;
+    let who = b.text_of("#signed-in-as").await?;
+    ensure!(who.contains(&email), "{who}");
+    let activity = b.text_of("#events").await?;
+    ensure!(activity.contains("Passkey added"), "{activity}");
+    b.close().await
+}
+
+/// Waits until the page's source holds `needle` (the page may be replaced meanwhile).
+async fn page_shows(b: &Chrome, what: &str, needle: &str) -> Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        let source = b.source().await.unwrap_or_default();
+        if source.contains(needle) {
+            return Ok(());
+        }
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            anyhow::bail!("never saw {what}; the page is:\n{source}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
