@@ -15,7 +15,7 @@ deps: ## Check every dependency; offers to install what is missing (YES=1: witho
 env: ## Create .env for docker compose with fresh secrets (never overwrites an existing one)
 	@scripts/env-file
 
-run: ## Run Keycard locally on http://127.0.0.1:8080 (embedded SQLite in ./data)
+run: ## Run Keycard locally on http://localhost:8080 (embedded SQLite in ./data)
 	$(CARGO) run --release -p keycard
 
 up: env ## Build and start Keycard + PostgreSQL in containers on http://localhost:8080

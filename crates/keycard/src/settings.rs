@@ -24,7 +24,8 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listen_addr: SocketAddr,
-    /// Issuer and base of every link; defaults to `http://<listen_addr>`.
+    /// Issuer and base of every link; defaults to `http://<listen_addr>` (`localhost` for a
+    /// loopback or any-address listener).
     pub public_url: Option<String>,
     /// `sqlite://…` or `postgres://…`; defaults to `<data_dir>/keycard.db`.
     pub database_url: Option<String>,
@@ -240,11 +241,14 @@ impl Settings {
             Some(u) => u.trim_end_matches('/').to_owned(),
             None => {
                 let addr = self.listen_addr;
-                let host = if addr.ip().is_unspecified() {
-                    "localhost".to_owned()
-                } else {
-                    addr.ip().to_string()
-                };
+                // A loopback or any-address listener is reached at `localhost`: a domain name,
+                // which browsers require of a passkeys' relying party.
+                let host =
+                    if addr.ip().is_unspecified() || addr.ip() == std::net::Ipv4Addr::LOCALHOST {
+                        "localhost".to_owned()
+                    } else {
+                        addr.ip().to_string()
+                    };
                 format!("http://{host}:{}", addr.port())
             }
         }
@@ -1269,7 +1273,7 @@ mod tests {
     #[test]
     fn defaults_need_no_configuration() {
         let s = Settings::load(None, &env(&[])).unwrap();
-        assert_eq!(s.public_url(), "http://127.0.0.1:8080");
+        assert_eq!(s.public_url(), "http://localhost:8080");
         assert_eq!(s.database_url(), "sqlite://./data/keycard.db?mode=rwc");
         assert_eq!(s.access_token_ttl, Duration::from_secs(900));
     }
