@@ -194,6 +194,9 @@ fn throttled_message(limit: crate::throttle::Limit) -> &'static str {
         Limit::LinkTokenPerIp => "too many links tried from your network; wait before trying again",
         Limit::MfaPerAccount => "too many wrong codes for this account; wait before trying again",
         Limit::MfaPerIp => "too many wrong codes from your network; wait before trying again",
+        Limit::PasskeyPerIp => {
+            "too many passkey sign-ins started from your network; wait before trying again"
+        }
     }
 }
 

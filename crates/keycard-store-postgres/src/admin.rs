@@ -90,6 +90,8 @@ impl AccountAdminStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        // Passkeys sign in without the password: someone who knew it may have added one.
+        crate::mfa::drop_passkeys(&mut tx, id).await?;
         let ended =
             crate::resets::end_sessions(&mut tx, id, now, RevokeReason::PasswordReset).await?;
         crate::resets::spend_open_links(&mut tx, id, now).await?;

@@ -15,7 +15,7 @@ mod email_changes;
 mod grants;
 mod keys;
 mod lifecycle;
-mod mfa;
+pub(crate) mod mfa;
 mod notices;
 mod passkeys;
 mod resets;

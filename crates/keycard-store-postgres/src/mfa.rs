@@ -38,6 +38,34 @@ async fn put_codes(
     Ok(())
 }
 
+/// Removes every second factor of `user` (authenticator app, recovery codes, passkeys), in the
+/// caller's transaction: for recoveries that cannot trust who added them. Returns how many
+/// factors went (the app and each passkey).
+pub(crate) async fn drop_second_factors(conn: &mut PgConnection, user: UserId) -> StoreResult<u64> {
+    let app = sqlx::query("DELETE FROM totp_factors WHERE user_id = $1")
+        .bind(user.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+        .bind(user.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    Ok(app + drop_passkeys(conn, user).await?)
+}
+
+/// Removes `user`'s passkeys in the caller's transaction; returns how many.
+pub(crate) async fn drop_passkeys(conn: &mut PgConnection, user: UserId) -> StoreResult<u64> {
+    Ok(sqlx::query("DELETE FROM passkeys WHERE user_id = $1")
+        .bind(user.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?
+        .rows_affected())
+}
+
 #[async_trait]
 impl MfaStore for PgStore {
     async fn find_totp(&self, user: UserId) -> StoreResult<Option<TotpFactor>> {

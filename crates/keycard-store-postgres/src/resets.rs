@@ -108,6 +108,20 @@ impl PgStore {
         .await
         .map_err(db_err)?
         .rows_affected();
+        // Second factors added while the address was not proved were added by someone who never
+        // read its mail (perhaps not the owner now taking the account back): they go. Once the
+        // address is proved, a reset keeps them (it proves the inbox, not the factor).
+        let unproved: Option<bool> =
+            sqlx::query_scalar("SELECT NOT email_verified FROM users WHERE id = $1")
+                .bind(r.user_id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        let factors_removed = if unproved == Some(true) {
+            crate::mfa::drop_second_factors(&mut tx, r.user_id).await?
+        } else {
+            0
+        };
         sqlx::query(
             "INSERT INTO password_credentials (user_id, hash, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at",
@@ -131,6 +145,7 @@ impl PgStore {
         let mut event = r.audit.clone();
         event.detail["sessions_ended"] = ended.into();
         event.detail["identities_removed"] = unlinked.into();
+        event.detail["second_factors_removed"] = factors_removed.into();
         audit::insert(&mut tx, &event).await?;
         insert_mail(&mut tx, r.notice).await?;
         tx.commit().await.map_err(db_err)?;

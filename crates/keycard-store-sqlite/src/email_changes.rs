@@ -229,6 +229,9 @@ impl EmailChangeStore for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        // So do the second factors and passkeys: whoever changed the address may have added
+        // them, and a passkey would keep signing them in.
+        crate::mfa::drop_second_factors(&mut tx, user).await?;
         let unlinked = sqlx::query(
             "DELETE FROM identities WHERE user_id = $1 \
              AND NOT (email_verified = 1 AND email IS NOT NULL AND lower(email) = lower($2))",

@@ -14,7 +14,7 @@ mod email_changes;
 mod grants;
 mod keys;
 mod lifecycle;
-mod mfa;
+pub(crate) mod mfa;
 mod passkeys;
 mod resets;
 mod rotation;

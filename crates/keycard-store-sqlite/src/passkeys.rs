@@ -137,17 +137,20 @@ impl PasskeyStore for SqliteStore {
         seen: i64,
         sign_count: i64,
         credential: &str,
+        backup_eligible: bool,
         now: OffsetDateTime,
     ) -> StoreResult<bool> {
         let n = sqlx::query(
-            "UPDATE passkeys SET sign_count = $3, credential = $4, last_used_at = $5 \
-             WHERE id = $1 AND sign_count = $2",
+            "UPDATE passkeys SET sign_count = $3, credential = $4, last_used_at = $5, \
+               backup_eligible = $6 \
+             WHERE id = $1 AND sign_count = $2 AND ($3 > $2 OR $3 = 0)",
         )
         .bind(id.to_string())
         .bind(seen)
         .bind(sign_count)
         .bind(credential)
         .bind(ts(now))
+        .bind(backup_eligible)
         .execute(&self.pool)
         .await
         .map_err(db_err)?

@@ -133,6 +133,7 @@ fn policy(settings: &Settings) -> Policy {
         forgot_per_email: settings.forgot_email_limit,
         forgot_per_email_daily: settings.forgot_email_daily_limit,
         link_token_per_ip: settings.link_token_ip_limit,
+        passkey_per_ip: settings.passkey_ip_limit,
         lockout: Lockout {
             free_failures: settings.login_free_failures,
             first_delay: settings.login_backoff,

@@ -120,7 +120,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {}", settings.listen_addr))?;
             println!(
-                "Keycard listening on http://{} (public URL {})",
+                "Keycard listening on {}: open {} (its public URL; pages refuse forms from another origin)",
                 listener.local_addr()?,
                 settings.public_url()
             );

@@ -67,6 +67,7 @@ pub struct Settings {
     pub register_email_limit: Option<Rate>,
     /// Social sign-ins started and native login codes exchanged, per client network.
     pub social_ip_limit: Option<Rate>,
+    pub passkey_ip_limit: Option<Rate>,
     pub device_code_ip_limit: Option<Rate>,
     pub device_start_ip_limit: Option<Rate>,
     /// Password-reset links asked for per network, and per address (hourly and daily).
@@ -185,6 +186,7 @@ impl Settings {
             register_ip_limit: Some(Rate::new(30, Duration::from_secs(600))),
             register_email_limit: Some(Rate::new(5, Duration::from_secs(3600))),
             social_ip_limit: Some(Rate::new(120, Duration::from_secs(60))),
+            passkey_ip_limit: Some(Rate::new(300, Duration::from_secs(60))),
             device_code_ip_limit: Some(Rate::new(20, Duration::from_secs(600))),
             device_start_ip_limit: Some(Rate::new(30, Duration::from_secs(600))),
             forgot_ip_limit: Some(Rate::new(20, Duration::from_secs(600))),
@@ -243,12 +245,14 @@ impl Settings {
                 let addr = self.listen_addr;
                 // A loopback or any-address listener is reached at `localhost`: a domain name,
                 // which browsers require of a passkeys' relying party.
-                let host =
-                    if addr.ip().is_unspecified() || addr.ip() == std::net::Ipv4Addr::LOCALHOST {
-                        "localhost".to_owned()
-                    } else {
-                        addr.ip().to_string()
-                    };
+                let ip = addr.ip();
+                let host = if ip.is_unspecified() || ip.is_loopback() {
+                    "localhost".to_owned()
+                } else if ip.is_ipv6() {
+                    format!("[{ip}]")
+                } else {
+                    ip.to_string()
+                };
                 format!("http://{host}:{}", addr.port())
             }
         }
@@ -386,6 +390,7 @@ impl Settings {
             "register_ip_limit" => self.register_ip_limit = parse_rate(v)?,
             "register_email_limit" => self.register_email_limit = parse_rate(v)?,
             "social_ip_limit" => self.social_ip_limit = parse_rate(v)?,
+            "passkey_ip_limit" => self.passkey_ip_limit = parse_rate(v)?,
             "device_code_ip_limit" => self.device_code_ip_limit = parse_rate(v)?,
             "device_start_ip_limit" => self.device_start_ip_limit = parse_rate(v)?,
             "forgot_ip_limit" => self.forgot_ip_limit = parse_rate(v)?,
@@ -688,12 +693,31 @@ impl Settings {
         {
             e.push(format!("passkey_rp_id (KEYCARD_PASSKEY_RP_ID): `{rp}` is not a domain name such as example.com"));
         }
+        // The relying party the origins must lie within: the one set, or the public URL's host.
+        let rp = self.passkey_rp_id.clone().or_else(|| {
+            url::Url::parse(&self.public_url())
+                .ok()
+                .and_then(|u| u.domain().map(str::to_owned))
+        });
         for o in &self.passkey_origins {
-            let fine = url::Url::parse(o).is_ok_and(|u| {
+            let parsed = url::Url::parse(o).ok().filter(|u| {
                 matches!(u.scheme(), "https" | "http") && u.domain().is_some() && u.path() == "/"
             });
-            if !fine {
+            let Some(u) = parsed else {
                 e.push(format!("passkey_origins (KEYCARD_PASSKEY_ORIGINS): `{o}` is not an origin such as https://app.example.com"));
+                continue;
+            };
+            let host = u.domain().unwrap_or_default();
+            let within = rp
+                .as_deref()
+                .is_some_and(|rp| host == rp || host.ends_with(&format!(".{rp}")));
+            if !within {
+                e.push(format!("passkey_origins (KEYCARD_PASSKEY_ORIGINS): `{o}` does not lie within the passkeys' relying party ({}); set KEYCARD_PASSKEY_RP_ID to a domain above both", rp.as_deref().unwrap_or("none: the public URL has no domain name")));
+            }
+            if prod && u.scheme() == "http" && host != "localhost" {
+                e.push(format!(
+                    "passkey_origins (KEYCARD_PASSKEY_ORIGINS): `{o}` must be https in production"
+                ));
             }
         }
         for uri in &self.native_redirect_uris {
@@ -926,6 +950,10 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "social_ip_limit",
         "social sign-ins started, their callbacks and native login codes exchanged, per network, e.g. 120/1m (default) or off",
+    ),
+    (
+        "passkey_ip_limit",
+        "passkey ceremonies started per network (the sign-in page starts one per view for passkey autofill; second steps too), e.g. 300/1m (default) or off",
     ),
     (
         "device_code_ip_limit",
@@ -1318,6 +1346,30 @@ mod tests {
         assert!(text.contains("KEYCARD_LISTEN_ADDR"), "{text}");
         assert!(text.contains("KEYCARD_ACCESS_TOKEN_TTL"), "{text}");
         assert!(text.contains("KEYCARD_PASSWORD_MIN_LENGTH"), "{text}");
+    }
+
+    #[test]
+    fn passkey_origins_lie_within_the_relying_party() {
+        let base = [("KEYCARD_PUBLIC_URL", "https://id.example.com")];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = base.to_vec();
+            vars.extend_from_slice(extra);
+            Settings::load(None, &env(&vars))
+        };
+        let err = with(&[("KEYCARD_PASSKEY_ORIGINS", "https://app.example.com")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("does not lie within"), "{err}");
+        let ok = with(&[
+            ("KEYCARD_PASSKEY_RP_ID", "example.com"),
+            ("KEYCARD_PASSKEY_ORIGINS", "https://app.example.com"),
+        ])
+        .unwrap();
+        assert_eq!(ok.passkey_origins, ["https://app.example.com"]);
+        let err = with(&[("KEYCARD_PASSKEY_RP_ID", "https://example.com")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("KEYCARD_PASSKEY_RP_ID"), "{err}");
     }
 
     #[test]

@@ -149,8 +149,12 @@ impl Mfa<'_> {
     pub async fn passkey_options(
         &self,
         challenge_id: &str,
+        client: &ClientInfo,
     ) -> Result<crate::passkeys::CeremonyStart> {
         let kc = self.kc;
+        if let Gate::Closed(r) = kc.throttle().begin_passkey(client.ip.as_deref()).await? {
+            return Err(kc.refused(r, client).await);
+        }
         let challenge = kc
             .store()
             .find_mfa_challenge(&TokenHash::of(challenge_id), kc.now())

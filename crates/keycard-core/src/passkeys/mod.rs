@@ -154,3 +154,38 @@ pub(crate) fn amr_of(backup_eligible: bool) -> Vec<String> {
     let key = if backup_eligible { "swk" } else { "hwk" };
     vec![key.to_owned(), "mfa".to_owned()]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_relying_party_is_a_domain_with_origins_inside_it() {
+        assert!(relying_party(&Policy::new("http://127.0.0.1:8080")).is_none());
+        let local = relying_party(&Policy::new("http://localhost:8080")).unwrap();
+        assert_eq!(
+            local.get_allowed_origins()[0].as_str(),
+            "http://localhost:8080/"
+        );
+        let mut p = Policy::new("https://id.example.com");
+        p.passkey_rp_id = Some("example.com".into());
+        p.passkey_origins = vec![
+            "https://shop.example.com".into(),
+            "https://evil.test".into(),
+        ];
+        let apex = relying_party(&p).unwrap();
+        let origins: Vec<&str> = apex
+            .get_allowed_origins()
+            .iter()
+            .map(|u| u.as_str())
+            .collect();
+        assert_eq!(
+            origins,
+            ["https://id.example.com/", "https://shop.example.com/"]
+        );
+        // A relying party the public URL is not within, and no origin that is: off.
+        p.passkey_rp_id = Some("other.test".into());
+        p.passkey_origins.clear();
+        assert!(relying_party(&p).is_none());
+    }
+}

@@ -35,7 +35,7 @@ impl Passkeys<'_> {
         if let Gate::Closed(r) = self
             .kc
             .throttle()
-            .begin_social(client.ip.as_deref())
+            .begin_passkey(client.ip.as_deref())
             .await?
         {
             return Err(self.kc.refused(r, client).await);
@@ -224,6 +224,13 @@ impl Passkeys<'_> {
         if !result.user_verified() {
             return Err(failed("no user verification"));
         }
+        // webauthn-rs compared the counter with the credential as the ceremony began (a second
+        // step's ceremony holds a copy up to five minutes old); the stored one may have moved
+        // since. A counter that does not move past it is a cloned key's.
+        let counter = i64::from(result.counter());
+        if (counter > 0 || stored.sign_count > 0) && counter <= stored.sign_count {
+            return Err(failed("the counter did not move past the stored one"));
+        }
         let mut passkey = Passkey::from(cred.clone());
         passkey.update_credential(result);
         cred = Credential::from(passkey);
@@ -237,6 +244,7 @@ impl Passkeys<'_> {
                 stored.sign_count,
                 i64::from(cred.counter),
                 &json,
+                cred.backup_eligible,
                 self.kc.now(),
             )
             .await?;

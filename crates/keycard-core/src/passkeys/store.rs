@@ -93,14 +93,17 @@ pub trait PasskeyStore: Send + Sync {
         mail: Option<&PendingMail>,
     ) -> StoreResult<bool>;
 
-    /// Records a use: the new credential state and counter, if the counter is still the one
-    /// read (`seen`). `false`: another use moved it meanwhile (a clone, or a replay racing).
+    /// Records a use: the new credential state, counter and backup eligibility, if the counter
+    /// is still the one read (`seen`) and moves past it (or both are 0). `false`: another use
+    /// moved it meanwhile (a clone, or a replay racing).
+    #[allow(clippy::too_many_arguments)]
     async fn use_passkey(
         &self,
         id: Uuid,
         seen: i64,
         sign_count: i64,
         credential: &str,
+        backup_eligible: bool,
         now: OffsetDateTime,
     ) -> StoreResult<bool>;
 

@@ -646,11 +646,12 @@ impl crate::passkeys::PasskeyStore for FailFast {
         seen: i64,
         sign_count: i64,
         credential: &str,
+        backup_eligible: bool,
         now: OffsetDateTime,
     ) -> StoreResult<bool> {
         self.guard(
             self.inner
-                .use_passkey(id, seen, sign_count, credential, now),
+                .use_passkey(id, seen, sign_count, credential, backup_eligible, now),
         )
         .await
     }
@@ -1619,6 +1620,7 @@ mod tests {
             _: i64,
             _: i64,
             _: &str,
+            _: bool,
             _: OffsetDateTime,
         ) -> StoreResult<bool> {
             unreached!()

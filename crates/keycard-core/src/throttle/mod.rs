@@ -62,6 +62,9 @@ pub struct ThrottlePolicy {
     pub forgot_per_email_daily: Option<Rate>,
     /// Tokens of mailed links (reset, verification) presented, per network.
     pub link_token_per_ip: Option<Rate>,
+    /// Passkey ceremonies started (each stores its state; the sign-in page starts one per
+    /// view, for the email field's autofill), per network.
+    pub passkey_per_ip: Option<Rate>,
     pub lockout: Lockout,
 }
 
@@ -78,6 +81,7 @@ impl Default for ThrottlePolicy {
             forgot_per_email: Some(Rate::new(3, Duration::from_secs(3600))),
             forgot_per_email_daily: Some(Rate::new(10, Duration::from_secs(86_400))),
             link_token_per_ip: Some(Rate::new(30, Duration::from_secs(600))),
+            passkey_per_ip: Some(Rate::new(300, Duration::from_secs(60))),
             lockout: Lockout::default(),
         }
     }
@@ -103,6 +107,8 @@ pub enum Limit {
     MfaPerAccount,
     /// Wrong second-step codes from one network.
     MfaPerIp,
+    /// Too many passkey ceremonies started from one network.
+    PasskeyPerIp,
 }
 
 impl Limit {
@@ -130,6 +136,7 @@ impl Limit {
             Self::LinkTokenPerIp => "link_token_per_ip",
             Self::MfaPerAccount => "mfa_per_account",
             Self::MfaPerIp => "mfa_per_ip",
+            Self::PasskeyPerIp => "passkey_per_ip",
         }
     }
 }
@@ -244,6 +251,7 @@ impl Throttle {
             Limit::ForgotPerIp | Limit::ForgotPerEmail => "password_forgot",
             Limit::LinkTokenPerIp => "link_token",
             Limit::MfaPerAccount | Limit::MfaPerIp => "mfa",
+            Limit::PasskeyPerIp => "passkey",
         };
         metrics::counter!("keycard_throttled_total", "endpoint" => endpoint, "limit" => limit.as_str())
             .increment(1);
@@ -432,6 +440,17 @@ impl Throttle {
         for (key, rate) in self.network_buckets("social-ip", ip, self.policy.social_per_ip) {
             if let Some(wait) = self.take(&key, &rate, now).await? {
                 return Ok(self.refuse(Limit::SocialPerIp, &key, now, wait));
+            }
+        }
+        Ok(Gate::Open(()))
+    }
+
+    /// Lets a passkey ceremony start, or refuses it.
+    pub async fn begin_passkey(&self, ip: Option<&str>) -> Result<Gate<()>> {
+        let now = self.now_ms();
+        for (key, rate) in self.network_buckets("passkey-ip", ip, self.policy.passkey_per_ip) {
+            if let Some(wait) = self.take(&key, &rate, now).await? {
+                return Ok(self.refuse(Limit::PasskeyPerIp, &key, now, wait));
             }
         }
         Ok(Gate::Open(()))

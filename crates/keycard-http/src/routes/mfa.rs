@@ -181,15 +181,17 @@ pub async fn complete(
         (status = 401, description = "Unknown, spent or expired challenge (`invalid_mfa_challenge`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Passkeys are off on this server (`passkeys_unavailable`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The account has no passkey (`mfa_not_enabled`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many passkey ceremonies started from this network (`rate_limited`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn passkey_options(
     State(state): State<AppState>,
+    Client(client): Client,
     AppJson(req): AppJson<MfaPasskeyRequest>,
 ) -> ApiResult<Json<crate::routes::passkeys::CeremonyResponse>> {
     let started = state
         .keycard
         .mfa()
-        .passkey_options(&req.challenge_id)
+        .passkey_options(&req.challenge_id, &client)
         .await?;
     Ok(Json(started.into()))
 }

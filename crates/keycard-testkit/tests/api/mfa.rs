@@ -33,6 +33,15 @@ pub(crate) struct Enrolled {
 pub(crate) async fn enrolled(app: &TestApp) -> Result<Enrolled> {
     let email = unique_email();
     let tokens = app.register(&email, PASSWORD).await?;
+    enroll(app, email, tokens).await
+}
+
+/// Sets up an authenticator app on the account of `email`, signed in as `tokens`.
+pub(crate) async fn enroll(
+    app: &TestApp,
+    email: String,
+    tokens: TokenResponse,
+) -> Result<Enrolled> {
     let started = app
         .bearer_post("/v1/me/mfa/totp", &tokens.access_token, &json!({}))
         .await?

@@ -22,6 +22,7 @@ mail_tests!(
     tokens_of_mailed_links_are_limited_per_network,
     a_disabled_account_gets_no_link_and_its_open_links_die,
     a_reset_keeps_the_second_factor,
+    a_reset_that_proves_the_address_drops_the_factors_set_up_before,
 );
 
 const NEW_PASSWORD: &str = "a brand new passphrase 7";
@@ -473,7 +474,20 @@ async fn a_disabled_account_gets_no_link_and_its_open_links_die(
 
 /// ASVS 6.4.3: a reset proves the inbox, not the second factor; the next sign-in still asks.
 async fn a_reset_keeps_the_second_factor(app: TestApp, mail: MailCatcher) -> Result<()> {
-    let e = crate::mfa::enrolled(&app).await?;
+    // Set up once the address is proved (before, a reset would drop it: the next test).
+    let email = unique_email();
+    let tokens = app.register(&email, PASSWORD).await?;
+    let got = mail.wait_for(&email, 1).await?;
+    let link = got[0]
+        .link("/verify-email")
+        .context("no verification link")?;
+    app.post(
+        "/v1/auth/verify-email",
+        &json!({ "token": token_of(&link)? }),
+    )
+    .await?
+    .expect_status(200)?;
+    let e = crate::mfa::enroll(&app, email, tokens).await?;
     // Turning it on was mailed (after the verification link).
     let got = mail.wait_for(&e.email, 2).await?;
     let notice = got
@@ -522,5 +536,57 @@ async fn a_reset_keeps_the_second_factor(app: TestApp, mail: MailCatcher) -> Res
     )
     .await?
     .expect_status(200)?;
+    Ok(())
+}
+
+/// Factors set up while the address was not proved may be a stranger's (someone who signed up
+/// with the address first): the reset that proves it removes them, passkeys included.
+async fn a_reset_that_proves_the_address_drops_the_factors_set_up_before(
+    app: TestApp,
+    mail: MailCatcher,
+) -> Result<()> {
+    let e = crate::mfa::enrolled(&app).await?;
+    let challenge = crate::mfa::challenged(&app, &e.email).await?;
+    let full = app
+        .post(
+            "/v1/auth/mfa",
+            &json!({ "challenge_id": challenge, "code": e.recovery_codes[0] }),
+        )
+        .await?
+        .expect_status(200)?
+        .json()?;
+    let full = full["access_token"].as_str().context("token")?;
+    let mut key = keycard_testkit::SoftPasskey::new()?;
+    crate::passkeys::add_passkey(&app, full, &mut key, "Stranger's phone").await?;
+    // The verification link, then the notices of the app and the passkey.
+    mail.wait_for(&e.email, 3).await?;
+    forgot(&app, &e.email).await?.expect_status(202)?;
+    let token = reset_token(&mail, &e.email, 4).await?;
+    app.post(
+        "/v1/auth/password/reset",
+        &json!({ "token": token, "new_password": NEW_PASSWORD }),
+    )
+    .await?
+    .expect_status(200)?;
+    // The password alone signs in now, and the passkey no longer does.
+    let t = app.login(&e.email, NEW_PASSWORD).await?;
+    let me = app
+        .bearer_get("/v1/me", &t.access_token)
+        .await?
+        .expect_status(200)?
+        .json()?;
+    ensure!(me["mfa"]["enabled"] == false, "{me}");
+    let begun = app
+        .post("/v1/auth/passkey/begin", &json!({}))
+        .await?
+        .expect_status(200)?
+        .json()?;
+    let answer = key.get(&begun["options"], keycard_testkit::PASSKEY_ORIGIN)?;
+    app.post(
+        "/v1/auth/passkey/finish",
+        &json!({ "ceremony_id": begun["ceremony_id"], "credential": answer }),
+    )
+    .await?
+    .expect_problem(401, "invalid_passkey")?;
     Ok(())
 }
