@@ -558,10 +558,10 @@ async fn a_reset_that_proves_the_address_drops_the_factors_set_up_before(
     let full = full["access_token"].as_str().context("token")?;
     let mut key = keycard_testkit::SoftPasskey::new()?;
     crate::passkeys::add_passkey(&app, full, &mut key, "Stranger's phone").await?;
-    // The verification link, then the notices of the app and the passkey.
-    mail.wait_for(&e.email, 3).await?;
+    // The verification link, then the notices of the app, the recovery code and the passkey.
+    mail.wait_for(&e.email, 4).await?;
     forgot(&app, &e.email).await?.expect_status(202)?;
-    let token = reset_token(&mail, &e.email, 4).await?;
+    let token = reset_token(&mail, &e.email, 5).await?;
     app.post(
         "/v1/auth/password/reset",
         &json!({ "token": token, "new_password": NEW_PASSWORD }),
