@@ -15,6 +15,7 @@ backend_tests!(
     answers_that_prove_nothing_are_refused,
     a_passkey_completes_the_second_step,
     a_removed_passkey_signs_in_no_more,
+    the_account_page_lists_and_removes_passkeys,
 );
 
 /// Adds `key` to the account behind `token` under `name`; returns the passkey's view.
@@ -380,5 +381,50 @@ async fn a_removed_passkey_signs_in_no_more(app: TestApp) -> Result<()> {
     finish(&app, &begun, &key.get(&begun["options"], PASSKEY_ORIGIN)?)
         .await?
         .expect_problem(401, "invalid_passkey")?;
+    Ok(())
+}
+
+async fn the_account_page_lists_and_removes_passkeys(app: TestApp) -> Result<()> {
+    let browser = app.browser()?;
+    crate::oidc::signed_up(&app, &browser, "Ada").await?;
+    let token = browser.refresh().await?.expect_status(200)?.json()?;
+    let token = token["access_token"].as_str().context("access token")?;
+    let mut key = SoftPasskey::new()?;
+    let added = add_passkey(&app, token, &mut key, "Laptop <b>").await?;
+    let id = added["id"].as_str().context("id")?;
+    let page = browser
+        .navigate(&app.url("/account"))
+        .await?
+        .expect_status(200)?;
+    ensure!(
+        page.text.contains("<strong>Laptop &#60;b&#62;</strong>")
+            && !page.text.contains("Laptop <b>")
+            && page.text.contains(&format!("passkey-remove-{id}")),
+        "{page}"
+    );
+    let csrf = keycard_testkit::field_value(&page.text, "csrf").context("csrf")?;
+    let removed = crate::pages::submit(
+        &app,
+        &browser,
+        &format!("/account/passkeys/{id}/remove"),
+        &[("csrf", &csrf), ("lang", "en")],
+    )
+    .await?;
+    ensure!(removed.status.as_u16() == 303, "{removed}");
+    ensure!(list(&app, token).await?.is_empty());
+    // Without the page's token, nothing is removed.
+    let again = add_passkey(&app, token, &mut SoftPasskey::new()?, "Phone").await?;
+    let forged = crate::pages::submit(
+        &app,
+        &browser,
+        &format!(
+            "/account/passkeys/{}/remove",
+            again["id"].as_str().unwrap_or_default()
+        ),
+        &[("csrf", "forged"), ("lang", "en")],
+    )
+    .await?;
+    ensure!(forged.status.as_u16() == 403, "{forged}");
+    ensure!(list(&app, token).await?.len() == 1);
     Ok(())
 }
