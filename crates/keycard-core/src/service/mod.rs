@@ -7,7 +7,7 @@ use crate::clock::{Clock, whole_seconds};
 use crate::config::Policy;
 use crate::error::{AuthFailure, Error, Result};
 use crate::ids::{AuditId, RefreshTokenId, SessionId, UserId};
-use crate::passwords::{PasswordHasher, Verification};
+use crate::passwords::PasswordHasher;
 use crate::sessions::{RevokeReason, Session, SessionCache, SessionKind, device_label};
 use crate::store::fail_fast::{FailFast, Health};
 use crate::store::{ChangeNotice, NewRefreshToken, Store};
@@ -114,6 +114,19 @@ impl Keycard {
     /// Whether passkeys can be used here.
     pub fn passkeys_enabled(&self) -> bool {
         self.passkey_rp.is_some()
+    }
+
+    /// Whether Keycard's own pages can run passkey ceremonies: their origin (the public URL's)
+    /// is one the relying party allows. (Apps on other origins may still use the API.)
+    pub fn passkeys_on_pages(&self) -> bool {
+        let public = webauthn_rs::prelude::Url::parse(&self.policy.issuer).ok();
+        self.passkey_rp.as_ref().is_some_and(|rp| {
+            public.is_some_and(|p| {
+                rp.get_allowed_origins()
+                    .iter()
+                    .any(|o| o.origin() == p.origin())
+            })
+        })
     }
 
     pub(crate) fn mfa_key(&self) -> &SecretKey {
@@ -575,7 +588,8 @@ impl Keycard {
         .ok_or(Error::NotFound)
     }
 
-    /// Changes the password after checking the current one; ends every other session.
+    /// Changes the password after checking the current one (and, with a second factor on, a
+    /// recent sign-in through it); ends every other session.
     pub async fn change_password(
         &self,
         who: &Principal,
@@ -584,19 +598,9 @@ impl Keycard {
         client: &ClientInfo,
     ) -> Result<u64> {
         let user = &who.user;
-        let stored = self.store.find_password_hash(who.user_id).await?;
-        let ok = self.policy.password.is_plausible(current)
-            && matches!(
-                self.hasher.verify(current, stored.as_deref()).await?,
-                Verification::Valid { .. }
-            );
-        if !ok {
-            return Err(Error::invalid(
-                "current_password",
-                "invalid_current_password",
-                "the current password is not correct",
-            ));
-        }
+        // The current password; with a second factor on, also a sign-in through it within the
+        // recent window (the password alone is then not a full sign-in).
+        self.reauthenticate(who, Some(current)).await?;
         let password = self
             .policy
             .password

@@ -74,6 +74,8 @@ struct AccountPage<'a> {
     two_step_since: Option<String>,
     recovery_codes_left: String,
     passkeys_on: bool,
+    /// This page can run the ceremony that adds one (its origin is one passkeys allow).
+    passkeys_add: bool,
     passkeys: &'a [PasskeyLine],
 }
 
@@ -201,6 +203,7 @@ pub async fn show(State(state): State<AppState>, ctx: PageCtx, jar: CookieJar) -
             two_step_since: mfa.totp.map(|t| t.format(&Rfc3339).unwrap_or_default()),
             recovery_codes_left: mfa.recovery_codes_left.to_string(),
             passkeys_on,
+            passkeys_add: state.keycard.passkeys_on_pages(),
             passkeys: &passkeys,
         },
         &ctx.nonce,

@@ -195,7 +195,7 @@ pub(super) async fn login_page(
             error: error.map(|(_, m)| m),
             providers: &providers,
             other_href: &other_href,
-            passkeys: state.keycard.passkeys_enabled(),
+            passkeys: state.keycard.passkeys_on_pages(),
         },
         &ctx.nonce,
         None,

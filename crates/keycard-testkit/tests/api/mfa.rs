@@ -406,6 +406,13 @@ async fn setting_up_checks_who_asks(app: TestApp) -> Result<()> {
     )
     .await?
     .expect_problem(403, "reauthentication_required")?;
+    app.bearer_post(
+        "/v1/me/password",
+        &tokens.access_token,
+        &json!({ "current_password": PASSWORD, "new_password": "another passphrase 77" }),
+    )
+    .await?
+    .expect_problem(403, "reauthentication_required")?;
     // A fresh sign-in through both steps may.
     let challenge = challenged(&app, &email).await?;
     let done = second_step(&app, &challenge, &totp_code(secret, 30)?)

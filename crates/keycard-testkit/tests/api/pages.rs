@@ -97,13 +97,12 @@ async fn the_login_page_is_small_safe_and_speaks_the_visitors_language(app: Test
     ensure!(page.header("x-content-type-options") == Some("nosniff"));
     // `no-referrer` would make browsers send `Origin: null` with the forms (refused).
     ensure!(page.header("referrer-policy") == Some("same-origin"));
-    // The password form, labelled fields with the autocomplete hints password managers need
-    // (and passkey autofill); and the hidden form the passkey script posts.
-    ensure!(page.text.matches("<form").count() == 2, "{page}");
+    // One form, labelled fields with the autocomplete hints password managers need. (This
+    // server's pages are on an IP address, where browsers run no passkey ceremony: no passkey
+    // form or script; the browser suite has them at localhost.)
+    ensure!(page.text.matches("<form").count() == 1, "{page}");
     ensure!(
-        page.text.contains("id=\"passkey-form\"")
-            && page.text.contains("src=\"/assets/passkeys.js\"")
-            && csp.contains("connect-src 'self'"),
+        !page.text.contains("passkeys.js") && csp.contains("connect-src 'self'"),
         "{page}"
     );
     for needle in [
