@@ -4,7 +4,6 @@ use super::{Mfa, recovery, totp};
 use crate::audit::AuditKind;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
-use crate::mail::{Mail, MailKind, PendingMail};
 use crate::service::{ClientInfo, Keycard, Principal};
 use time::{Duration, OffsetDateTime};
 
@@ -67,88 +66,6 @@ impl Keycard {
                 0
             },
         })
-    }
-
-    /// A sensitive change (address, second factors) may go ahead: the session signed in within
-    /// the policy's `recent_sign_in` (10 minutes by default) — through the second factor, when
-    /// the account has one —, or `current_password` is right, which is enough only for an
-    /// account without a second factor, since a password alone would then not be a full
-    /// sign-in (ASVS 7.5.1).
-    pub(crate) async fn reauthenticate(
-        &self,
-        who: &Principal,
-        current_password: Option<&str>,
-    ) -> Result<()> {
-        let second_factor = self.mfa_status(who.user_id).await?.enabled();
-        if let Some(current) = current_password {
-            let stored = self.store().find_password_hash(who.user_id).await?;
-            let ok = self.policy().password.is_plausible(current)
-                && matches!(
-                    self.password_hasher()
-                        .verify(current, stored.as_deref())
-                        .await?,
-                    crate::passwords::Verification::Valid { .. }
-                );
-            if !ok {
-                return Err(Error::invalid(
-                    "current_password",
-                    "invalid_current_password",
-                    "the current password is not correct",
-                ));
-            }
-            if !second_factor {
-                return Ok(());
-            }
-        }
-        let session = self
-            .store()
-            .find_session_with_user(who.session_id)
-            .await?
-            .map(|(s, _)| s);
-        // With a second factor on, only a sign-in that went through it counts (not one from
-        // before it was set up).
-        match session {
-            Some(s)
-                if self.now() - s.auth_time <= self.policy().recent_sign_in
-                    && (!second_factor || s.amr.iter().any(|m| m == "mfa")) =>
-            {
-                Ok(())
-            }
-            _ => Err(Error::ReauthenticationRequired),
-        }
-    }
-
-    /// The notice mailed to the account's address for a change to how it signs in (`change`:
-    /// `mfa_enabled`, `mfa_disabled`, `recovery_codes_regenerated`, `recovery_code_used`).
-    /// `None` for an account without an address.
-    pub(crate) fn security_notice(
-        &self,
-        who: &crate::accounts::User,
-        change: &str,
-        client: &ClientInfo,
-        extra: &[(&str, serde_json::Value)],
-    ) -> Result<Option<PendingMail>> {
-        let Some(email) = &who.email else {
-            return Ok(None);
-        };
-        let mut fields = serde_json::Map::new();
-        fields.insert(
-            "link".into(),
-            format!("{}/account", self.policy().issuer).into(),
-        );
-        fields.insert("change".into(), change.into());
-        for (k, v) in extra {
-            fields.insert((*k).to_owned(), v.clone());
-        }
-        let locale = client.locale.as_deref().unwrap_or("en");
-        let mail = Mail::new(
-            MailKind::SecurityChange,
-            email.clone(),
-            locale,
-            fields,
-            self.now(),
-        );
-        Ok(Some(self.seal_mail(&mail)?))
     }
 }
 

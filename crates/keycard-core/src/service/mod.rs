@@ -21,6 +21,7 @@ use tokio_util::task::AbortOnDropHandle;
 use uuid::Uuid;
 
 mod refresh;
+mod security;
 mod sign_in;
 
 /// Who is calling, as far as the network can tell. Recorded on sessions and audit events.
@@ -78,6 +79,9 @@ pub struct Keycard {
     mfa_key: SecretKey,
     /// The passkeys' relying party; `None` when passkeys are off.
     passkey_rp: Option<Arc<webauthn_rs::Webauthn>>,
+    /// Whether the public URL's origin is one the relying party allows (see
+    /// [`Self::passkeys_on_pages`]); decided once, at start.
+    passkeys_on_pages: bool,
     /// Seals what waits in the mail outbox.
     mail_key: SecretKey,
     /// Wakes the mail delivery task when a message is queued.
@@ -119,14 +123,7 @@ impl Keycard {
     /// Whether Keycard's own pages can run passkey ceremonies: their origin (the public URL's)
     /// is one the relying party allows. (Apps on other origins may still use the API.)
     pub fn passkeys_on_pages(&self) -> bool {
-        let public = webauthn_rs::prelude::Url::parse(&self.policy.issuer).ok();
-        self.passkey_rp.as_ref().is_some_and(|rp| {
-            public.is_some_and(|p| {
-                rp.get_allowed_origins()
-                    .iter()
-                    .any(|o| o.origin() == p.origin())
-            })
-        })
+        self.passkeys_on_pages
     }
 
     pub(crate) fn mfa_key(&self) -> &SecretKey {
@@ -181,6 +178,7 @@ impl Keycard {
             mail_key: kek.derived("keycard mail outbox v1"),
             mfa_key: kek.derived("keycard totp secrets v1"),
             passkey_rp: crate::passkeys::relying_party(&policy).map(Arc::new),
+            passkeys_on_pages: false,
             mail_queued: Arc::new(tokio::sync::Notify::new()),
             keys: Arc::new(KeyStore::new(kek)),
             policy,
@@ -190,6 +188,17 @@ impl Keycard {
             breaches: None,
 
             _notices: notices,
+        };
+        let public = webauthn_rs::prelude::Url::parse(&kc.policy.issuer).ok();
+        let kc = Self {
+            passkeys_on_pages: kc.passkey_rp.as_ref().is_some_and(|rp| {
+                public.is_some_and(|p| {
+                    rp.get_allowed_origins()
+                        .iter()
+                        .any(|o| o.origin() == p.origin())
+                })
+            }),
+            ..kc
         };
         kc.reload_keys().await?;
         let missing = kc.keys.missing_signers();
