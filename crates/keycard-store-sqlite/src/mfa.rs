@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use keycard_core::audit::AuditEvent;
 use keycard_core::ids::UserId;
 use keycard_core::mail::PendingMail;
-use keycard_core::mfa::{MfaChallenge, MfaStore, TotpFactor};
+use keycard_core::mfa::{MfaChallenge, MfaStore, SecondFactorCounts, TotpFactor};
 use keycard_core::sessions::SessionKind;
 use keycard_core::store::{StoreError, StoreResult};
 use keycard_core::tokens::TokenHash;
@@ -89,6 +89,27 @@ impl MfaStore for SqliteStore {
             })
         })
         .transpose()
+    }
+
+    async fn count_second_factors(&self, user: UserId) -> StoreResult<SecondFactorCounts> {
+        let r = sqlx::query(
+            "SELECT (SELECT confirmed_at FROM totp_factors WHERE user_id = $1) AS confirmed_at, \
+             (SELECT count(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL) AS codes, \
+             (SELECT count(*) FROM passkeys WHERE user_id = $1) AS passkeys",
+        )
+        .bind(user.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let count = |col: &str| -> StoreResult<u64> {
+            let n: i64 = r.try_get(col).map_err(db_err)?;
+            u64::try_from(n).map_err(|_| StoreError::Corrupt(col.to_owned()))
+        };
+        Ok(SecondFactorCounts {
+            totp_confirmed_at: opt_time_col(&r, "confirmed_at")?,
+            recovery_codes: count("codes")?,
+            passkeys: count("passkeys")?,
+        })
     }
 
     async fn put_pending_totp(

@@ -53,15 +53,15 @@ pub struct TotpEnrolment {
 impl Keycard {
     /// Second factors of `user`.
     pub(crate) async fn mfa_status(&self, user: UserId) -> Result<MfaStatus> {
-        let totp = self.store().find_totp(user).await?;
-        let Some(confirmed) = totp.and_then(|t| t.confirmed_at) else {
+        let counts = self.store().count_second_factors(user).await?;
+        let Some(confirmed) = counts.totp_confirmed_at else {
             return Ok(MfaStatus::default());
         };
         Ok(MfaStatus {
             totp: Some(confirmed),
-            recovery_codes_left: self.store().recovery_codes(user).await?.len(),
+            recovery_codes_left: usize::try_from(counts.recovery_codes).unwrap_or(usize::MAX),
             passkeys: if self.passkeys_enabled() {
-                self.store().list_passkeys(user).await?.len()
+                usize::try_from(counts.passkeys).unwrap_or(usize::MAX)
             } else {
                 0
             },

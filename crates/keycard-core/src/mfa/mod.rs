@@ -21,7 +21,7 @@ mod totp;
 pub use challenge::{CHALLENGE_PREFIX, MfaRequired, SecondStep};
 pub use enrol::{MfaStatus, TotpEnrolment};
 pub use recovery::RECOVERY_CODES;
-pub use store::{MfaChallenge, MfaStore, TotpFactor};
+pub use store::{MfaChallenge, MfaStore, SecondFactorCounts, TotpFactor};
 
 use crate::service::Keycard;
 use std::sync::Arc;

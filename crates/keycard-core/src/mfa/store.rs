@@ -20,6 +20,16 @@ pub struct TotpFactor {
     pub last_step: Option<i64>,
 }
 
+/// How much of each second factor an account has, read at once: every password sign-in asks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecondFactorCounts {
+    /// When the authenticator app was confirmed; `None` without a confirmed one.
+    pub totp_confirmed_at: Option<OffsetDateTime>,
+    /// Unused recovery codes.
+    pub recovery_codes: u64,
+    pub passkeys: u64,
+}
+
 /// A password sign-in waiting for its second step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MfaChallenge {
@@ -36,6 +46,9 @@ pub struct MfaChallenge {
 #[async_trait]
 pub trait MfaStore: Send + Sync {
     async fn find_totp(&self, user: UserId) -> StoreResult<Option<TotpFactor>>;
+
+    /// The account's second factors, counted in one query.
+    async fn count_second_factors(&self, user: UserId) -> StoreResult<SecondFactorCounts>;
 
     /// Stores a new unconfirmed secret in place of an unconfirmed one. `false` (nothing
     /// written) when the account has a confirmed one.

@@ -726,6 +726,13 @@ impl crate::mfa::MfaStore for FailFast {
         self.guard(self.inner.recovery_codes(user)).await
     }
 
+    async fn count_second_factors(
+        &self,
+        user: UserId,
+    ) -> StoreResult<crate::mfa::SecondFactorCounts> {
+        self.guard(self.inner.count_second_factors(user)).await
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn replace_recovery_codes(
         &self,
@@ -1681,6 +1688,12 @@ mod tests {
             unreached!()
         }
         async fn recovery_codes(&self, _: UserId) -> StoreResult<Vec<String>> {
+            unreached!()
+        }
+        async fn count_second_factors(
+            &self,
+            _: UserId,
+        ) -> StoreResult<crate::mfa::SecondFactorCounts> {
             unreached!()
         }
         #[allow(clippy::too_many_arguments)]
