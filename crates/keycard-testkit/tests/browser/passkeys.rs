@@ -1,6 +1,8 @@
 //! Passkeys in the browser: Chromium's virtual authenticator (WebDriver's WebAuthn extension,
 //! the DevTools `WebAuthn.addVirtualAuthenticator` of the driver) makes a passkey on the account
-//! page, and it signs in on `/login` without a password, through the email field's autofill.
+//! page, and it signs in on `/login` without a password, through the email field's autofill
+//! and, in a browser without that autofill, through the "Sign in with a passkey" button; then
+//! the account page removes it.
 
 use crate::chrome::Chrome;
 use anyhow::{Context, Result, ensure};
@@ -33,6 +35,28 @@ impl WebDriverCompatibleCommand for AddVirtualAuthenticator {
             "isUserConsenting": true,
             "isUserVerified": true,
         });
+        (axum::http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// `POST /session/{id}/goog/cdp/execute`: one DevTools command through chromedriver.
+#[derive(Debug)]
+struct Cdp(&'static str, serde_json::Value);
+
+impl WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        let body = serde_json::json!({ "cmd": self.0, "params": self.1 });
         (axum::http::Method::POST, Some(body.to_string()))
     }
 }
@@ -71,6 +95,38 @@ pub async fn a_passkey_made_on_the_account_page_signs_in(app: TestApp, b: Chrome
     ensure!(who.contains(&email), "{who}");
     let activity = b.text_of("#events").await?;
     ensure!(activity.contains("Passkey added"), "{activity}");
+
+    // A browser without passkey autofill (as the pages see it: no
+    // `isConditionalMediationAvailable`) still has the button.
+    b.client
+        .issue_cmd(Cdp(
+            "Page.addScriptToEvaluateOnNewDocument",
+            serde_json::json!({
+                "source": "delete PublicKeyCredential.isConditionalMediationAvailable;"
+            }),
+        ))
+        .await
+        .context("hiding passkey autofill")?;
+    b.goto(&app.url("/logout")).await?;
+    b.click("#submit").await?;
+    b.wait_for("a.button[href='/login']").await?;
+    b.goto(&app.url("/login?return_to=/account")).await?;
+    b.wait_for("#passkey-sign-in:not([hidden])").await?;
+    ensure!(
+        b.client.current_url().await?.path() == "/login",
+        "signed in before the button was pressed"
+    );
+    b.click("#passkey-sign-in").await?;
+    b.wait_for_url("the account page", |u| u.ends_with("/account"))
+        .await?;
+    let who = b.text_of("#signed-in-as").await?;
+    ensure!(who.contains(&email), "{who}");
+
+    // The passkey sign-in is recent and two-factor: enough to remove the passkey.
+    b.click("[id^='passkey-remove-']").await?;
+    b.wait_for("#passkeys-none").await?;
+    let activity = b.text_of("#events").await?;
+    ensure!(activity.contains("Passkey removed"), "{activity}");
     b.close().await
 }
 

@@ -1,5 +1,6 @@
 //! Two-step verification in the browser: set up from the account page with the QR code's key,
-//! the recovery codes shown once, and the code asked for after the password.
+//! the recovery codes shown once, the code asked for after the password, new recovery codes
+//! replacing the old ones, and turning it off.
 
 use crate::chrome::Chrome;
 use anyhow::{Result, ensure};
@@ -50,5 +51,74 @@ pub async fn two_step_verification_is_set_up_and_asked_for(app: TestApp, b: Chro
     b.wait_for_url("the account page", |u| u.ends_with("/account"))
         .await?;
     ensure!(b.text_of("#signed-in-as").await?.contains(&email));
+
+    // New recovery codes, shown once, replace the old ones.
+    b.click("#two-step-new-codes").await?;
+    b.wait_for("#recovery-codes").await?;
+    let fresh = b.text_of("#recovery-codes").await?;
+    ensure!(fresh.lines().count() == 10, "{fresh}");
+    let old_code = first_code(&codes)?;
+    let new_code = first_code(&fresh)?;
+    ensure!(
+        !fresh.contains(&old_code),
+        "{old_code} is still among {fresh}"
+    );
+    b.click("#codes-saved").await?;
+    b.wait_for_url("the account page", |u| u.ends_with("/account"))
+        .await?;
+
+    // Signed out again: an old recovery code is refused, a new one completes the second step.
+    sign_in_to_second_step(&app, &b, &email).await?;
+    b.fill("#code", &old_code).await?;
+    b.click("#submit").await?;
+    let alert = b.text_of("[role=alert]").await?;
+    ensure!(alert.contains("not right"), "{alert}");
+    b.fill("#code", &new_code).await?;
+    b.click("#submit").await?;
+    b.wait_for_url("the account page", |u| u.ends_with("/account"))
+        .await?;
+    let status = b.text_of("#two-step-status").await?;
+    ensure!(status.contains("9 recovery codes"), "{status}");
+
+    // Turned off (the recovery code's sign-in went through the second step, so it is recent
+    // enough): the password alone signs in again.
+    b.click("#two-step-remove").await?;
+    b.wait_for_url("the account page", |u| u.ends_with("/account"))
+        .await?;
+    let status = b.text_of("#two-step-status").await?;
+    ensure!(status.starts_with("Off"), "{status}");
+    b.goto(&app.url("/logout")).await?;
+    b.click("#submit").await?;
+    b.wait_for("a.button[href='/login']").await?;
+    b.goto(&app.url("/login?return_to=/account")).await?;
+    b.fill("#email", &email).await?;
+    b.fill("#password", PASSWORD).await?;
+    b.click("#submit").await?;
+    b.wait_for_url("the account page", |u| u.ends_with("/account"))
+        .await?;
+    ensure!(b.text_of("#signed-in-as").await?.contains(&email));
     b.close().await
+}
+
+/// The first recovery code of a list as the page shows it (one per line).
+fn first_code(list: &str) -> Result<String> {
+    list.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no recovery code in {list:?}"))
+}
+
+/// Signs out, then in with the password, up to the second step.
+async fn sign_in_to_second_step(app: &TestApp, b: &Chrome, email: &str) -> Result<()> {
+    b.goto(&app.url("/logout")).await?;
+    b.click("#submit").await?;
+    b.wait_for("a.button[href='/login']").await?;
+    b.goto(&app.url("/login?return_to=/account")).await?;
+    b.fill("#email", email).await?;
+    b.fill("#password", PASSWORD).await?;
+    b.click("#submit").await?;
+    b.wait_for_url("the second step", |u| u.contains("/login/second-step"))
+        .await?;
+    Ok(())
 }
