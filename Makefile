@@ -57,7 +57,7 @@ lint: ## rustfmt check and clippy with warnings as errors
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-bench: ## Measure logins/s, refreshes/s, GET /v1/me/s and burst memory against a release server
+bench: ## Measure logins/s (also with a second step or a passkey), refreshes/s, GET /v1/me/s, burst memory, the OpenID Provider, against a release server
 	scripts/bench
 
 clean: ## Remove build output and local data

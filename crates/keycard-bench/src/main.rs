@@ -5,6 +5,7 @@
 
 mod flood;
 mod provider;
+mod second_factor;
 
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
@@ -42,6 +43,10 @@ struct Args {
     /// One of its registered redirect URIs.
     #[arg(long, default_value = "http://127.0.0.1/cb")]
     redirect_uri: String,
+    /// The page origin a passkey reports (passkey-sign-in): Keycard's public URL, which must
+    /// be a domain name (`http://localhost:PORT` will do). Defaults to `--url`.
+    #[arg(long)]
+    origin: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -72,6 +77,11 @@ enum Scenario {
     Introspect,
     /// Devices polling the token endpoint while nobody has approved them.
     DevicePoll,
+    /// Password sign-ins of accounts with an authenticator app: the password, then the second
+    /// step with the app's code.
+    TotpSignIn,
+    /// Passwordless sign-ins with a passkey (begin, the authenticator's signature, finish).
+    PasskeySignIn,
 }
 
 const PASSWORD: &str = "bench password 4 keycard";
@@ -211,6 +221,20 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Scenario::Burst => burst(&client, &args).await,
+        Scenario::TotpSignIn => {
+            second_factor::totp_sign_ins(&client, &args.url, args.seconds, args.concurrency).await
+        }
+        Scenario::PasskeySignIn => {
+            let origin = args.origin.as_deref().unwrap_or(&args.url);
+            second_factor::passkey_sign_ins(
+                &client,
+                &args.url,
+                origin,
+                args.seconds,
+                args.concurrency,
+            )
+            .await
+        }
         Scenario::Enumeration => enumeration(&client, &args.url).await,
         Scenario::AppSignIn
         | Scenario::AppRefresh

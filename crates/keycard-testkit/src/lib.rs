@@ -69,6 +69,17 @@ pub enum Backend {
 /// The code an authenticator app holding `secret` (base32, as Keycard shows it) shows
 /// `offset_secs` from now (negative: in the past).
 pub fn totp_code(secret: &str, offset_secs: i64) -> Result<String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let at = now
+        .checked_add_signed(offset_secs)
+        .context("TOTP time out of range")?;
+    totp_code_at(secret, at)
+}
+
+/// The code an authenticator app holding `secret` shows at `unix_secs`.
+pub fn totp_code_at(secret: &str, unix_secs: u64) -> Result<String> {
     let bytes = totp_rs::Secret::try_from_base32(secret)
         .map_err(|e| anyhow!("TOTP secret is not base32: {e:?}"))?
         .as_bytes()
@@ -77,13 +88,7 @@ pub fn totp_code(secret: &str, offset_secs: i64) -> Result<String> {
         .with_secret(bytes)
         .build()
         .map_err(|e| anyhow!("TOTP: {e}"))?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
-    let at = now
-        .checked_add_signed(offset_secs)
-        .context("TOTP time out of range")?;
-    Ok(totp.generate(at).to_string())
+    Ok(totp.generate(unix_secs).to_string())
 }
 
 /// A fresh address on every call, so tests never collide, even on a shared server.
