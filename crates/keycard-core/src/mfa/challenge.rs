@@ -326,9 +326,13 @@ impl Mfa<'_> {
                     )?,
                     None => None,
                 };
+                let now = kc.now();
                 let spent = kc
-                    .store()
-                    .use_recovery_code(user, &hash, kc.now(), &ev, mail.as_ref())
+                    .changing_user(user, move |store| async move {
+                        store
+                            .use_recovery_code(user, &hash, now, &ev, mail.as_ref())
+                            .await
+                    })
                     .await?;
                 if spent {
                     kc.mail_queued();

@@ -70,8 +70,18 @@ impl Keycard {
 }
 
 impl Mfa<'_> {
-    pub async fn status(&self, user: UserId) -> Result<MfaStatus> {
-        self.kc.mfa_status(user).await
+    /// The signed-in person's second factors, for them to see; remembered with their session
+    /// like the account itself, so `GET /v1/me` costs no query when the session is remembered.
+    /// (What lets anyone in reads the database: [`Keycard::mfa_status`].)
+    pub async fn status(&self, who: &Principal) -> Result<MfaStatus> {
+        let cache = self.kc.session_cache();
+        if let Some(known) = cache.second_factors(who.session_id, who.user_id) {
+            return Ok(known);
+        }
+        let ticket = cache.ticket();
+        let found = self.kc.mfa_status(who.user_id).await?;
+        cache.put_second_factors(ticket, who.session_id, found.clone());
+        Ok(found)
     }
 
     /// Starts setting up an authenticator app: a new secret, unconfirmed until its first code
@@ -142,17 +152,14 @@ impl Mfa<'_> {
             by,
         );
         let mail = kc.security_notice(&who.user, "mfa_enabled", by, &[])?;
+        let (user, sealed) = (who.user_id, pending.sealed_secret);
+        let step = i64::try_from(step).unwrap_or(i64::MAX);
         let confirmed = kc
-            .store()
-            .confirm_totp(
-                who.user_id,
-                &pending.sealed_secret,
-                i64::try_from(step).unwrap_or(i64::MAX),
-                now,
-                &hashes,
-                &ev,
-                mail.as_ref(),
-            )
+            .changing_user(user, move |store| async move {
+                store
+                    .confirm_totp(user, &sealed, step, now, &hashes, &ev, mail.as_ref())
+                    .await
+            })
             .await?;
         if !confirmed {
             return Err(Error::MfaNotEnabled);
@@ -172,9 +179,11 @@ impl Mfa<'_> {
             by,
         );
         let mail = kc.security_notice(&who.user, "mfa_disabled", by, &[])?;
+        let user = who.user_id;
         if !kc
-            .store()
-            .remove_totp(who.user_id, &ev, mail.as_ref())
+            .changing_user(user, move |store| async move {
+                store.remove_totp(user, &ev, mail.as_ref()).await
+            })
             .await?
         {
             return Err(Error::MfaNotEnabled);
@@ -206,9 +215,13 @@ impl Mfa<'_> {
             by,
         );
         let mail = kc.security_notice(&who.user, "recovery_codes_regenerated", by, &[])?;
-        kc.store()
-            .replace_recovery_codes(who.user_id, &hashes, kc.now(), &ev, mail.as_ref())
-            .await?;
+        let (user, now) = (who.user_id, kc.now());
+        kc.changing_user(user, move |store| async move {
+            store
+                .replace_recovery_codes(user, &hashes, now, &ev, mail.as_ref())
+                .await
+        })
+        .await?;
         kc.mail_queued();
         Ok(codes)
     }

@@ -147,16 +147,18 @@ impl Passkeys<'_> {
         let mail = self
             .kc
             .security_notice(&who.user, "passkey_added", by, &[])?;
+        let info = PasskeyInfo::from(&stored);
         if !self
             .kc
-            .store()
-            .add_passkey(&stored, &ev, mail.as_ref())
+            .changing_user(who.user_id, move |store| async move {
+                store.add_passkey(&stored, &ev, mail.as_ref()).await
+            })
             .await?
         {
             return Err(rejected("credential id registered already"));
         }
         self.kc.mail_queued();
-        Ok(PasskeyInfo::from(&stored))
+        Ok(info)
     }
 
     pub async fn rename(&self, who: &Principal, id: Uuid, name: &str) -> Result<PasskeyInfo> {
@@ -189,10 +191,12 @@ impl Passkeys<'_> {
         let mail = self
             .kc
             .security_notice(&who.user, "passkey_removed", by, &[])?;
+        let user = who.user_id;
         if !self
             .kc
-            .store()
-            .remove_passkey(who.user_id, id, &ev, mail.as_ref())
+            .changing_user(user, move |store| async move {
+                store.remove_passkey(user, id, &ev, mail.as_ref()).await
+            })
             .await?
         {
             return Err(Error::NotFound);

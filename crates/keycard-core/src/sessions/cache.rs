@@ -15,6 +15,7 @@
 
 use crate::accounts::User;
 use crate::ids::{SessionId, UserId};
+use crate::mfa::MfaStatus;
 use crate::sessions::Session;
 use crate::social::Identity;
 use std::collections::HashMap;
@@ -46,10 +47,19 @@ struct Inner {
 struct Entry {
     session: Session,
     user: User,
-    /// The user's linked identities, once a request needed them (`GET /v1/me`); forgotten with
+    /// What `GET /v1/me` shows besides the account, once a request needed it; forgotten with
     /// the user, like the rest of the entry.
-    identities: Option<Arc<Vec<Identity>>>,
+    extras: Extras,
     fresh_until: Instant,
+}
+
+#[derive(Default)]
+struct Extras {
+    /// The user's linked identities.
+    identities: Option<Arc<Vec<Identity>>>,
+    /// The user's second factors, as their owner sees them (never consulted to let anyone in:
+    /// sign-ins and re-authentication read the database).
+    second_factors: Option<MfaStatus>,
 }
 
 /// Taken before reading the database on a miss; [`SessionCache::put`] honours it only if nothing
@@ -142,7 +152,7 @@ impl SessionCache {
         let entry = Entry {
             session,
             user,
-            identities: None,
+            extras: Extras::default(),
             fresh_until,
         };
         if inner.sessions.insert(id, entry).is_none() {
@@ -150,27 +160,50 @@ impl SessionCache {
         }
     }
 
-    /// The identities of the user of a remembered session, if they were remembered too.
-    pub fn identities(&self, id: SessionId, user: UserId) -> Option<Arc<Vec<Identity>>> {
+    fn extra<T>(&self, id: SessionId, user: UserId, pick: impl FnOnce(&Extras) -> T) -> T
+    where
+        T: Default,
+    {
         let inner = self.lock();
         let now = Instant::now();
         inner
             .sessions
             .get(&id)
             .filter(|e| inner.enabled && now < e.fresh_until && e.session.user_id == user)
-            .and_then(|e| e.identities.clone())
+            .map(|e| pick(&e.extras))
+            .unwrap_or_default()
     }
 
-    /// Remembers a user's identities with a remembered session of theirs, unless anything was
-    /// invalidated since `ticket` was taken.
-    pub fn put_identities(&self, ticket: Ticket, id: SessionId, identities: Arc<Vec<Identity>>) {
+    /// Adds to a remembered session's entry, unless anything was invalidated since `ticket`
+    /// was taken.
+    fn put_extra(&self, ticket: Ticket, id: SessionId, set: impl FnOnce(&mut Extras)) {
         let mut inner = self.lock();
         if !inner.enabled || inner.generation != ticket.0 {
             return;
         }
         if let Some(e) = inner.sessions.get_mut(&id) {
-            e.identities = Some(identities);
+            set(&mut e.extras);
         }
+    }
+
+    /// The identities of the user of a remembered session, if they were remembered too.
+    pub fn identities(&self, id: SessionId, user: UserId) -> Option<Arc<Vec<Identity>>> {
+        self.extra(id, user, |x| x.identities.clone())
+    }
+
+    /// Remembers a user's identities with a remembered session of theirs.
+    pub fn put_identities(&self, ticket: Ticket, id: SessionId, identities: Arc<Vec<Identity>>) {
+        self.put_extra(ticket, id, |x| x.identities = Some(identities));
+    }
+
+    /// The second factors of the user of a remembered session, if they were remembered too.
+    pub fn second_factors(&self, id: SessionId, user: UserId) -> Option<MfaStatus> {
+        self.extra(id, user, |x| x.second_factors.clone())
+    }
+
+    /// Remembers a user's second factors with a remembered session of theirs.
+    pub fn put_second_factors(&self, ticket: Ticket, id: SessionId, status: MfaStatus) {
+        self.put_extra(ticket, id, |x| x.second_factors = Some(status));
     }
 
     /// Forgets the user and all their sessions.

@@ -137,7 +137,7 @@ pub async fn show(State(state): State<AppState>, ctx: PageCtx, jar: CookieJar) -
         Err(e) => return error_page(&state, ctx, e),
     };
     let events = event_lines(&ctx, events);
-    let mfa = match state.keycard.mfa().status(who.user_id).await {
+    let mfa = match state.keycard.mfa().status(&who).await {
         Ok(m) => m,
         Err(e) => return error_page(&state, ctx, e),
     };

@@ -23,7 +23,7 @@ pub async fn get_me(
 ) -> ApiResult<Json<UserResponse>> {
     let identities = state.keycard.social().identities(&who).await?;
     let mut me = UserResponse::new(state.keycard.me(&who), &identities);
-    me.mfa = Some(state.keycard.mfa().status(who.user_id).await?.into());
+    me.mfa = Some(state.keycard.mfa().status(&who).await?.into());
     Ok(Json(me))
 }
 

@@ -53,6 +53,13 @@ mod postgres {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn second_factors_set_up_on_one_instance_show_on_the_other() {
+        if let Err(e) = super::second_factors_set_up_on_one_instance_show_on_the_other().await {
+            panic!("{e:#}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_password_change_on_one_instance_ends_sessions_on_the_other() {
         if let Err(e) = super::a_password_change_on_one_instance_ends_sessions_on_the_other().await
         {
@@ -292,4 +299,44 @@ async fn instances_share_one_limit_on_password_reset_requests() -> Result<()> {
             .expect_problem(429, "rate_limited")?;
     }
     Ok(())
+}
+
+async fn second_factors_set_up_on_one_instance_show_on_the_other() -> Result<()> {
+    let Some((a, b)) = pair().await? else {
+        return Ok(());
+    };
+    let acct = a.new_account().await?;
+    let token = acct.tokens.access_token.as_str();
+    let b = &b;
+    // B remembers the session with no second factor.
+    for _ in 0..2 {
+        ensure!(mfa_of(b, token).await?["enabled"] == false);
+    }
+    let e = crate::mfa::enroll(&a, acct.email.clone(), acct.tokens.clone()).await?;
+    wait_for("B to show the app set up on A", || async {
+        Ok(mfa_of(b, token).await?["enabled"] == true)
+    })
+    .await?;
+    // A recovery code spent on A.
+    let challenge = crate::mfa::challenged(&a, &e.email).await?;
+    a.post(
+        "/v1/auth/mfa",
+        &json!({ "challenge_id": challenge, "code": e.recovery_codes[0] }),
+    )
+    .await?
+    .expect_status(200)?;
+    wait_for("B to count the recovery code spent on A", || async {
+        Ok(mfa_of(b, token).await?["recovery_codes_left"] == 9)
+    })
+    .await
+}
+
+/// The second factors `GET /v1/me` shows on `app`.
+async fn mfa_of(app: &TestApp, token: &str) -> Result<serde_json::Value> {
+    let me = app
+        .bearer_get("/v1/me", token)
+        .await?
+        .expect_status(200)?
+        .json()?;
+    Ok(me["mfa"].clone())
 }

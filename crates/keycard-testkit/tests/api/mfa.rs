@@ -19,6 +19,7 @@ backend_tests!(
     setting_up_checks_who_asks,
     the_sign_in_page_asks_for_the_code,
     the_account_page_sets_up_the_app_and_shows_the_codes_once,
+    what_the_profile_shows_follows_each_change_at_once,
 );
 
 /// An account with an authenticator app set up: its address, its secret, its recovery codes,
@@ -685,5 +686,52 @@ async fn the_account_page_sets_up_the_app_and_shows_the_codes_once(app: TestApp)
     ensure!(gone.status.as_u16() == 303, "{gone}");
     // Off: the password alone signs in again.
     app.login(&email, PASSWORD).await?;
+    Ok(())
+}
+
+/// `GET /v1/me` answers from the session cache when it can; each change to the second factors,
+/// made by this session or another, must show in the very next answer.
+async fn what_the_profile_shows_follows_each_change_at_once(app: TestApp) -> Result<()> {
+    let email = unique_email();
+    let tokens = app.register(&email, PASSWORD).await?;
+    let watcher = app.login(&email, PASSWORD).await?.access_token;
+    // Twice: the second answer comes from memory where the cache is on.
+    for _ in 0..2 {
+        let now = me(&app, &watcher).await?;
+        ensure!(now["mfa"]["enabled"] == false, "{now}");
+    }
+    let e = enroll(&app, email, tokens).await?;
+    let now = me(&app, &watcher).await?;
+    ensure!(
+        now["mfa"]["enabled"] == true && now["mfa"]["recovery_codes_left"] == 10,
+        "set up elsewhere, yet: {now}"
+    );
+    me(&app, &watcher).await?;
+    let challenge = challenged(&app, &e.email).await?;
+    let done = second_step(&app, &challenge, &e.recovery_codes[0])
+        .await?
+        .expect_status(200)?;
+    let full: TokenResponse = serde_json::from_str(&done.text)?;
+    let now = me(&app, &watcher).await?;
+    ensure!(
+        now["mfa"]["recovery_codes_left"] == 9,
+        "a code spent, yet: {now}"
+    );
+    app.bearer_post("/v1/me/mfa/recovery-codes", &full.access_token, &json!({}))
+        .await?
+        .expect_status(200)?;
+    let now = me(&app, &watcher).await?;
+    ensure!(
+        now["mfa"]["recovery_codes_left"] == 10,
+        "new codes, yet: {now}"
+    );
+    app.bearer_delete("/v1/me/mfa/totp", &full.access_token)
+        .await?
+        .expect_status(204)?;
+    let now = me(&app, &watcher).await?;
+    ensure!(
+        now["mfa"]["enabled"] == false && now["mfa"]["recovery_codes_left"] == 0,
+        "turned off, yet: {now}"
+    );
     Ok(())
 }
