@@ -97,11 +97,13 @@ struct User {
 
 /// The address of the `i`-th user, in 198.18.0.0/15 (set aside for benchmarking).
 fn ip_for(i: usize) -> String {
+    // From 198.18.0.1 on, one address per user (198.18.1.0 is a host like any other in a /15).
+    let n = i + 1;
     format!(
         "198.{}.{}.{}",
-        18 + (i >> 16) % 2,
-        (i >> 8) & 0xff,
-        (i & 0xff).max(1)
+        18 + (n >> 16) % 2,
+        (n >> 8) & 0xff,
+        n & 0xff
     )
 }
 

@@ -102,17 +102,30 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Takes an account whose app has a code Keycard still accepts (the step after its last one,
-/// within a step of now), with that step; `None` when every waiting account has used up its
-/// steps for now.
-fn next_code(pool: &Mutex<VecDeque<AppAccount>>) -> Option<(AppAccount, u64)> {
+/// The step of the next code an account whose last accepted step is `last` can use at
+/// `unix_secs`: the step after `last`, if Keycard still accepts it (within a step of now) and
+/// will a moment later. The previous step's code is used only while its step has a few seconds
+/// left to run, so that a code is never sent just as it ages out.
+fn usable_step(last: u64, unix_secs: u64) -> Option<u64> {
+    let now = unix_secs / 30;
+    let oldest = if unix_secs % 30 < 25 {
+        now.saturating_sub(1)
+    } else {
+        now
+    };
+    let step = (last + 1).max(oldest);
+    (step <= now + 1).then_some(step)
+}
+
+/// Takes an account whose app has a code Keycard accepts now; `None` when every waiting
+/// account has used up its steps for now.
+fn next_code(pool: &Mutex<VecDeque<AppAccount>>) -> Option<AppAccount> {
     let mut pool = pool.lock().ok()?;
-    let now = now_secs() / 30;
+    let now = now_secs();
     for _ in 0..pool.len() {
         let a = pool.pop_front()?;
-        let step = (a.last_step + 1).max(now.saturating_sub(1));
-        if step <= now + 1 {
-            return Some((a, step));
+        if usable_step(a.last_step, now).is_some() {
+            return Some(a);
         }
         pool.push_back(a);
     }
@@ -151,23 +164,25 @@ pub async fn totp_sign_ins(
             .await?;
             let secret = begun["secret"].as_str().context("no secret")?.to_owned();
             // Confirmed with the previous step's code, which leaves this step and the next
-            // for sign-ins.
-            let step = now_secs() / 30 - 1;
-            let code = totp_code_at(&secret, step * 30)?;
-            expect(
-                &c,
-                &format!("{url}/v1/me/mfa/totp/confirm"),
-                &user.ip,
-                Some(&token),
-                &json!({ "code": code }),
-                200,
-            )
-            .await?;
-            Ok(AppAccount {
-                user,
-                secret,
-                last_step: step,
-            })
+            // for sign-ins; with the current one if the previous aged out meanwhile.
+            let confirm = format!("{url}/v1/me/mfa/totp/confirm");
+            let now = now_secs() / 30;
+            for step in [now.saturating_sub(1), now] {
+                let code = json!({ "code": totp_code_at(&secret, step * 30)? });
+                let (status, v) = post(&c, &confirm, &user.ip, Some(&token), &code).await?;
+                match status {
+                    200 => {
+                        return Ok(AppAccount {
+                            user,
+                            secret,
+                            last_step: step,
+                        });
+                    }
+                    422 => continue,
+                    _ => bail!("{confirm}: {status}: {v}"),
+                }
+            }
+            bail!("{confirm}: neither the previous nor the current step's code was accepted")
         },
     )
     .await?;
@@ -197,20 +212,33 @@ pub async fn totp_sign_ins(
                 // Every account has used its codes for now: the run ends here for every
                 // client (measured up to this point, at full concurrency) rather than wait for
                 // the next step.
-                let Some((mut a, step)) = next_code(&pool) else {
+                let Some(mut a) = next_code(&pool) else {
                     stop.store(true, Ordering::Relaxed);
                     break;
                 };
                 let body = json!({"email": a.user.email, "password": PASSWORD});
                 let (status, challenge) =
                     post(&c, &format!("{url}/v1/auth/login"), &a.user.ip, None, &body).await?;
-                if status != 200 || challenge["mfa_required"] != true {
-                    errors.fetch_add(1, Ordering::Relaxed);
+                // The code is chosen once the password is through: the login may have waited
+                // for a hash long enough for a step to end.
+                let step = usable_step(a.last_step, now_secs());
+                let give_back = |a: AppAccount| -> anyhow::Result<()> {
                     pool.lock()
                         .map_err(|_| anyhow::anyhow!("poisoned"))?
                         .push_back(a);
+                    Ok(())
+                };
+                if status != 200 || challenge["mfa_required"] != true {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                    give_back(a)?;
+                    // Refused (a limit, an overloaded server): not straight back at it.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
+                let Some(step) = step else {
+                    give_back(a)?;
+                    continue;
+                };
                 let body = json!({
                     "challenge_id": challenge["challenge_id"],
                     "code": totp_code_at(&a.secret, step * 30)?,
@@ -221,13 +249,11 @@ pub async fn totp_sign_ins(
                 second_steps.push(t.elapsed().as_secs_f64());
                 if status == 200 && tokens["access_token"].is_string() {
                     ok.fetch_add(1, Ordering::Relaxed);
+                    a.last_step = step;
                 } else {
                     errors.fetch_add(1, Ordering::Relaxed);
                 }
-                a.last_step = step;
-                pool.lock()
-                    .map_err(|_| anyhow::anyhow!("poisoned"))?
-                    .push_back(a);
+                give_back(a)?;
             }
             anyhow::Ok(second_steps)
         });
@@ -356,4 +382,22 @@ pub async fn passkey_sign_ins(
     .await?;
     crate::report("passkey sign-ins/s (begin, ES256 assertion, finish)", &rate);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::usable_step;
+
+    #[test]
+    fn codes_are_used_in_order_and_never_as_they_age_out() {
+        let step = 1_000u64;
+        let at = |secs_into: u64| step * 30 + secs_into;
+        // Long unused: the previous step first, while it still has time to run.
+        assert_eq!(usable_step(step - 5, at(10)), Some(step - 1));
+        assert_eq!(usable_step(step - 5, at(26)), Some(step));
+        // Then this step and the next, each once.
+        assert_eq!(usable_step(step - 1, at(10)), Some(step));
+        assert_eq!(usable_step(step, at(10)), Some(step + 1));
+        assert_eq!(usable_step(step + 1, at(10)), None);
+    }
 }

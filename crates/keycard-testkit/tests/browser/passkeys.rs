@@ -102,7 +102,9 @@ pub async fn a_passkey_made_on_the_account_page_signs_in(app: TestApp, b: Chrome
         .issue_cmd(Cdp(
             "Page.addScriptToEvaluateOnNewDocument",
             serde_json::json!({
-                "source": "delete PublicKeyCredential.isConditionalMediationAvailable;"
+                // An own property that hides the inherited method (deleting would not).
+                "source": "Object.defineProperty(PublicKeyCredential, \
+                           'isConditionalMediationAvailable', { value: undefined });"
             }),
         ))
         .await
@@ -112,6 +114,17 @@ pub async fn a_passkey_made_on_the_account_page_signs_in(app: TestApp, b: Chrome
     b.wait_for("a.button[href='/login']").await?;
     b.goto(&app.url("/login?return_to=/account")).await?;
     b.wait_for("#passkey-sign-in:not([hidden])").await?;
+    let autofill = b
+        .client
+        .execute(
+            "return typeof PublicKeyCredential.isConditionalMediationAvailable",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        autofill == "undefined",
+        "autofill still offered: {autofill}"
+    );
     ensure!(
         b.client.current_url().await?.path() == "/login",
         "signed in before the button was pressed"
