@@ -70,9 +70,7 @@ pub async fn an_app_signs_a_person_in_through_the_pages(app: TestApp, b: Chrome)
     b.goto(&authorize(&app, &redirect, &challenge, &[])).await?;
     b.wait_for_url("the sign-in page", |u| u.contains("/login"))
         .await?;
-    b.fill("#email", &acct.email).await?;
-    b.fill("#password", PASSWORD).await?;
-    b.click("#submit").await?;
+    b.submit_password(&acct.email, PASSWORD).await?;
     // The consent page names the app; Allow answers it.
     let heading = b.text_of("#consent-heading").await?;
     ensure!(heading.contains("Shop"), "{heading}");
@@ -107,9 +105,7 @@ pub async fn an_app_signs_a_person_in_through_the_pages(app: TestApp, b: Chrome)
     .await?;
     b.wait_for_url("the sign-in page", |u| u.contains("/login"))
         .await?;
-    b.fill("#email", &acct.email).await?;
-    b.fill("#password", PASSWORD).await?;
-    b.click("#submit").await?;
+    b.submit_password(&acct.email, PASSWORD).await?;
     b.wait_for("#consent-heading").await?;
     b.click("#allow").await?;
     b.wait_for_url("the app", |u| u.starts_with(&redirect))
@@ -124,15 +120,11 @@ pub async fn an_app_signs_a_person_in_through_the_pages(app: TestApp, b: Chrome)
     b.click("#allow").await?;
     b.wait_for_url("the web app", |u| u.starts_with(&redirect))
         .await?;
-    b.goto(&app.url("/logout")).await?;
-    b.click("#submit").await?;
-    b.wait_for("a.button[href='/login']").await?;
+    b.sign_out(app.base_url()).await?;
     b.goto(&web).await?;
     b.wait_for_url("the sign-in page", |u| u.contains("/login"))
         .await?;
-    b.fill("#email", &acct.email).await?;
-    b.fill("#password", PASSWORD).await?;
-    b.click("#submit").await?;
+    b.submit_password(&acct.email, PASSWORD).await?;
     b.wait_for_url("the web app", |u| u.starts_with(&redirect))
         .await?;
     server.abort();
@@ -160,9 +152,7 @@ pub async fn a_device_is_allowed_from_the_device_page(app: TestApp, b: Chrome) -
     .await?;
     b.wait_for_url("the sign-in page", |u| u.contains("/login"))
         .await?;
-    b.fill("#email", &acct.email).await?;
-    b.fill("#password", PASSWORD).await?;
-    b.click("#submit").await?;
+    b.submit_password(&acct.email, PASSWORD).await?;
     b.wait_for_url("the device page", |u| u.ends_with("/device"))
         .await?;
     b.fill("#user_code", &user_code.to_lowercase()).await?;
@@ -199,9 +189,7 @@ pub async fn the_account_page_takes_an_apps_access_back_and_an_app_signs_out(
     b.goto(&web).await?;
     b.wait_for_url("the sign-in page", |u| u.contains("/login"))
         .await?;
-    b.fill("#email", &acct.email).await?;
-    b.fill("#password", PASSWORD).await?;
-    b.click("#submit").await?;
+    b.submit_password(&acct.email, PASSWORD).await?;
     b.click("#allow").await?;
     b.wait_for_url("the app", |u| u.starts_with(&redirect))
         .await?;

@@ -148,6 +148,21 @@ impl Chrome {
         Ok(self.wait_for(css).await?.text().await?)
     }
 
+    /// Signs out of `base` (Keycard's URL) through the logout page's button.
+    pub async fn sign_out(&self, base: &str) -> Result<()> {
+        self.goto(&format!("{base}/logout")).await?;
+        self.click("#submit").await?;
+        self.wait_for("a.button[href='/login']").await?;
+        Ok(())
+    }
+
+    /// Submits the password form of the sign-in page on display.
+    pub async fn submit_password(&self, email: &str, password: &str) -> Result<()> {
+        self.fill("#email", email).await?;
+        self.fill("#password", password).await?;
+        self.click("#submit").await
+    }
+
     /// Waits until the page's URL satisfies `f` (a redirect chain has landed).
     pub async fn wait_for_url(&self, what: &str, f: impl Fn(&str) -> bool) -> Result<String> {
         let started = Instant::now();

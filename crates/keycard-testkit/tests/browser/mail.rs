@@ -89,9 +89,8 @@ pub async fn a_forgotten_password_is_reset_from_the_mail_in_the_browser(
     b.wait_for("#password-reset").await?;
 
     b.goto(&app.url("/login")).await?;
-    b.fill("#email", &email).await?;
-    b.fill("#password", "a brand new passphrase 7").await?;
-    b.click("#submit").await?;
+    b.submit_password(&email, "a brand new passphrase 7")
+        .await?;
     b.wait_for_url("the account page", |u| u.ends_with("/account"))
         .await?;
     ensure!(b.text_of("#signed-in-as").await?.contains(&email));
@@ -115,9 +114,7 @@ pub async fn the_address_is_changed_and_taken_back_in_the_browser(
     let (app, mail) = with_mail(app).await?;
     let old = unique_email();
     b.goto(&app.url("/register")).await?;
-    b.fill("#email", &old).await?;
-    b.fill("#password", PASSWORD).await?;
-    b.click("#submit").await?;
+    b.submit_password(&old, PASSWORD).await?;
     b.wait_for_url("the account page", |u| u.ends_with("/account"))
         .await?;
 

@@ -108,29 +108,21 @@ async fn sign_up_sign_out_and_sign_in_with_a_password(app: TestApp, b: Chrome) -
     ensure!(who.contains(&email), "{who}");
 
     // Sign out: the page asks, the button does it.
-    b.goto(&app.url("/logout")).await?;
-    b.click("#submit").await?;
-    b.wait_for("a.button[href='/login']").await?;
+    b.sign_out(app.base_url()).await?;
     b.goto(&app.url("/account")).await?;
     b.wait_for_url("the sign-in page", |u| u.contains("/login"))
         .await?;
 
     // Sign in again with the password.
-    b.fill("#email", &email).await?;
-    b.fill("#password", PASSWORD).await?;
-    b.click("#submit").await?;
+    b.submit_password(&email, PASSWORD).await?;
     b.wait_for_url("the account page", |u| u.ends_with("/account"))
         .await?;
     ensure!(b.text_of("#signed-in-as").await?.contains(&email));
 
     // A wrong password shows the form again, with a message and the email kept.
-    b.goto(&app.url("/logout")).await?;
-    b.click("#submit").await?;
-    b.wait_for("a.button[href='/login']").await?;
+    b.sign_out(app.base_url()).await?;
     b.goto(&app.url("/login")).await?;
-    b.fill("#email", &email).await?;
-    b.fill("#password", "not the right password").await?;
-    b.click("#submit").await?;
+    b.submit_password(&email, "not the right password").await?;
     let alert = b.text_of("[role=alert]").await?;
     ensure!(!alert.is_empty());
     let kept = b.wait_for("#email").await?.prop("value").await?;
@@ -162,9 +154,7 @@ async fn sign_in_with_every_provider_through_the_double(app: TestApp, b: Chrome)
         let methods = b.text_of("#identities").await?;
         ensure!(methods.contains(label), "{methods}");
         // Sign out before the next provider.
-        b.goto(&app.url("/logout")).await?;
-        b.click("#submit").await?;
-        b.wait_for("a.button[href='/login']").await?;
+        b.sign_out(app.base_url()).await?;
     }
     b.close().await
 }

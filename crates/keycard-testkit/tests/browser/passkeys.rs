@@ -9,63 +9,57 @@ use anyhow::{Context, Result, ensure};
 use fantoccini::wd::WebDriverCompatibleCommand;
 use keycard_testkit::{PASSWORD, TestApp, unique_email};
 
-/// `POST /session/{id}/webauthn/authenticator`: a platform authenticator that holds resident
-/// keys, verifies its user and always consents.
+/// `POST /session/{id}/{path}` with a JSON body: the driver's extension commands, which the
+/// WebDriver client has no method for.
 #[derive(Debug)]
-struct AddVirtualAuthenticator;
+struct SessionPost(&'static str, serde_json::Value);
 
-impl WebDriverCompatibleCommand for AddVirtualAuthenticator {
+impl WebDriverCompatibleCommand for SessionPost {
     fn endpoint(
         &self,
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
         base_url.join(&format!(
-            "session/{}/webauthn/authenticator",
-            session_id.unwrap_or_default()
+            "session/{}/{}",
+            session_id.unwrap_or_default(),
+            self.0
         ))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
-        let body = serde_json::json!({
+        (axum::http::Method::POST, Some(self.1.to_string()))
+    }
+}
+
+/// A platform authenticator that holds resident keys, verifies its user and always consents.
+fn add_virtual_authenticator() -> SessionPost {
+    SessionPost(
+        "webauthn/authenticator",
+        serde_json::json!({
             "protocol": "ctap2",
             "transport": "internal",
             "hasResidentKey": true,
             "hasUserVerification": true,
             "isUserConsenting": true,
             "isUserVerified": true,
-        });
-        (axum::http::Method::POST, Some(body.to_string()))
-    }
+        }),
+    )
 }
 
-/// `POST /session/{id}/goog/cdp/execute`: one DevTools command through chromedriver.
-#[derive(Debug)]
-struct Cdp(&'static str, serde_json::Value);
-
-impl WebDriverCompatibleCommand for Cdp {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!(
-            "session/{}/goog/cdp/execute",
-            session_id.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
-        let body = serde_json::json!({ "cmd": self.0, "params": self.1 });
-        (axum::http::Method::POST, Some(body.to_string()))
-    }
+/// One DevTools command, through chromedriver.
+fn cdp(cmd: &str, params: serde_json::Value) -> SessionPost {
+    SessionPost(
+        "goog/cdp/execute",
+        serde_json::json!({ "cmd": cmd, "params": params }),
+    )
 }
 
 pub async fn a_passkey_made_on_the_account_page_signs_in(app: TestApp, b: Chrome) -> Result<()> {
     // Browsers want a domain name for a relying party: this Keycard answers at localhost.
     let app = app.reconfigure().on_localhost().start_in_process().await?;
     b.client
-        .issue_cmd(AddVirtualAuthenticator)
+        .issue_cmd(add_virtual_authenticator())
         .await
         .context("adding a virtual authenticator")?;
     let email = unique_email();
@@ -82,9 +76,7 @@ pub async fn a_passkey_made_on_the_account_page_signs_in(app: TestApp, b: Chrome
     b.click("#passkey-add").await?;
     page_shows(&b, "the new passkey listed", "Laptop").await?;
 
-    b.goto(&app.url("/logout")).await?;
-    b.click("#submit").await?;
-    b.wait_for("a.button[href='/login']").await?;
+    b.sign_out(app.base_url()).await?;
     // The sign-in page asks the browser for a passkey in the email field's autofill
     // (conditional mediation); the virtual authenticator consents at once, as a person picking
     // their passkey there would: signed in, no address, no password.
@@ -99,7 +91,7 @@ pub async fn a_passkey_made_on_the_account_page_signs_in(app: TestApp, b: Chrome
     // A browser without passkey autofill (as the pages see it: no
     // `isConditionalMediationAvailable`) still has the button.
     b.client
-        .issue_cmd(Cdp(
+        .issue_cmd(cdp(
             "Page.addScriptToEvaluateOnNewDocument",
             serde_json::json!({
                 // An own property that hides the inherited method (deleting would not).
@@ -109,9 +101,7 @@ pub async fn a_passkey_made_on_the_account_page_signs_in(app: TestApp, b: Chrome
         ))
         .await
         .context("hiding passkey autofill")?;
-    b.goto(&app.url("/logout")).await?;
-    b.click("#submit").await?;
-    b.wait_for("a.button[href='/login']").await?;
+    b.sign_out(app.base_url()).await?;
     b.goto(&app.url("/login?return_to=/account")).await?;
     b.wait_for("#passkey-sign-in:not([hidden])").await?;
     let autofill = b

@@ -33,15 +33,7 @@ pub async fn two_step_verification_is_set_up_and_asked_for(app: TestApp, b: Chro
     ensure!(status.starts_with("On"), "{status}");
 
     // Signed out, the password leads to the code.
-    b.goto(&app.url("/logout")).await?;
-    b.click("#submit").await?;
-    b.wait_for("a.button[href='/login']").await?;
-    b.goto(&app.url("/login?return_to=/account")).await?;
-    b.fill("#email", &email).await?;
-    b.fill("#password", PASSWORD).await?;
-    b.click("#submit").await?;
-    b.wait_for_url("the second step", |u| u.contains("/login/second-step"))
-        .await?;
+    sign_in_to_second_step(&app, &b, &email).await?;
     b.fill("#code", "000000").await?;
     b.click("#submit").await?;
     let alert = b.text_of("[role=alert]").await?;
@@ -87,13 +79,9 @@ pub async fn two_step_verification_is_set_up_and_asked_for(app: TestApp, b: Chro
         .await?;
     let status = b.text_of("#two-step-status").await?;
     ensure!(status.starts_with("Off"), "{status}");
-    b.goto(&app.url("/logout")).await?;
-    b.click("#submit").await?;
-    b.wait_for("a.button[href='/login']").await?;
+    b.sign_out(app.base_url()).await?;
     b.goto(&app.url("/login?return_to=/account")).await?;
-    b.fill("#email", &email).await?;
-    b.fill("#password", PASSWORD).await?;
-    b.click("#submit").await?;
+    b.submit_password(&email, PASSWORD).await?;
     b.wait_for_url("the account page", |u| u.ends_with("/account"))
         .await?;
     ensure!(b.text_of("#signed-in-as").await?.contains(&email));
@@ -111,13 +99,9 @@ fn first_code(list: &str) -> Result<String> {
 
 /// Signs out, then in with the password, up to the second step.
 async fn sign_in_to_second_step(app: &TestApp, b: &Chrome, email: &str) -> Result<()> {
-    b.goto(&app.url("/logout")).await?;
-    b.click("#submit").await?;
-    b.wait_for("a.button[href='/login']").await?;
+    b.sign_out(app.base_url()).await?;
     b.goto(&app.url("/login?return_to=/account")).await?;
-    b.fill("#email", email).await?;
-    b.fill("#password", PASSWORD).await?;
-    b.click("#submit").await?;
+    b.submit_password(email, PASSWORD).await?;
     b.wait_for_url("the second step", |u| u.contains("/login/second-step"))
         .await?;
     Ok(())
