@@ -17,18 +17,15 @@ pub const BROWSER_COOKIE: &str = "__Host-keycard_browser";
 /// it too, whatever the provider's redirect carries. Not a secret: a language code.
 pub const LANG_COOKIE: &str = "__Host-keycard_lang";
 
-/// A sign-in whose password held, waiting for its second step: the challenge id. Strict: only
-/// Keycard's own second-step page reads it.
+/// A sign-in whose first factor held, waiting for its second step: the challenge id. Lax, not
+/// Strict: after a provider's sign-in the callback sets it and redirects to the second-step
+/// page, and browsers send no Strict cookie anywhere along a redirect chain a provider's site
+/// started. Lax adds no risk here: the second step's form is still bound to the challenge and
+/// checked for the same origin, and the challenge needs the code.
 pub const MFA_COOKIE: &str = "__Host-keycard_mfa";
 
 pub fn mfa_cookie(value: String, max_age: time::Duration) -> Cookie<'static> {
-    Cookie::build((MFA_COOKIE, value))
-        .http_only(true)
-        .secure(true)
-        .same_site(SameSite::Strict)
-        .path("/")
-        .max_age(max_age)
-        .build()
+    host_cookie(MFA_COOKIE, value, max_age)
 }
 
 fn host_cookie(name: &'static str, value: String, max_age: time::Duration) -> Cookie<'static> {

@@ -59,7 +59,7 @@ impl EmailChange<'_> {
                 "this is already the account's address",
             ));
         }
-        kc.reauthenticate(who, current_password).await?;
+        kc.reauthenticate(who, current_password, by).await?;
         let now = kc.now();
         let pause = kc.policy().email_verification_resend_pause;
         if let Some(last) = kc.store().last_email_change_at(who.user_id).await? {

@@ -91,9 +91,10 @@ impl Mfa<'_> {
         who: &Principal,
         current_password: Option<&str>,
         issuer: &str,
+        by: &ClientInfo,
     ) -> Result<TotpEnrolment> {
         let kc = self.kc;
-        kc.reauthenticate(who, current_password).await?;
+        kc.reauthenticate(who, current_password, by).await?;
         let secret = totp::new_secret()?;
         let sealed = kc.mfa_key().seal(&who.user_id.to_string(), &secret)?;
         if !kc
@@ -171,7 +172,7 @@ impl Mfa<'_> {
     /// Removes the authenticator app and its recovery codes: a password signs in alone again.
     pub async fn remove_totp(&self, who: &Principal, by: &ClientInfo) -> Result<()> {
         let kc = self.kc;
-        kc.reauthenticate(who, None).await?;
+        kc.reauthenticate(who, None, by).await?;
         let ev = kc.audit_event(
             AuditKind::MfaDisabled,
             Some(who.user_id),
@@ -199,7 +200,7 @@ impl Mfa<'_> {
         by: &ClientInfo,
     ) -> Result<Vec<String>> {
         let kc = self.kc;
-        kc.reauthenticate(who, None).await?;
+        kc.reauthenticate(who, None, by).await?;
         if !kc.mfa_status(who.user_id).await?.enabled() {
             return Err(Error::MfaNotEnabled);
         }

@@ -66,9 +66,13 @@ impl Passkeys<'_> {
 
     /// Starts adding a passkey: the options for `navigator.credentials.create()`. Needs a
     /// recent sign-in.
-    pub async fn begin_registration(&self, who: &Principal) -> Result<CeremonyStart> {
+    pub async fn begin_registration(
+        &self,
+        who: &Principal,
+        by: &ClientInfo,
+    ) -> Result<CeremonyStart> {
         let rp = self.rp()?;
-        self.kc.reauthenticate(who, None).await?;
+        self.kc.reauthenticate(who, None, by).await?;
         let existing = self.kc.store().list_passkeys(who.user_id).await?;
         let exclude = existing.iter().map(|p| p.credential_id.clone()).collect();
         let user = &who.user;
@@ -180,7 +184,7 @@ impl Passkeys<'_> {
 
     /// Removes a passkey: it signs in no more. Needs a recent sign-in.
     pub async fn remove(&self, who: &Principal, id: Uuid, by: &ClientInfo) -> Result<()> {
-        self.kc.reauthenticate(who, None).await?;
+        self.kc.reauthenticate(who, None, by).await?;
         let mut ev = self.kc.audit_event(
             AuditKind::PasskeyRemoved,
             Some(who.user_id),

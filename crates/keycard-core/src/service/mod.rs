@@ -609,7 +609,7 @@ impl Keycard {
         let user = &who.user;
         // The current password; with a second factor on, also a sign-in through it within the
         // recent window (the password alone is then not a full sign-in).
-        self.reauthenticate(who, Some(current)).await?;
+        self.reauthenticate(who, Some(current), client).await?;
         let password = self
             .policy
             .password

@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use crate::mail::{Mail, MailKind, PendingMail};
 use crate::service::{ClientInfo, Keycard, Principal};
+use crate::throttle::Gate;
 
 impl Keycard {
     /// A sensitive change (address, second factors) may go ahead: the session signed in within
@@ -15,24 +16,11 @@ impl Keycard {
         &self,
         who: &Principal,
         current_password: Option<&str>,
+        by: &ClientInfo,
     ) -> Result<()> {
         let second_factor = self.mfa_status(who.user_id).await?.enabled();
         if let Some(current) = current_password {
-            let stored = self.store().find_password_hash(who.user_id).await?;
-            let ok = self.policy().password.is_plausible(current)
-                && matches!(
-                    self.password_hasher()
-                        .verify(current, stored.as_deref())
-                        .await?,
-                    crate::passwords::Verification::Valid { .. }
-                );
-            if !ok {
-                return Err(Error::invalid(
-                    "current_password",
-                    "invalid_current_password",
-                    "the current password is not correct",
-                ));
-            }
+            self.check_current_password(who, current, by).await?;
             if !second_factor {
                 return Ok(());
             }
@@ -52,6 +40,60 @@ impl Keycard {
                 Ok(())
             }
             _ => Err(Error::ReauthenticationRequired),
+        }
+    }
+
+    /// The current password, checked under the sign-in's limits: a session left open (or
+    /// stolen) must not become a way to guess the password at hashing speed. Failures count
+    /// against the account and the network as wrong sign-in passwords do, and lock alike.
+    async fn check_current_password(
+        &self,
+        who: &Principal,
+        current: &str,
+        by: &ClientInfo,
+    ) -> Result<()> {
+        // The sign-in's account key: by address; an account without one has no password to
+        // sign in with, and is counted by its id.
+        let account = match &who.user.email {
+            Some(e) => e.as_str().to_owned(),
+            None => format!("user:{}", who.user_id),
+        };
+        let attempt = match self
+            .throttle()
+            .begin_login(&account, by.ip.as_deref())
+            .await?
+        {
+            Gate::Open(a) => a,
+            Gate::Closed(r) => return Err(self.refused(r, by).await),
+        };
+        let verdict = async {
+            let stored = self.store().find_password_hash(who.user_id).await?;
+            Ok::<_, Error>(
+                self.policy().password.is_plausible(current)
+                    && matches!(
+                        self.password_hasher()
+                            .verify(current, stored.as_deref())
+                            .await?,
+                        crate::passwords::Verification::Valid { .. }
+                    ),
+            )
+        }
+        .await;
+        match verdict {
+            Ok(true) => {
+                self.throttle().login_succeeded(attempt).await;
+                Ok(())
+            }
+            // Stays counted, as a wrong sign-in password does.
+            Ok(false) => Err(Error::invalid(
+                "current_password",
+                "invalid_current_password",
+                "the current password is not correct",
+            )),
+            Err(e) => {
+                self.throttle().login_abandoned(attempt).await;
+                Err(e)
+            }
         }
     }
 

@@ -118,7 +118,9 @@ impl SocialLogin<'_> {
     }
 
     /// Begins linking another provider to the signed-in person's account: the same flow as a
-    /// sign-in, which comes back to this account only.
+    /// sign-in, which comes back to this account only. A new way into the account, so it needs
+    /// a recent sign-in, as adding a passkey does: an old session left open must not add one
+    /// (and the link's return, a fresh sign-in, must not become its way past that check).
     pub async fn start_link(
         &self,
         who: &Principal,
@@ -127,6 +129,7 @@ impl SocialLogin<'_> {
         flow_cookie: Option<&str>,
         client: &ClientInfo,
     ) -> Result<Started> {
+        self.kc.reauthenticate(who, None, client).await?;
         self.begin(
             provider,
             return_to,

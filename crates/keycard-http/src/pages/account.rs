@@ -304,6 +304,9 @@ pub async fn link(
             Redirect::to(&s.location),
         )
             .into_response(),
+        Err(e @ keycard_core::Error::ReauthenticationRequired) => {
+            super::two_step::refused_in(&ctx, ctx.t("account.identities"), &e)
+        }
         Err(e) => error_page(&state, ctx, e),
     }
 }

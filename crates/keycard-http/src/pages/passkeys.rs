@@ -5,7 +5,7 @@ use super::account::account_form;
 use super::login::{
     SignInForm, checked_form, error_page, login_page, signed_in_response, with_retry_after,
 };
-use super::two_step::refused;
+use super::two_step::refused_in;
 use super::verify::notice_linking;
 use crate::error::ApiError;
 use crate::extract::Client;
@@ -68,6 +68,7 @@ pub async fn sign_in(
 /// problem (`reauthentication_required` past the recent sign-in window).
 pub async fn begin(
     State(state): State<AppState>,
+    Client(client): Client,
     headers: HeaderMap,
     jar: CookieJar,
     form: Result<Form<SignInForm>, FormRejection>,
@@ -76,7 +77,12 @@ pub async fn begin(
         Ok(checked) => checked,
         Err(answer) => return *answer,
     };
-    match state.keycard.passkeys().begin_registration(&who).await {
+    match state
+        .keycard
+        .passkeys()
+        .begin_registration(&who, &client)
+        .await
+    {
         Ok(started) => Json(CeremonyResponse::from(started)).into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
@@ -139,7 +145,7 @@ pub async fn remove(
     };
     match state.keycard.passkeys().remove(&who, id, &client).await {
         Ok(()) | Err(Error::NotFound) => Redirect::to("/account").into_response(),
-        Err(e @ Error::ReauthenticationRequired) => refused(&ctx, &e),
+        Err(e @ Error::ReauthenticationRequired) => refused_in(&ctx, ctx.t("passkeys.heading"), &e),
         Err(e) => error_page(&state, ctx, e),
     }
 }

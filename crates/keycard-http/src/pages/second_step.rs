@@ -10,6 +10,7 @@ use super::{PageCtx, render_with};
 use crate::browser::{self, MFA_COOKIE};
 use crate::error::ApiError;
 use crate::extract::Client;
+use crate::oauth::answer_origin;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::rejection::FormRejection;
@@ -32,7 +33,7 @@ struct SecondStepPage<'a> {
     error: Option<String>,
 }
 
-fn page(
+async fn page(
     state: &AppState,
     ctx: &PageCtx,
     challenge: &str,
@@ -40,6 +41,9 @@ fn page(
     error: Option<(StatusCode, String)>,
 ) -> Response {
     let csrf = state.keycard.browser().form_token(challenge, FORM);
+    // As on /login: the form's answer may redirect on to an app's redirect URI (the second
+    // step completes an authorization request), which `form-action` must allow.
+    let answer_origin = answer_origin(state, return_to).await;
     let status = error.as_ref().map_or(StatusCode::OK, |(s, _)| *s);
     render_with(
         status,
@@ -52,7 +56,7 @@ fn page(
         },
         &ctx.nonce,
         None,
-        None,
+        answer_origin.as_deref(),
     )
 }
 
@@ -78,7 +82,7 @@ pub async fn show(
     let Some(challenge) = jar.get(MFA_COOKIE).map(|c| c.value().to_owned()) else {
         return back_to_login(&return_to);
     };
-    page(&state, &ctx, &challenge, &return_to, None)
+    page(&state, &ctx, &challenge, &return_to, None).await
 }
 
 /// `POST /login/second-step`.
@@ -109,11 +113,17 @@ pub async fn submit(
         Ok(s) => signed_in_response(&state, jar.add(spent), s, &return_to),
         Err(e @ Error::InvalidMfaCode) => {
             let msg = (StatusCode::UNAUTHORIZED, ctx.t("second_step.failed"));
-            with_retry_after(page(&state, &ctx, &challenge, &return_to, Some(msg)), &e)
+            with_retry_after(
+                page(&state, &ctx, &challenge, &return_to, Some(msg)).await,
+                &e,
+            )
         }
         Err(e @ Error::Throttled { .. }) => {
             let msg = (StatusCode::TOO_MANY_REQUESTS, ctx.t("login.locked"));
-            with_retry_after(page(&state, &ctx, &challenge, &return_to, Some(msg)), &e)
+            with_retry_after(
+                page(&state, &ctx, &challenge, &return_to, Some(msg)).await,
+                &e,
+            )
         }
         Err(Error::InvalidMfaChallenge) => {
             // Expired, spent, or failed too often: start over from the password.

@@ -46,8 +46,9 @@ fn grouped(secret: &str) -> String {
         .join(" ")
 }
 
-/// The answer to a change refused for want of a recent sign-in (or a wrong password).
-pub(super) fn refused(ctx: &PageCtx, e: &Error) -> Response {
+/// The answer to a change refused for want of a recent sign-in (or a wrong password), under
+/// the heading of the account page's section it was made from.
+pub(super) fn refused_in(ctx: &PageCtx, heading: String, e: &Error) -> Response {
     let (status, text, link) = match e {
         Error::Invalid { .. } => (
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -63,13 +64,11 @@ pub(super) fn refused(ctx: &PageCtx, e: &Error) -> Response {
             ),
         ),
     };
-    notice_linking(
-        ctx,
-        status,
-        "two-step-refused",
-        (ctx.t("two_step.heading"), text),
-        link,
-    )
+    notice_linking(ctx, status, "two-step-refused", (heading, text), link)
+}
+
+fn refused(ctx: &PageCtx, e: &Error) -> Response {
+    refused_in(ctx, ctx.t("two_step.heading"), e)
 }
 
 fn codes_page(ctx: &PageCtx, heading: String, codes: &[String]) -> Response {
@@ -88,6 +87,7 @@ fn codes_page(ctx: &PageCtx, heading: String, codes: &[String]) -> Response {
 /// first code (`password`: the current one, past the recent sign-in window).
 pub async fn setup(
     State(state): State<AppState>,
+    Client(client): Client,
     headers: HeaderMap,
     jar: CookieJar,
     form: Result<Form<SignInForm>, FormRejection>,
@@ -100,7 +100,7 @@ pub async fn setup(
     let started = state
         .keycard
         .mfa()
-        .start_totp(&who, password, &state.config.brand.name)
+        .start_totp(&who, password, &state.config.brand.name, &client)
         .await;
     let enrolment = match started {
         Ok(e) => e,

@@ -53,7 +53,7 @@ pub struct EmailChangeUndone {
         (status = 403, description = "This session signed in over 10 minutes ago and no `current_password` was given, or the account has a second factor and this session did not sign in through it within 10 minutes (the password alone is then not enough) (`reauthentication_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Another account has this address (`email_taken`; not with `KEYCARD_SIGNUP_DISCLOSURE=hidden`, which answers 202 and mails nothing)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not an address (`invalid_email`), the account's own (`same_email`), or a wrong `current_password` (`invalid_current_password`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "A change was asked for a moment ago (`rate_limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "A change was asked for a moment ago, or too many wrong `current_password`s for the account or from the network (`rate_limited`, as wrong sign-in passwords); see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn request_change(
     State(state): State<AppState>,

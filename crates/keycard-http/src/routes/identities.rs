@@ -56,6 +56,7 @@ pub struct LinkStarted {
     request_body(content = Option<LinkRequest>, description = "May be empty"),
     responses(
         (status = 200, description = "Linking started: the response sets the `__Host-keycard_flow` cookie, so the same browser must follow `authorization_url`; the provider comes back to the callback, which links the identity to this account (or refuses with `identity_in_use` if another account has it)", body = LinkStarted),
+        (status = 403, description = "A new way into the account needs a recent sign-in: this session signed in over 10 minutes ago, or the account has a second factor and this session did not sign in through it (`reauthentication_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such provider is enabled (`unknown_provider`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many sign-ins started from this network (`rate_limited`); see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`return_to` is not Keycard's origin nor an allowed app origin", body = Problem, content_type = "application/problem+json"),

@@ -56,6 +56,7 @@ pub async fn update_me(
         (status = 200, description = "Password changed; every other session ended", body = SessionsEnded),
         (status = 403, description = "With two-step verification on, this session did not sign in through it within 10 minutes (`reauthentication_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Current password wrong, or the new one rejected by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong current passwords for the account or from the network (`rate_limited`, as wrong sign-in passwords); see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn change_password(
     State(state): State<AppState>,

@@ -204,10 +204,12 @@ pub async fn passkey_options(
         (status = 403, description = "Sign in again first (`reauthentication_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "An authenticator app is already set up (`mfa_already_enabled`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The current password is wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong passwords for the account or from the network: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn start_totp(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
+    Client(client): Client,
     body: Bytes,
 ) -> ApiResult<Response> {
     let req: StartTotpRequest = optional_json(&body)?;
@@ -218,6 +220,7 @@ pub async fn start_totp(
             &who,
             req.current_password.as_deref(),
             &state.config.brand.name,
+            &client,
         )
         .await?;
     let body = TotpEnrolmentResponse {

@@ -128,8 +128,13 @@ pub async fn list(
 pub async fn begin_registration(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
+    Client(client): Client,
 ) -> ApiResult<Json<CeremonyResponse>> {
-    let started = state.keycard.passkeys().begin_registration(&who).await?;
+    let started = state
+        .keycard
+        .passkeys()
+        .begin_registration(&who, &client)
+        .await?;
     Ok(Json(started.into()))
 }
 

@@ -20,6 +20,7 @@ backend_tests!(
     the_sign_in_page_asks_for_the_code,
     the_account_page_sets_up_the_app_and_shows_the_codes_once,
     what_the_profile_shows_follows_each_change_at_once,
+    guessing_the_current_password_is_limited_as_sign_ins_are,
 );
 
 /// An account with an authenticator app set up: its address, its secret, its recovery codes,
@@ -733,5 +734,56 @@ async fn what_the_profile_shows_follows_each_change_at_once(app: TestApp) -> Res
         now["mfa"]["enabled"] == false && now["mfa"]["recovery_codes_left"] == 0,
         "turned off, yet: {now}"
     );
+    Ok(())
+}
+
+/// A session past the recent sign-in window may prove the person with the current password;
+/// wrong ones count against the account as wrong sign-in passwords do, so an open session is no
+/// way to guess the password at hashing speed.
+async fn guessing_the_current_password_is_limited_as_sign_ins_are(app: TestApp) -> Result<()> {
+    let Some(app) = app
+        .reconfigure()
+        .setting("recent_sign_in", "1s")
+        .start()
+        .await?
+    else {
+        return Ok(());
+    };
+    let email = unique_email();
+    let tokens = app.register(&email, PASSWORD).await?;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let start = |password: &'static str| {
+        let (app, token) = (&app, tokens.access_token.clone());
+        async move {
+            app.bearer_post(
+                "/v1/me/mfa/totp",
+                &token,
+                &json!({ "current_password": password }),
+            )
+            .await
+        }
+    };
+    let mut wrong = 0;
+    let locked = loop {
+        let r = start("not the password").await?;
+        if r.status == 429 {
+            break r;
+        }
+        r.expect_invalid("current_password", "invalid_current_password")?;
+        wrong += 1;
+        ensure!(wrong <= 10, "ten wrong current passwords and no limit");
+    };
+    locked.expect_problem(429, "account_locked")?;
+    ensure!(wrong >= 3, "locked after {wrong} wrong passwords only");
+    // The same lock as the sign-in's: the right password is refused there too, for now.
+    app.login_raw(&email, PASSWORD)
+        .await?
+        .expect_problem(429, "account_locked")?;
+    start(PASSWORD)
+        .await?
+        .expect_problem(429, "account_locked")?;
+    let wait = crate::throttle::retry_after(&locked)?;
+    tokio::time::sleep(std::time::Duration::from_secs(wait + 1)).await;
+    start(PASSWORD).await?.expect_status(201)?;
     Ok(())
 }

@@ -51,6 +51,7 @@ social_tests!(
     an_expired_state_is_refused,
     a_slow_provider_times_out,
     a_signed_in_person_links_and_unlinks_providers,
+    linking_needs_a_recent_sign_in,
     an_identity_of_another_account_cannot_be_linked,
     a_password_account_may_unlink_its_only_identity,
     the_login_page_offers_every_provider,
@@ -1628,5 +1629,32 @@ async fn a_provider_is_only_the_first_factor_of_an_account_with_a_second(
         .json()?;
     let (_, claims) = crate::decode_jwt(tokens["access_token"].as_str().context("token")?)?;
     ensure!(claims["amr"] == json!(["google", "mfa"]), "{claims}");
+    Ok(())
+}
+
+/// A linked provider is a new way into the account: like a passkey, it needs a recent sign-in,
+/// so a session left open cannot add one (and through the link's return, a fresh sign-in).
+async fn linking_needs_a_recent_sign_in(app: TestApp) -> Result<()> {
+    let Some(app) = app
+        .reconfigure()
+        .mock_idp()
+        .setting("recent_sign_in", "1s")
+        .start()
+        .await?
+    else {
+        return Ok(());
+    };
+    let browser = app.browser()?;
+    sign_in(&app, &browser, "google", &person("ada")).await?;
+    let token = access_token(&browser).await?;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    start_link(&app, &browser, &token, "oidc")
+        .await?
+        .expect_problem(403, "reauthentication_required")?;
+    // Signed in again: the link goes ahead.
+    sign_in(&app, &browser, "google", &person("ada")).await?;
+    link(&app, &browser, "oidc", &person("grace")).await?;
+    let token = access_token(&browser).await?;
+    ensure!(identities(&app, &token).await?.len() == 2);
     Ok(())
 }
