@@ -230,3 +230,71 @@ pub async fn the_account_page_takes_an_apps_access_back_and_an_app_signs_out(
     server.abort();
     b.close().await
 }
+
+/// An app's sign-in for an account with two-step verification: the password, the code, and
+/// — consent remembered — the second step's answer redirects through the authorization
+/// endpoint straight to the app, which that page's `form-action` must allow too.
+pub async fn an_app_sign_in_goes_through_the_second_step(app: TestApp, b: Chrome) -> Result<()> {
+    let acct = app.new_account().await?;
+    let token = acct.tokens.access_token.as_str();
+    let started = app
+        .bearer_post("/v1/me/mfa/totp", token, &serde_json::json!({}))
+        .await?
+        .expect_status(201)?
+        .json()?;
+    let secret = started["secret"].as_str().context("secret")?.to_owned();
+    let confirmed = app
+        .bearer_post(
+            "/v1/me/mfa/totp/confirm",
+            token,
+            &serde_json::json!({ "code": keycard_testkit::totp_code(&secret, 0)? }),
+        )
+        .await?
+        .expect_status(200)?
+        .json()?;
+    let recovery = confirmed["recovery_codes"][0]
+        .as_str()
+        .context("recovery code")?
+        .to_owned();
+    let (redirect, server) = app_listener().await?;
+    // Any S256 challenge will do: the code is not redeemed here.
+    let web = authorize_for(
+        &app,
+        keycard_testkit::apps::WEB,
+        &redirect,
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        &[],
+    );
+
+    // The first time: password, code, consent, the app.
+    b.goto(&web).await?;
+    b.wait_for_url("the sign-in page", |u| u.contains("/login"))
+        .await?;
+    b.submit_password(&acct.email, PASSWORD).await?;
+    b.wait_for_url("the second step", |u| u.contains("/login/second-step"))
+        .await?;
+    b.fill("#code", &keycard_testkit::totp_code(&secret, 30)?)
+        .await?;
+    b.click("#submit").await?;
+    b.wait_for("#consent-heading").await?;
+    b.click("#allow").await?;
+    b.wait_for_url("the app", |u| u.starts_with(&redirect))
+        .await?;
+
+    // Signed out, then again: the consent is remembered, so the second step's answer is the
+    // redirect to the app.
+    b.sign_out(app.base_url()).await?;
+    b.goto(&web).await?;
+    b.wait_for_url("the sign-in page", |u| u.contains("/login"))
+        .await?;
+    b.submit_password(&acct.email, PASSWORD).await?;
+    b.wait_for_url("the second step", |u| u.contains("/login/second-step"))
+        .await?;
+    b.fill("#code", &recovery).await?;
+    b.click("#submit").await?;
+    b.wait_for_url("the app", |u| u.starts_with(&redirect))
+        .await?;
+    ensure!(b.text_of("#app").await?.contains("signed in at the app"));
+    server.abort();
+    b.close().await
+}

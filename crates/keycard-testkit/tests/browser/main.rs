@@ -18,7 +18,8 @@ mod two_step;
 
 use anyhow::{Result, ensure};
 use apps::{
-    a_device_is_allowed_from_the_device_page, an_app_signs_a_person_in_through_the_pages,
+    a_device_is_allowed_from_the_device_page, an_app_sign_in_goes_through_the_second_step,
+    an_app_signs_a_person_in_through_the_pages,
     the_account_page_takes_an_apps_access_back_and_an_app_signs_out,
 };
 use chrome::Chrome;
@@ -30,7 +31,9 @@ use mail::{
 };
 use passkeys::a_passkey_made_on_the_account_page_signs_in;
 use std::future::Future;
-use two_step::two_step_verification_is_set_up_and_asked_for;
+use two_step::{
+    a_provider_sign_in_goes_on_to_the_second_step, two_step_verification_is_set_up_and_asked_for,
+};
 
 macro_rules! browser_tests {
     ($($name:ident),+ $(,)?) => {
@@ -66,6 +69,8 @@ browser_tests!(
     a_forgotten_password_is_reset_from_the_mail_in_the_browser,
     the_address_is_changed_and_taken_back_in_the_browser,
     two_step_verification_is_set_up_and_asked_for,
+    a_provider_sign_in_goes_on_to_the_second_step,
+    an_app_sign_in_goes_through_the_second_step,
     a_passkey_made_on_the_account_page_signs_in,
 );
 

@@ -106,3 +106,50 @@ async fn sign_in_to_second_step(app: &TestApp, b: &Chrome, email: &str) -> Resul
         .await?;
     Ok(())
 }
+
+/// A provider's sign-in into an account with two-step verification goes on to the code. The
+/// provider is another site (the double answers at localhost, Keycard at 127.0.0.1), as real
+/// ones are: the challenge cookie set by the callback must come along the redirect chain the
+/// provider's site started, which a Strict cookie would not.
+pub async fn a_provider_sign_in_goes_on_to_the_second_step(app: TestApp, b: Chrome) -> Result<()> {
+    let idp = app.idp_url()?.to_owned();
+    ensure!(
+        idp.contains("localhost") && !app.base_url().contains("localhost"),
+        "the provider at {idp} should be another site than Keycard at {}",
+        app.base_url()
+    );
+    through_google(&app, &b, &idp).await?;
+    b.wait_for_url("the account page", |u| u.ends_with("/account"))
+        .await?;
+    // Just signed in: set up without a password (the account has none).
+    b.click("#two-step-setup").await?;
+    b.wait_for("#totp-qr svg").await?;
+    let secret = b.text_of("#totp-secret").await?.replace(' ', "");
+    b.fill("#code", &totp_code(&secret, 0)?).await?;
+    b.click("#confirm-totp").await?;
+    b.wait_for("#recovery-codes").await?;
+    b.click("#codes-saved").await?;
+    b.wait_for_url("the account page", |u| u.ends_with("/account"))
+        .await?;
+
+    b.sign_out(app.base_url()).await?;
+    through_google(&app, &b, &idp).await?;
+    b.wait_for_url("the second step", |u| u.contains("/login/second-step"))
+        .await?;
+    b.fill("#code", &totp_code(&secret, 30)?).await?;
+    b.click("#submit").await?;
+    b.wait_for_url("the account page", |u| u.ends_with("/account"))
+        .await?;
+    let heading = b.text_of("h1").await?;
+    ensure!(heading == "Ada Lovelace", "signed in as {heading}");
+    b.close().await
+}
+
+/// From the sign-in page through the provider double's Google, as Ada.
+async fn through_google(app: &TestApp, b: &Chrome, idp: &str) -> Result<()> {
+    b.goto(&app.url("/login?return_to=/account")).await?;
+    b.click("#provider-google").await?;
+    b.wait_for_url("the provider", |u| u.starts_with(idp))
+        .await?;
+    b.click("#user-ada").await
+}
