@@ -221,6 +221,9 @@ pub(crate) fn security_what(lang: &str, change: &str) -> &'static str {
         ("es", "passkey_removed") => {
             "Se ha quitado una llave de acceso (passkey) de tu cuenta: ya no sirve para iniciar sesión."
         }
+        ("es", "identity_linked") => {
+            "Se ha vinculado a tu cuenta una cuenta de otro proveedor (Google, Apple, GitHub…): desde ahora también sirve para iniciar sesión."
+        }
         ("es", "recovery_codes_regenerated") => {
             "Se han creado códigos de recuperación nuevos para tu cuenta; los anteriores ya no sirven."
         }
@@ -238,6 +241,9 @@ pub(crate) fn security_what(lang: &str, change: &str) -> &'static str {
         }
         (_, "passkey_removed") => {
             "A passkey was removed from your account: it no longer signs you in."
+        }
+        (_, "identity_linked") => {
+            "An account at another provider (Google, Apple, GitHub…) was linked to your account: from now on it signs you in too."
         }
         (_, "recovery_codes_regenerated") => {
             "New recovery codes were made for your account; the earlier ones no longer work."

@@ -227,9 +227,13 @@ impl SocialStore for SqliteStore {
         identity: &Identity,
         session: Option<&NewBrowserSession>,
         events: &[AuditEvent],
+        mail: Option<&keycard_core::mail::PendingMail>,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         insert_identity(&mut tx, identity).await?;
+        if let Some(m) = mail {
+            crate::lifecycle::insert_mail(&mut tx, m).await?;
+        }
         match session {
             Some(s) => insert_browser_session(&mut tx, s, events).await?,
             None => {

@@ -604,11 +604,22 @@ impl SocialLogin<'_> {
                 event(AuditKind::IdentityLinked, user.id, Some(sid)),
                 event(AuditKind::LoginSucceeded, user.id, Some(sid)),
             ];
+            // A new way into the account, asked for or joined by a verified address: its owner
+            // hears of it, as of a passkey added.
+            let mail = self.kc.security_notice(
+                &user,
+                "identity_linked",
+                client,
+                &[("provider", provider.into())],
+            )?;
             self.kc
                 .changing_user(user.id, move |store| async move {
-                    store.link_identity(&identity, Some(&session), &evs).await
+                    store
+                        .link_identity(&identity, Some(&session), &evs, mail.as_ref())
+                        .await
                 })
                 .await?;
+            self.kc.mail_queued();
             return Ok(self.signed_in(user, sid, secret, tokens, flow, false));
         }
 

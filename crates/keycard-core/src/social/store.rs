@@ -62,13 +62,15 @@ pub trait SocialStore: Send + Sync {
         audit: &[AuditEvent],
     ) -> StoreResult<()>;
 
-    /// Adds an identity to an existing account, and opens a browser session when given,
-    /// atomically. `IdentityTaken` if the (issuer, subject) is already linked.
+    /// Adds an identity to an existing account, and opens a browser session when given, with
+    /// the notice mailed to the account's address, atomically. `IdentityTaken` if the (issuer,
+    /// subject) is already linked.
     async fn link_identity(
         &self,
         identity: &Identity,
         session: Option<&NewBrowserSession>,
         audit: &[AuditEvent],
+        mail: Option<&crate::mail::PendingMail>,
     ) -> StoreResult<()>;
 
     /// Removes one of `user`'s identities unless it is their last way to sign in, deciding and

@@ -1038,8 +1038,9 @@ impl SocialStore for FailFast {
         identity: &Identity,
         session: Option<&NewBrowserSession>,
         audit: &[AuditEvent],
+        mail: Option<&crate::mail::PendingMail>,
     ) -> StoreResult<()> {
-        self.guard(self.inner.link_identity(identity, session, audit))
+        self.guard(self.inner.link_identity(identity, session, audit, mail))
             .await
     }
 
@@ -1465,6 +1466,7 @@ mod tests {
             _: &Identity,
             _: Option<&NewBrowserSession>,
             _: &[AuditEvent],
+            _: Option<&crate::mail::PendingMail>,
         ) -> StoreResult<()> {
             unreached!()
         }

@@ -1633,28 +1633,44 @@ async fn a_provider_is_only_the_first_factor_of_an_account_with_a_second(
 }
 
 /// A linked provider is a new way into the account: like a passkey, it needs a recent sign-in,
-/// so a session left open cannot add one (and through the link's return, a fresh sign-in).
+/// so a session left open cannot add one (and through the link's return, a fresh sign-in), and
+/// the account's address is told of it.
 async fn linking_needs_a_recent_sign_in(app: TestApp) -> Result<()> {
+    let mail = keycard_testkit::MailCatcher::get()?;
+    let Some(smtp) = mail.smtp_url.clone() else {
+        println!("{}", keycard_testkit::NEEDS_IN_PROCESS);
+        return Ok(());
+    };
     let Some(app) = app
         .reconfigure()
         .mock_idp()
         .setting("recent_sign_in", "1s")
+        .setting("smtp_url", &smtp)
         .start()
         .await?
     else {
         return Ok(());
     };
     let browser = app.browser()?;
-    sign_in(&app, &browser, "google", &person("ada")).await?;
+    let ada = person("ada");
+    sign_in(&app, &browser, "google", &ada).await?;
     let token = access_token(&browser).await?;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     start_link(&app, &browser, &token, "oidc")
         .await?
         .expect_problem(403, "reauthentication_required")?;
-    // Signed in again: the link goes ahead.
-    sign_in(&app, &browser, "google", &person("ada")).await?;
+    // Signed in again: the link goes ahead, and is mailed.
+    sign_in(&app, &browser, "google", &ada).await?;
     link(&app, &browser, "oidc", &person("grace")).await?;
     let token = access_token(&browser).await?;
     ensure!(identities(&app, &token).await?.len() == 2);
+    let got = mail.wait_for(&email_of(&ada), 1).await?;
+    ensure!(
+        got.iter().any(|m| m
+            .text
+            .as_deref()
+            .is_some_and(|t| t.contains("was linked to your account"))),
+        "no notice of the link among {got:?}"
+    );
     Ok(())
 }
