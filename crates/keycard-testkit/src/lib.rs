@@ -504,6 +504,33 @@ impl TestApp {
         send(self.request(Method::GET, path).bearer_auth(token)).await
     }
 
+    /// Sets up an authenticator app on the account signed in as `token`, confirmed with the
+    /// current step's code: the app's secret (base32) and the ten recovery codes.
+    pub async fn set_up_totp(&self, token: &str) -> Result<(String, Vec<String>)> {
+        let started = self
+            .bearer_post("/v1/me/mfa/totp", token, &serde_json::json!({}))
+            .await?
+            .expect_status(201)?
+            .json()?;
+        let secret = started["secret"].as_str().context("secret")?.to_owned();
+        let confirmed = self
+            .bearer_post(
+                "/v1/me/mfa/totp/confirm",
+                token,
+                &serde_json::json!({ "code": totp_code(&secret, 0)? }),
+            )
+            .await?
+            .expect_status(200)?
+            .json()?;
+        let codes = confirmed["recovery_codes"]
+            .as_array()
+            .context("recovery_codes")?
+            .iter()
+            .filter_map(|c| c.as_str().map(str::to_owned))
+            .collect();
+        Ok((secret, codes))
+    }
+
     pub async fn bearer_post(&self, path: &str, token: &str, body: &Value) -> Result<Reply> {
         send(
             self.request(Method::POST, path)

@@ -44,27 +44,7 @@ pub(crate) async fn enroll(
     email: String,
     tokens: TokenResponse,
 ) -> Result<Enrolled> {
-    let started = app
-        .bearer_post("/v1/me/mfa/totp", &tokens.access_token, &json!({}))
-        .await?
-        .expect_status(201)?
-        .json()?;
-    let secret = started["secret"].as_str().context("secret")?.to_owned();
-    let confirmed = app
-        .bearer_post(
-            "/v1/me/mfa/totp/confirm",
-            &tokens.access_token,
-            &json!({ "code": totp_code(&secret, 0)? }),
-        )
-        .await?
-        .expect_status(200)?
-        .json()?;
-    let recovery_codes = confirmed["recovery_codes"]
-        .as_array()
-        .context("recovery_codes")?
-        .iter()
-        .filter_map(|c| c.as_str().map(str::to_owned))
-        .collect();
+    let (secret, recovery_codes) = app.set_up_totp(&tokens.access_token).await?;
     Ok(Enrolled {
         email,
         secret,
@@ -356,17 +336,9 @@ async fn removing_the_app_signs_in_with_the_password_alone(app: TestApp) -> Resu
 }
 
 async fn setting_up_checks_who_asks(app: TestApp) -> Result<()> {
-    let Some(app) = app
-        .reconfigure()
-        .setting("recent_sign_in", "1s")
-        .start()
-        .await?
-    else {
+    let Some((app, email, tokens)) = past_recent_sign_in(app).await? else {
         return Ok(());
     };
-    let email = unique_email();
-    let tokens = app.register(&email, PASSWORD).await?;
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let start = |body: Value| {
         let (app, token) = (&app, tokens.access_token.clone());
         async move { app.bearer_post("/v1/me/mfa/totp", &token, &body).await }
@@ -741,17 +713,9 @@ async fn what_the_profile_shows_follows_each_change_at_once(app: TestApp) -> Res
 /// wrong ones count against the account as wrong sign-in passwords do, so an open session is no
 /// way to guess the password at hashing speed.
 async fn guessing_the_current_password_is_limited_as_sign_ins_are(app: TestApp) -> Result<()> {
-    let Some(app) = app
-        .reconfigure()
-        .setting("recent_sign_in", "1s")
-        .start()
-        .await?
-    else {
+    let Some((app, email, tokens)) = past_recent_sign_in(app).await? else {
         return Ok(());
     };
-    let email = unique_email();
-    let tokens = app.register(&email, PASSWORD).await?;
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let start = |password: &'static str| {
         let (app, token) = (&app, tokens.access_token.clone());
         async move {
@@ -786,4 +750,21 @@ async fn guessing_the_current_password_is_limited_as_sign_ins_are(app: TestApp) 
     tokio::time::sleep(std::time::Duration::from_secs(wait + 1)).await;
     start(PASSWORD).await?.expect_status(201)?;
     Ok(())
+}
+
+/// `app` again with a one-second recent sign-in window, and an account whose session is past
+/// it; `None` where the suite cannot reconfigure Keycard.
+async fn past_recent_sign_in(app: TestApp) -> Result<Option<(TestApp, String, TokenResponse)>> {
+    let Some(app) = app
+        .reconfigure()
+        .setting("recent_sign_in", "1s")
+        .start()
+        .await?
+    else {
+        return Ok(None);
+    };
+    let email = unique_email();
+    let tokens = app.register(&email, PASSWORD).await?;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    Ok(Some((app, email, tokens)))
 }

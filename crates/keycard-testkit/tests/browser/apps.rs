@@ -236,26 +236,8 @@ pub async fn the_account_page_takes_an_apps_access_back_and_an_app_signs_out(
 /// endpoint straight to the app, which that page's `form-action` must allow too.
 pub async fn an_app_sign_in_goes_through_the_second_step(app: TestApp, b: Chrome) -> Result<()> {
     let acct = app.new_account().await?;
-    let token = acct.tokens.access_token.as_str();
-    let started = app
-        .bearer_post("/v1/me/mfa/totp", token, &serde_json::json!({}))
-        .await?
-        .expect_status(201)?
-        .json()?;
-    let secret = started["secret"].as_str().context("secret")?.to_owned();
-    let confirmed = app
-        .bearer_post(
-            "/v1/me/mfa/totp/confirm",
-            token,
-            &serde_json::json!({ "code": keycard_testkit::totp_code(&secret, 0)? }),
-        )
-        .await?
-        .expect_status(200)?
-        .json()?;
-    let recovery = confirmed["recovery_codes"][0]
-        .as_str()
-        .context("recovery code")?
-        .to_owned();
+    let (secret, codes) = app.set_up_totp(&acct.tokens.access_token).await?;
+    let recovery = codes.first().context("no recovery code")?.clone();
     let (redirect, server) = app_listener().await?;
     // Any S256 challenge will do: the code is not redeemed here.
     let web = authorize_for(
